@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Control path: /dev/ublk-control commands over a small SQE128 io_uring.
+ * One struct ublk_ctrl per process (or per thread using it); not
+ * thread-safe. Every function returns 0 (or a count) on success and a
+ * negative errno on failure, and prints nothing: callers own messages.
+ * EINTR from io_uring_enter is retried inside.
+ */
+#ifndef UBLKCTL_CTRL_H
+#define UBLKCTL_CTRL_H
+
+#include <liburing.h>
+#include <stdint.h>
+#include <linux/ublk_cmd.h>
+
+#define UBLK_CONTROL_PATH	"/dev/ublk-control"
+#define UBLK_CHAR_PATH_FMT	"/dev/ublkc%u"
+#define UBLK_BLOCK_PATH_FMT	"/dev/ublkb%u"
+#define UBLK_SYSFS_CHAR_CLASS	"/sys/class/ublk-char"
+
+struct ublk_ctrl {
+	struct io_uring ring;
+	int fd;
+};
+
+/* Open /dev/ublk-control; -ENOENT when ublk is not loaded. */
+int ublk_ctrl_open(struct ublk_ctrl *c);
+void ublk_ctrl_close(struct ublk_ctrl *c);
+
+/* Feature bits of the running driver. */
+int ublk_ctrl_get_features(struct ublk_ctrl *c, uint64_t *features);
+/*
+ * ADD_DEV: info in (dev_id = (u32)-1 for any), info out as granted: the
+ * kernel may clear flags, so read info->flags back.
+ */
+int ublk_ctrl_add_dev(struct ublk_ctrl *c, struct ublksrv_ctrl_dev_info *info);
+int ublk_ctrl_del_dev(struct ublk_ctrl *c, uint32_t dev_id, bool async);
+/* START_DEV / END_USER_RECOVERY carry the server's tgid. */
+int ublk_ctrl_start_dev(struct ublk_ctrl *c, uint32_t dev_id, int32_t pid);
+int ublk_ctrl_stop_dev(struct ublk_ctrl *c, uint32_t dev_id);
+int ublk_ctrl_try_stop_dev(struct ublk_ctrl *c, uint32_t dev_id);
+int ublk_ctrl_get_info(struct ublk_ctrl *c, uint32_t dev_id,
+		       struct ublksrv_ctrl_dev_info *info);
+int ublk_ctrl_set_params(struct ublk_ctrl *c, uint32_t dev_id,
+			 struct ublk_params *p);
+int ublk_ctrl_get_params(struct ublk_ctrl *c, uint32_t dev_id,
+			 struct ublk_params *p);
+int ublk_ctrl_get_affinity(struct ublk_ctrl *c, uint32_t dev_id,
+			   uint16_t q_id, void *mask, uint16_t len);
+int ublk_ctrl_update_size(struct ublk_ctrl *c, uint32_t dev_id,
+			  uint64_t sectors);
+int ublk_ctrl_quiesce(struct ublk_ctrl *c, uint32_t dev_id,
+		      uint64_t timeout_ms);
+int ublk_ctrl_start_recovery(struct ublk_ctrl *c, uint32_t dev_id);
+int ublk_ctrl_end_recovery(struct ublk_ctrl *c, uint32_t dev_id, int32_t pid);
+
+/* Feature-bit names (index = bit), NULL for bits this build does not know. */
+const char *ublk_feature_name(unsigned int bit);
+/* Number of bits ublk_feature_name knows (21 today). */
+unsigned int ublk_feature_count(void);
+
+/*
+ * Device ids present, from /sys/class/ublk-char (ids above 127 included),
+ * ascending. Returns the count (<= max) or a negative errno.
+ */
+int ublk_list_dev_ids(uint32_t *ids, int max);
+
+#endif /* UBLKCTL_CTRL_H */

@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ublkctl_drv: shared internal definitions.
+ *
+ * Design note. A device (struct ubk_device) owns one blk-mq tag set and one
+ * struct ubk_queue per hardware queue; every tag of a queue has one
+ * struct ubk_io slot. The slot's life is an explicit state machine, changed
+ * only under the owning queue's spinlock:
+ *
+ *   IDLE --FETCH/PREP--> ARMED --queue_rq--> QUEUED --dispatch--> SERVER
+ *     ^                    ^                                        |
+ *     |                    +------------- COMMIT -------------------+
+ *     +-- server gone (reset) / cancel takes the command (CANCELED)
+ *
+ * ARMED:  per-I/O mode holds the server's FETCH/COMMIT uring_cmd in
+ *         io->cmd; batch mode has no per-I/O command, the tag is merely
+ *         prepared.
+ * QUEUED: a request is bound to the slot and on its way to the server
+ *         (task work on io->cmd, or the tag sits in the queue's tag fifo).
+ * SERVER: the server owns the request until it commits.
+ *
+ * In modes where the server touches request pages itself (user copy, zero
+ * copy, auto buffer registration) io->ref counts the users of the request:
+ * one for the server until COMMIT, one per registered io_uring buffer and
+ * one per in-flight pread/pwrite. The last put completes the request.
+ *
+ * Files, one concern each: ctrl.c (control device and commands, module
+ * init), blk.c (gendisk, blk-mq, timeouts, teardown), io.c (per-I/O
+ * commands, copy mode, user copy, mmap), buf.c (zero copy and automatic
+ * buffer registration), batch.c (BATCH_IO commands and tag fifo).
+ */
+#ifndef UBKCTL_DRV_UBK_H
+#define UBKCTL_DRV_UBK_H
+
+#include <linux/blk-mq.h>
+#include <linux/cdev.h>
+#include <linux/device.h>
+#include <linux/io_uring/cmd.h>
+#include <linux/kfifo.h>
+#include <linux/mutex.h>
+#include <linux/refcount.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+
+/* Our own UAPI header, never the kernel tree's copy. */
+#include "../include/uapi/linux/ublk_cmd.h"
+
+#define UBK_MAX_DEVS		(1U << MINORBITS)
+#define UBK_REQUEUE_DELAY_MS	3
+/* Most tags one batch FETCH completion carries. */
+#define UBK_BATCH_MAX_TAGS	128
+
+/* Feature bits this driver implements; GET_FEATURES reports exactly these. */
+#define UBK_FEATURES (UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_URING_CMD_COMP_IN_TASK | \
+		      UBLK_F_NEED_GET_DATA | UBLK_F_USER_RECOVERY |		\
+		      UBLK_F_USER_RECOVERY_REISSUE | UBLK_F_UNPRIVILEGED_DEV |	\
+		      UBLK_F_CMD_IOCTL_ENCODE | UBLK_F_USER_COPY |		\
+		      UBLK_F_USER_RECOVERY_FAIL_IO | UBLK_F_UPDATE_SIZE |	\
+		      UBLK_F_AUTO_BUF_REG | UBLK_F_QUIESCE |			\
+		      UBLK_F_PER_IO_DAEMON | UBLK_F_BUF_REG_OFF_DAEMON |	\
+		      UBLK_F_BATCH_IO | UBLK_F_SAFE_STOP_DEV |			\
+		      UBLK_F_NO_AUTO_PART_SCAN)
+
+#define UBK_RECOVERY_FLAGS (UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE | \
+			    UBLK_F_USER_RECOVERY_FAIL_IO)
+
+enum ubk_io_state {
+	UBK_IO_IDLE,
+	UBK_IO_ARMED,
+	UBK_IO_QUEUED,
+	UBK_IO_SERVER,
+	UBK_IO_CANCELED,	/* command taken by a cancel, not re-armed */
+};
+
+/* ubk_io.flags */
+#define UBK_IOF_NEED_GET_DATA	(1U << 0)	/* waiting for NEED_GET_DATA */
+#define UBK_IOF_AUTO_REG	(1U << 1)	/* buffer auto-registered */
+
+struct ubk_queue;
+
+struct ubk_io {
+	enum ubk_io_state state;
+	unsigned int flags;
+	int result;
+	struct io_uring_cmd *cmd;	/* per-I/O mode, while ARMED */
+	struct request *req;		/* while QUEUED or SERVER */
+	struct task_struct *task;	/* fetching task; NULL in batch mode */
+	u64 buf_addr;			/* copy mode: the server's buffer */
+	struct ublk_auto_buf_reg auto_reg;
+	void *auto_reg_ctx;		/* ring the auto buffer lives in */
+	refcount_t ref;
+	struct ubk_queue *q;
+};
+
+/* One armed multishot FETCH_IO_CMDS command. */
+struct ubk_fetch_cmd {
+	struct list_head node;
+	struct io_uring_cmd *cmd;
+	u16 buf_group;
+};
+
+struct ubk_queue {
+	struct ubk_device *dev;
+	u16 q_id;
+	u16 depth;
+	u64 flags;			/* copy of dev_info.flags */
+	struct ublksrv_io_desc *descs;	/* mmapped by the server */
+	spinlock_t lock;		/* io states, flags below, batch state */
+	bool canceling;			/* no server commands: don't dispatch */
+	bool fail_io;			/* FAIL_IO recovery state */
+	bool force_abort;		/* stopping: fail everything */
+	u16 nr_ready;
+	/* batch mode */
+	DECLARE_KFIFO_PTR(tag_fifo, u16);
+	struct list_head fetch_cmds;
+	struct ubk_fetch_cmd *active_fetch;
+	struct ubk_io ios[] __counted_by(depth);
+};
+
+/* ubk_device.state bits */
+#define UBK_DEV_OPEN		0	/* /dev/ublkcN is open */
+#define UBK_DEV_USED		1	/* a gendisk exists (until free_disk) */
+#define UBK_DEV_DELETED		2
+#define UBK_DEV_STOPPING	3	/* stopped while a server was attached */
+
+struct ubk_device {
+	struct ublksrv_ctrl_dev_info info;
+	struct ublk_params params;
+	struct blk_mq_tag_set tag_set;
+	struct gendisk *disk;		/* under mutex; read under lock */
+	struct cdev cdev;
+	struct device cdev_dev;		/* holds the device's lifetime */
+	unsigned long state;
+	int id;
+	struct mutex mutex;
+	spinlock_t lock;
+	struct mm_struct *mm;		/* server that mapped the descriptors */
+	pid_t srv_tgid;
+	bool unprivileged_srv;
+	bool block_open;		/* TRY_STOP_DEV won: refuse opens */
+	u16 nr_queues_ready;
+	struct delayed_work release_work;
+	struct work_struct part_scan_work;
+	struct ubk_queue *queues[] __counted_by(info.nr_hw_queues);
+};
+
+/* Per-command private area inside struct io_uring_cmd. */
+struct ubk_cmd_pdu {
+	struct ubk_queue *q;
+	u16 tag;
+	struct ubk_fetch_cmd *fetch_cmd;	/* batch FETCH only */
+};
+
+static inline struct ubk_cmd_pdu *ubk_pdu(struct io_uring_cmd *cmd)
+{
+	return io_uring_cmd_to_pdu(cmd, struct ubk_cmd_pdu);
+}
+
+static inline bool ubk_is_batch(const struct ubk_device *ub)
+{
+	return ub->info.flags & UBLK_F_BATCH_IO;
+}
+
+static inline bool ubk_auto_reg(u64 flags)
+{
+	return flags & UBLK_F_AUTO_BUF_REG;
+}
+
+/* The server never sees request pages through its own buffer. */
+static inline bool ubk_copy_mode(u64 flags)
+{
+	return !(flags & (UBLK_F_USER_COPY | UBLK_F_SUPPORT_ZERO_COPY |
+			  UBLK_F_AUTO_BUF_REG));
+}
+
+/* io->ref counting is in use (see the design note above). */
+static inline bool ubk_need_ref(u64 flags)
+{
+	return !ubk_copy_mode(flags);
+}
+
+static inline bool ubk_recovery_requeues(u64 flags)
+{
+	return (flags & UBLK_F_USER_RECOVERY) &&
+	       !(flags & UBLK_F_USER_RECOVERY_FAIL_IO);
+}
+
+static inline struct ublksrv_io_desc *ubk_desc(struct ubk_queue *q, u16 tag)
+{
+	return &q->descs[tag];
+}
+
+static inline size_t ubk_desc_area_size(u16 depth)
+{
+	return round_up((size_t)depth * sizeof(struct ublksrv_io_desc),
+			PAGE_SIZE);
+}
+
+static inline struct ubk_io *ubk_rq_io(struct request *rq)
+{
+	struct ubk_queue *q = rq->mq_hctx->driver_data;
+
+	return &q->ios[rq->tag];
+}
+
+/* ctrl.c */
+struct ubk_device *ubk_get_device(struct ubk_device *ub);
+void ubk_put_device(struct ubk_device *ub);
+extern const struct class ubk_char_class;
+
+/* blk.c */
+int ubk_alloc_tag_set(struct ubk_device *ub);
+int ubk_start_disk(struct ubk_device *ub);
+void ubk_stop_dev(struct ubk_device *ub);
+void ubk_stop_dev_locked(struct ubk_device *ub);
+struct gendisk *ubk_get_disk(struct ubk_device *ub);
+void ubk_end_request(struct request *rq, blk_status_t status);
+void ubk_complete_request(struct ubk_io *io, struct request *rq);
+void ubk_abort_rq(struct ubk_queue *q, struct request *rq);
+void ubk_setup_desc(struct ubk_queue *q, struct request *rq);
+void ubk_set_canceling(struct ubk_device *ub, bool canceling);
+void ubk_cancel_dev_cmds(struct ubk_device *ub);
+void ubk_release_work_fn(struct work_struct *work);
+void ubk_part_scan_work_fn(struct work_struct *work);
+
+/* io.c */
+extern const struct file_operations ubk_ch_fops;
+extern const struct file_operations ubk_ch_batch_fops;
+void ubk_dispatch_tw(struct io_tw_req tw_req, io_tw_token_t tw);
+int ubk_io_map(struct ubk_queue *q, struct request *rq, struct ubk_io *io);
+size_t ubk_copy_rq_user(const struct request *rq, size_t offset,
+			struct iov_iter *iter, int dir);
+void ubk_mark_io_ready(struct ubk_device *ub, struct ubk_queue *q);
+int ubk_check_cmd_op(u32 cmd_op);
+int ubk_ch_open(struct inode *inode, struct file *filp);
+int ubk_ch_release(struct inode *inode, struct file *filp);
+int ubk_ch_mmap(struct file *filp, struct vm_area_struct *vma);
+ssize_t ubk_ch_read_iter(struct kiocb *iocb, struct iov_iter *to);
+ssize_t ubk_ch_write_iter(struct kiocb *iocb, struct iov_iter *from);
+void ubk_cancel_io_cmd(struct ubk_queue *q, u16 tag, unsigned int issue_flags);
+
+/* buf.c */
+void ubk_buf_release(void *priv);
+int ubk_register_io_buf(struct io_uring_cmd *cmd, struct ubk_device *ub,
+			u16 q_id, u16 tag, unsigned int index,
+			unsigned int issue_flags);
+int ubk_unregister_io_buf(struct io_uring_cmd *cmd, struct ubk_device *ub,
+			  unsigned int index, unsigned int issue_flags);
+int ubk_parse_auto_reg(u64 sqe_addr, struct ublk_auto_buf_reg *reg);
+bool ubk_auto_register(struct ubk_queue *q, struct request *rq,
+		       struct ubk_io *io, struct io_uring_cmd *cmd,
+		       unsigned int issue_flags);
+void ubk_take_auto_reg(struct ubk_io *io, struct io_uring_cmd *cmd,
+		       int *index);
+bool ubk_io_get_ref(struct ubk_io *io);
+void ubk_io_put_ref(struct ubk_io *io, struct request *rq);
+
+/* batch.c */
+int ubk_batch_init_queue(struct ubk_queue *q);
+void ubk_batch_free_queue(struct ubk_queue *q);
+void ubk_batch_queue_tags(struct ubk_queue *q, struct request **rqs,
+			  unsigned int nr, bool kick);
+void ubk_batch_kick(struct ubk_queue *q);
+void ubk_batch_cancel_queue(struct ubk_queue *q);
+void ubk_batch_abort_fifo(struct ubk_queue *q);
+int ubk_batch_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
+
+#endif /* UBKCTL_DRV_UBK_H */
