@@ -17,7 +17,7 @@
 #include "ublkctl/ublkctl.h"
 #include "ublkctl/ctrl.h"
 
-#define CTRL_NO_QUEUE	((uint16_t)-1)
+#define CTRL_NO_QUEUE ((uint16_t)-1)
 
 int ublk_ctrl_open(struct ublk_ctrl *c)
 {
@@ -51,7 +51,7 @@ struct ctrl_req {
 	void *buf;
 	uint32_t len;
 	uint64_t data;
-	bool path;		/* prefix the buffer with /dev/ublkcN */
+	bool path; /* prefix the buffer with /dev/ublkcN */
 };
 
 static int ctrl_submit(struct ublk_ctrl *c, const struct ctrl_req *r)
@@ -121,12 +121,17 @@ static bool need_path(void)
 	return geteuid() != 0;
 }
 
-static int dev_cmd(struct ublk_ctrl *c, uint32_t op, uint32_t dev_id,
-		   void *buf, uint32_t len, uint64_t data)
+static int dev_cmd(struct ublk_ctrl *c, uint32_t op, uint32_t dev_id, void *buf,
+		   uint32_t len, uint64_t data)
 {
 	struct ctrl_req r = {
-		.op = op, .dev_id = dev_id, .q_id = CTRL_NO_QUEUE,
-		.buf = buf, .len = len, .data = data, .path = need_path(),
+		.op = op,
+		.dev_id = dev_id,
+		.q_id = CTRL_NO_QUEUE,
+		.buf = buf,
+		.len = len,
+		.data = data,
+		.path = need_path(),
 	};
 
 	return ctrl_submit(c, &r);
@@ -150,8 +155,10 @@ static int dev_cmd_retry(struct ublk_ctrl *c, uint32_t op, uint32_t dev_id,
 int ublk_ctrl_get_features(struct ublk_ctrl *c, uint64_t *features)
 {
 	struct ctrl_req r = {
-		.op = UBLK_U_CMD_GET_FEATURES, .dev_id = (uint32_t)-1,
-		.q_id = CTRL_NO_QUEUE, .buf = features,
+		.op = UBLK_U_CMD_GET_FEATURES,
+		.dev_id = (uint32_t)-1,
+		.q_id = CTRL_NO_QUEUE,
+		.buf = features,
 		.len = UBLK_FEATURES_LEN,
 	};
 
@@ -165,8 +172,11 @@ int ublk_ctrl_get_features(struct ublk_ctrl *c, uint64_t *features)
 int ublk_ctrl_add_dev(struct ublk_ctrl *c, struct ublksrv_ctrl_dev_info *info)
 {
 	struct ctrl_req r = {
-		.op = UBLK_U_CMD_ADD_DEV, .dev_id = info->dev_id,
-		.q_id = CTRL_NO_QUEUE, .buf = info, .len = sizeof(*info),
+		.op = UBLK_U_CMD_ADD_DEV,
+		.dev_id = info->dev_id,
+		.q_id = CTRL_NO_QUEUE,
+		.buf = info,
+		.len = sizeof(*info),
 	};
 
 	return ctrl_submit(c, &r);
@@ -174,8 +184,9 @@ int ublk_ctrl_add_dev(struct ublk_ctrl *c, struct ublksrv_ctrl_dev_info *info)
 
 int ublk_ctrl_del_dev(struct ublk_ctrl *c, uint32_t dev_id, bool async)
 {
-	return dev_cmd_retry(c, async ? UBLK_U_CMD_DEL_DEV_ASYNC :
-				  UBLK_U_CMD_DEL_DEV, dev_id, NULL, 0, 0);
+	return dev_cmd_retry(
+		c, async ? UBLK_U_CMD_DEL_DEV_ASYNC : UBLK_U_CMD_DEL_DEV,
+		dev_id, NULL, 0, 0);
 }
 
 int ublk_ctrl_start_dev(struct ublk_ctrl *c, uint32_t dev_id, int32_t pid)
@@ -198,8 +209,11 @@ int ublk_ctrl_get_info(struct ublk_ctrl *c, uint32_t dev_id,
 		       struct ublksrv_ctrl_dev_info *info)
 {
 	struct ctrl_req r = {
-		.op = UBLK_U_CMD_GET_DEV_INFO2, .dev_id = dev_id,
-		.q_id = CTRL_NO_QUEUE, .buf = info, .len = sizeof(*info),
+		.op = UBLK_U_CMD_GET_DEV_INFO2,
+		.dev_id = dev_id,
+		.q_id = CTRL_NO_QUEUE,
+		.buf = info,
+		.len = sizeof(*info),
 		.path = true,
 	};
 	int ret;
@@ -228,12 +242,16 @@ int ublk_ctrl_get_params(struct ublk_ctrl *c, uint32_t dev_id,
 	return dev_cmd(c, UBLK_U_CMD_GET_PARAMS, dev_id, p, sizeof(*p), 0);
 }
 
-int ublk_ctrl_get_affinity(struct ublk_ctrl *c, uint32_t dev_id,
-			   uint16_t q_id, void *mask, uint16_t len)
+int ublk_ctrl_get_affinity(struct ublk_ctrl *c, uint32_t dev_id, uint16_t q_id,
+			   void *mask, uint16_t len)
 {
 	struct ctrl_req r = {
-		.op = UBLK_U_CMD_GET_QUEUE_AFFINITY, .dev_id = dev_id,
-		.q_id = q_id, .buf = mask, .len = len, .data = q_id,
+		.op = UBLK_U_CMD_GET_QUEUE_AFFINITY,
+		.dev_id = dev_id,
+		.q_id = q_id,
+		.buf = mask,
+		.len = len,
+		.data = q_id,
 		.path = need_path(),
 	};
 
@@ -246,16 +264,15 @@ int ublk_ctrl_update_size(struct ublk_ctrl *c, uint32_t dev_id,
 	return dev_cmd(c, UBLK_U_CMD_UPDATE_SIZE, dev_id, NULL, 0, sectors);
 }
 
-int ublk_ctrl_quiesce(struct ublk_ctrl *c, uint32_t dev_id,
-		      uint64_t timeout_ms)
+int ublk_ctrl_quiesce(struct ublk_ctrl *c, uint32_t dev_id, uint64_t timeout_ms)
 {
 	return dev_cmd(c, UBLK_U_CMD_QUIESCE_DEV, dev_id, NULL, 0, timeout_ms);
 }
 
 int ublk_ctrl_start_recovery(struct ublk_ctrl *c, uint32_t dev_id)
 {
-	return dev_cmd_retry(c, UBLK_U_CMD_START_USER_RECOVERY, dev_id, NULL,
-			     0, 0);
+	return dev_cmd_retry(c, UBLK_U_CMD_START_USER_RECOVERY, dev_id, NULL, 0,
+			     0);
 }
 
 int ublk_ctrl_end_recovery(struct ublk_ctrl *c, uint32_t dev_id, int32_t pid)
@@ -265,13 +282,27 @@ int ublk_ctrl_end_recovery(struct ublk_ctrl *c, uint32_t dev_id, int32_t pid)
 }
 
 static const char *const feature_names[] = {
-	"ZERO_COPY",	     "URING_CMD_COMP_IN_TASK", "NEED_GET_DATA",
-	"USER_RECOVERY",     "USER_RECOVERY_REISSUE",  "UNPRIVILEGED_DEV",
-	"CMD_IOCTL_ENCODE",  "USER_COPY",	       "ZONED",
-	"USER_RECOVERY_FAIL_IO", "UPDATE_SIZE",	       "AUTO_BUF_REG",
-	"QUIESCE",	     "PER_IO_DAEMON",	       "BUF_REG_OFF_DAEMON",
-	"BATCH_IO",	     "INTEGRITY",	       "SAFE_STOP_DEV",
-	"NO_AUTO_PART_SCAN", "SHMEM_ZC",	       "IO_DESC_SIZE",
+	"ZERO_COPY",
+	"URING_CMD_COMP_IN_TASK",
+	"NEED_GET_DATA",
+	"USER_RECOVERY",
+	"USER_RECOVERY_REISSUE",
+	"UNPRIVILEGED_DEV",
+	"CMD_IOCTL_ENCODE",
+	"USER_COPY",
+	"ZONED",
+	"USER_RECOVERY_FAIL_IO",
+	"UPDATE_SIZE",
+	"AUTO_BUF_REG",
+	"QUIESCE",
+	"PER_IO_DAEMON",
+	"BUF_REG_OFF_DAEMON",
+	"BATCH_IO",
+	"INTEGRITY",
+	"SAFE_STOP_DEV",
+	"NO_AUTO_PART_SCAN",
+	"SHMEM_ZC",
+	"IO_DESC_SIZE",
 };
 
 const char *ublk_feature_name(unsigned int bit)

@@ -39,7 +39,8 @@ static void usage(FILE *f)
 		fprintf(f, " %-10s %s\n", commands[i].name,
 			commands[i].summary);
 	fputs("\nOptions:\n", f);
-	fputs("     --debug    print debug messages (also: UBLKCTL_DEBUG=1)\n", f);
+	fputs("     --debug    print debug messages (also: UBLKCTL_DEBUG=1)\n",
+	      f);
 	fputs(" -h, --help     display this help\n", f);
 	fputs(" -V, --version  display version\n", f);
 	fprintf(f, "\nRun '%s <command> --help' for a command's options.\n",

@@ -17,8 +17,8 @@ static void vmsg(const char *fmt, va_list ap, int err)
 	int n;
 
 	if (ublk_cmd_name)
-		n = snprintf(buf, sizeof(buf), UBLKCTL_NAME ": %s: ",
-			     ublk_cmd_name);
+		n = snprintf(buf, sizeof(buf),
+			     UBLKCTL_NAME ": %s: ", ublk_cmd_name);
 	else
 		n = snprintf(buf, sizeof(buf), UBLKCTL_NAME ": ");
 	vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);

@@ -113,8 +113,8 @@ static int parse_digits(const char *opt, const char *arg, uint64_t *out,
 	return 0;
 }
 
-int ublk_parse_u64(const char *opt, const char *arg, uint64_t min,
-		   uint64_t max, uint64_t *out)
+int ublk_parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t max,
+		   uint64_t *out)
 {
 	char *end;
 	uint64_t v;
@@ -125,16 +125,16 @@ int ublk_parse_u64(const char *opt, const char *arg, uint64_t min,
 	if (*end)
 		return bad_value(opt, arg, "not a number");
 	if (v < min || v > max) {
-		snprintf(why, sizeof(why), "out of range (%" PRIu64 "-%" PRIu64
-			 ")", min, max);
+		snprintf(why, sizeof(why),
+			 "out of range (%" PRIu64 "-%" PRIu64 ")", min, max);
 		return bad_value(opt, arg, why);
 	}
 	*out = v;
 	return 0;
 }
 
-int ublk_parse_u32(const char *opt, const char *arg, uint32_t min,
-		   uint32_t max, uint32_t *out)
+int ublk_parse_u32(const char *opt, const char *arg, uint32_t min, uint32_t max,
+		   uint32_t *out)
 {
 	uint64_t v;
 
@@ -151,7 +151,7 @@ int ublk_parse_size(const char *opt, const char *arg, uint64_t min,
 		const char *suffix;
 		unsigned int shift;
 	} units[] = {
-		{ "", 0 },   { "B", 0 },   { "K", 10 },	 { "KiB", 10 },
+		{ "", 0 },   { "B", 0 },    { "K", 10 }, { "KiB", 10 },
 		{ "M", 20 }, { "MiB", 20 }, { "G", 30 }, { "GiB", 30 },
 		{ "T", 40 }, { "TiB", 40 },
 	};
@@ -172,8 +172,9 @@ int ublk_parse_size(const char *opt, const char *arg, uint64_t min,
 		return bad_value(opt, arg, "size too large");
 	v <<= units[i].shift;
 	if (v < min || v > max) {
-		snprintf(why, sizeof(why), "out of range (%" PRIu64 "-%" PRIu64
-			 " bytes)", min, max);
+		snprintf(why, sizeof(why),
+			 "out of range (%" PRIu64 "-%" PRIu64 " bytes)", min,
+			 max);
 		return bad_value(opt, arg, why);
 	}
 	*out = v;

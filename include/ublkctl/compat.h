@@ -10,25 +10,25 @@
 #include <liburing.h>
 
 #ifndef IORING_URING_CMD_MULTISHOT
-#define IORING_URING_CMD_MULTISHOT	(1U << 1)
+#define IORING_URING_CMD_MULTISHOT (1U << 1)
 #endif
 
 /* sqe->nop_flags (shares the rw_flags slot in older headers). */
 #ifndef IORING_NOP_INJECT_RESULT
-#define IORING_NOP_INJECT_RESULT	(1U << 0)
+#define IORING_NOP_INJECT_RESULT (1U << 0)
 #endif
 #ifndef IORING_NOP_FILE
-#define IORING_NOP_FILE			(1U << 1)
+#define IORING_NOP_FILE (1U << 1)
 #endif
 #ifndef IORING_NOP_FIXED_FILE
-#define IORING_NOP_FIXED_FILE		(1U << 2)
+#define IORING_NOP_FIXED_FILE (1U << 2)
 #endif
 #ifndef IORING_NOP_FIXED_BUFFER
-#define IORING_NOP_FIXED_BUFFER		(1U << 3)
+#define IORING_NOP_FIXED_BUFFER (1U << 3)
 #endif
 
 #ifndef IORING_CQE_F_BUF_MORE
-#define IORING_CQE_F_BUF_MORE		(1U << 4)
+#define IORING_CQE_F_BUF_MORE (1U << 4)
 #endif
 
 /*
@@ -36,11 +36,11 @@
  * in liburing 2.3). The enum upstream has no #define to test, so ours are
  * named separately.
  */
-#define UBLKCTL_PBUF_RING_MMAP		1U
-#define UBLKCTL_PBUF_RING_INC		2U
+#define UBLKCTL_PBUF_RING_MMAP 1U
+#define UBLKCTL_PBUF_RING_INC 2U
 
 #ifndef IORING_SETUP_NO_SQARRAY
-#define IORING_SETUP_NO_SQARRAY		(1U << 16)
+#define IORING_SETUP_NO_SQARRAY (1U << 16)
 #endif
 
 /* Set sqe->nop_flags whatever the header calls that slot. */

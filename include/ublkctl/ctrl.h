@@ -13,10 +13,10 @@
 #include <stdint.h>
 #include <linux/ublk_cmd.h>
 
-#define UBLK_CONTROL_PATH	"/dev/ublk-control"
-#define UBLK_CHAR_PATH_FMT	"/dev/ublkc%u"
-#define UBLK_BLOCK_PATH_FMT	"/dev/ublkb%u"
-#define UBLK_SYSFS_CHAR_CLASS	"/sys/class/ublk-char"
+#define UBLK_CONTROL_PATH "/dev/ublk-control"
+#define UBLK_CHAR_PATH_FMT "/dev/ublkc%u"
+#define UBLK_BLOCK_PATH_FMT "/dev/ublkb%u"
+#define UBLK_SYSFS_CHAR_CLASS "/sys/class/ublk-char"
 
 struct ublk_ctrl {
 	struct io_uring ring;
@@ -45,8 +45,8 @@ int ublk_ctrl_set_params(struct ublk_ctrl *c, uint32_t dev_id,
 			 struct ublk_params *p);
 int ublk_ctrl_get_params(struct ublk_ctrl *c, uint32_t dev_id,
 			 struct ublk_params *p);
-int ublk_ctrl_get_affinity(struct ublk_ctrl *c, uint32_t dev_id,
-			   uint16_t q_id, void *mask, uint16_t len);
+int ublk_ctrl_get_affinity(struct ublk_ctrl *c, uint32_t dev_id, uint16_t q_id,
+			   void *mask, uint16_t len);
 int ublk_ctrl_update_size(struct ublk_ctrl *c, uint32_t dev_id,
 			  uint64_t sectors);
 int ublk_ctrl_quiesce(struct ublk_ctrl *c, uint32_t dev_id,

@@ -22,9 +22,9 @@ struct ublk_state {
 	uint32_t id;
 	pid_t pid;
 	char target[32];
-	char backing[4096];	/* "" when the target has none */
+	char backing[4096]; /* "" when the target has none */
 	int argc;
-	char **argv;		/* owned; freed by ublk_state_free */
+	char **argv; /* owned; freed by ublk_state_free */
 };
 
 /* The run directory (static buffer). */

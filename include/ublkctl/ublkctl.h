@@ -11,21 +11,21 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define UBLKCTL_NAME		"ublkctl"
+#define UBLKCTL_NAME "ublkctl"
 #ifndef UBLKCTL_VERSION
-#define UBLKCTL_VERSION		"0.0.0"
+#define UBLKCTL_VERSION "0.0.0"
 #endif
 
 /* Exit codes, documented once in ublkctl(8). Never -errno. */
 enum {
 	EXIT_OK = 0,
-	EXIT_FAIL = 1,		/* the command failed */
-	EXIT_USAGE = 2,		/* bad usage, nothing was done */
-	EXIT_ALL_FAILED = 32,	/* multi-device command: every device failed */
-	EXIT_SOME_FAILED = 64,	/* multi-device command: some devices failed */
+	EXIT_FAIL = 1, /* the command failed */
+	EXIT_USAGE = 2, /* bad usage, nothing was done */
+	EXIT_ALL_FAILED = 32, /* multi-device command: every device failed */
+	EXIT_SOME_FAILED = 64, /* multi-device command: some devices failed */
 };
 
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- diagnostics (cli/msg.c) ---- */
 
@@ -54,14 +54,17 @@ extern bool ublk_debug;
  * A table ends with a row whose name is NULL.
  */
 struct ublk_opt {
-	const char *name;	/* long name, kebab-case */
-	int key;		/* short letter, or a value >= 256 if long-only */
-	int has_arg;		/* no_argument, required_argument, optional_argument */
-	const char *metavar;	/* shown in --help, e.g. "SIZE" */
-	const char *help;	/* one line */
+	const char *name; /* long name, kebab-case */
+	int key; /* short letter, or a value >= 256 if long-only */
+	int has_arg; /* no_argument, required_argument, optional_argument */
+	const char *metavar; /* shown in --help, e.g. "SIZE" */
+	const char *help; /* one line */
 };
 
-#define UBLK_OPT_END	{ NULL, 0, 0, NULL, NULL }
+#define UBLK_OPT_END                   \
+	{                              \
+		NULL, 0, 0, NULL, NULL \
+	}
 
 /*
  * Build getopt_long arrays from up to two tables (command + target).
@@ -81,17 +84,17 @@ const struct ublk_opt *ublk_opt_find(const struct ublk_opt *t, int key);
  * overflow and values outside [min, max]; on error they print
  * "ublkctl: <cmd>: --<opt>: '<arg>': <why>" and return -1, else 0.
  */
-int ublk_parse_u32(const char *opt, const char *arg, uint32_t min,
-		   uint32_t max, uint32_t *out);
-int ublk_parse_u64(const char *opt, const char *arg, uint64_t min,
-		   uint64_t max, uint64_t *out);
+int ublk_parse_u32(const char *opt, const char *arg, uint32_t min, uint32_t max,
+		   uint32_t *out);
+int ublk_parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t max,
+		   uint64_t *out);
 /* Sizes: bytes, or a number with K/KiB, M/MiB, G/GiB, T/TiB (powers of 2). */
 int ublk_parse_size(const char *opt, const char *arg, uint64_t min,
 		    uint64_t max, uint64_t *out);
 /* Device id: 0..UBLK_MAX_DEV_ID. */
 int ublk_parse_dev_id(const char *opt, const char *arg, uint32_t *out);
 
-#define UBLK_MAX_DEV_ID		((1U << 20) - 1)
+#define UBLK_MAX_DEV_ID ((1U << 20) - 1)
 
 /*
  * Print devices as `ublkctl list` does by default (cli/cmd_list.c); add

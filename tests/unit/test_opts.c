@@ -22,7 +22,7 @@ int main(void)
 	CHECK(ublk_parse_u32("depth", "", 0, 4096, &v32) == -1);
 	CHECK(ublk_parse_u32("depth", "99999999999999999999999", 0, 4096,
 			     &v32) == -1);
-	CHECK_EQ(v32, 128);	/* failures leave the output alone */
+	CHECK_EQ(v32, 128); /* failures leave the output alone */
 
 	CHECK(ublk_parse_size("size", "4096", 0, UINT64_MAX, &v64) == 0);
 	CHECK_EQ(v64, 4096);

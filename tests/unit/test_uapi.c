@@ -48,7 +48,8 @@ int main(void)
 	{
 		struct ublk_auto_buf_reg r = { .index = 0x1234, .flags = 1 };
 		__u64 a = ublk_auto_buf_reg_to_sqe_addr(&r);
-		struct ublk_auto_buf_reg back = ublk_sqe_addr_to_auto_buf_reg(a);
+		struct ublk_auto_buf_reg back =
+			ublk_sqe_addr_to_auto_buf_reg(a);
 
 		CHECK_EQ(a, 0x11234);
 		CHECK_EQ(back.index, 0x1234);
