@@ -227,7 +227,8 @@ void ubk_part_scan_work_fn(struct work_struct *work);
 extern const struct file_operations ubk_ch_fops;
 extern const struct file_operations ubk_ch_batch_fops;
 void ubk_dispatch_tw(struct io_tw_req tw_req, io_tw_token_t tw);
-int ubk_io_map(struct ubk_queue *q, struct request *rq, struct ubk_io *io);
+bool ubk_io_map(struct ubk_queue *q, struct request *rq, struct ubk_io *io);
+void ubk_complete_copied(struct ubk_io *io, struct request *rq);
 size_t ubk_copy_rq_user(const struct request *rq, size_t offset,
 			struct iov_iter *iter, int dir);
 void ubk_mark_io_ready(struct ubk_device *ub, struct ubk_queue *q);

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ublkctl_drv: request buffers in io_uring buffer tables - zero copy
+ * (REGISTER_IO_BUF / UNREGISTER_IO_BUF) and automatic registration
+ * (AUTO_BUF_REG), plus the request reference that keeps them safe.
+ *
+ * Design note. While the server owns a request, io->ref holds one
+ * reference for the server (dropped by COMMIT) and one per registered
+ * buffer (dropped by io_uring's release callback when the buffer's last
+ * user is gone) or per in-flight user copy. The request completes on the
+ * last put, wherever it happens. Automatic registration uses the index the
+ * server put in the FETCH/COMMIT SQE's addr and the ring of the command it
+ * arrives on; the commit only unregisters it when it comes through that
+ * same ring, otherwise that is the server's job.
+ */
+#include <linux/blk-mq.h>
+
+#include "ubk.h"
+
+bool ubk_io_get_ref(struct ubk_io *io)
+{
+	return refcount_inc_not_zero(&io->ref);
+}
+
+void ubk_io_put_ref(struct ubk_io *io, struct request *rq)
+{
+	if (refcount_dec_and_test(&io->ref))
+		ubk_complete_request(io, rq);
+}
+
+/* io_uring dropped a registered request buffer. */
+void ubk_buf_release(void *priv)
+{
+	struct request *rq = priv;
+
+	ubk_io_put_ref(ubk_rq_io(rq), rq);
+}
+
+int ubk_register_io_buf(struct io_uring_cmd *cmd, struct ubk_device *ub,
+			u16 q_id, u16 tag, unsigned int index,
+			unsigned int issue_flags)
+{
+	struct ubk_queue *q = ub->queues[q_id];
+	struct ubk_io *io = &q->ios[tag];
+	struct request *rq;
+	int ret;
+
+	if (!(ub->info.flags & UBLK_F_SUPPORT_ZERO_COPY))
+		return -EINVAL;
+
+	spin_lock(&q->lock);
+	rq = io->req;
+	if (io->state != UBK_IO_SERVER || !blk_rq_has_data(rq) ||
+	    !ubk_io_get_ref(io))
+		rq = NULL;
+	spin_unlock(&q->lock);
+	if (!rq)
+		return -EINVAL;
+
+	ret = io_buffer_register_request(cmd, rq, ubk_buf_release, index,
+					 issue_flags);
+	if (ret)
+		ubk_io_put_ref(io, rq);
+	return ret;
+}
+
+int ubk_unregister_io_buf(struct io_uring_cmd *cmd, struct ubk_device *ub,
+			  unsigned int index, unsigned int issue_flags)
+{
+	if (!(ub->info.flags & UBLK_F_SUPPORT_ZERO_COPY))
+		return -EINVAL;
+	return io_buffer_unregister(cmd, index, issue_flags);
+}
+
+int ubk_parse_auto_reg(u64 sqe_addr, struct ublk_auto_buf_reg *reg)
+{
+	*reg = ublk_sqe_addr_to_auto_buf_reg(sqe_addr);
+	if (reg->reserved0 || reg->reserved1)
+		return -EINVAL;
+	if (reg->flags & ~UBLK_AUTO_BUF_REG_F_MASK)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Register @rq's pages at the slot's chosen index in @cmd's ring. Returns
+ * false when the request must be failed (registration failed, no
+ * fallback). With fallback the server is told to register by hand.
+ */
+bool ubk_auto_register(struct ubk_queue *q, struct request *rq,
+		       struct ubk_io *io, struct io_uring_cmd *cmd,
+		       unsigned int issue_flags)
+{
+	struct ublk_auto_buf_reg reg;
+	int ret;
+
+	/* Review: read per-I/O registration data only while the slot is QUEUED (no concurrent commit) */
+	spin_lock(&q->lock);
+	if (WARN_ON_ONCE(io->state != UBK_IO_QUEUED)) {
+		spin_unlock(&q->lock);
+		return false;
+	}
+	reg = io->auto_reg;
+	spin_unlock(&q->lock);
+
+	refcount_inc(&io->ref);		/* the buffer's */
+	ret = io_buffer_register_request(cmd, rq, ubk_buf_release, reg.index,
+					 issue_flags);
+	if (ret) {
+		refcount_dec(&io->ref);
+		if (!(reg.flags & UBLK_AUTO_BUF_REG_FALLBACK))
+			return false;
+		ubk_desc(q, rq->tag)->op_flags |= UBLK_IO_F_NEED_REG_BUF;
+		return true;
+	}
+
+	spin_lock(&q->lock);
+	io->flags |= UBK_IOF_AUTO_REG;
+	io->auto_reg_ctx = io_uring_cmd_ctx_handle(cmd);
+	spin_unlock(&q->lock);
+	return true;
+}
+
+/*
+ * Under the queue lock, at commit or undo: forget the automatic
+ * registration and say which index @cmd's ring should unregister, or -1.
+ */
+void ubk_take_auto_reg(struct ubk_io *io, struct io_uring_cmd *cmd,
+		       int *index)
+{
+	*index = -1;
+	if (!(io->flags & UBK_IOF_AUTO_REG))
+		return;
+	io->flags &= ~UBK_IOF_AUTO_REG;
+	/* Review: unregister only a buffer that belongs to this ring (ctx handle check) */
+	if (io->auto_reg_ctx == io_uring_cmd_ctx_handle(cmd))
+		*index = io->auto_reg.index;
+}
