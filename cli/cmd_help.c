@@ -1,9 +1,92 @@
 // SPDX-License-Identifier: GPL-2.0
-/* ublkctl help: placeholder until the command lands. */
-#include "ublkctl/ublkctl.h"
+/*
+ * ublkctl help [CMD]: show ublkctl-CMD(8) (or ublkctl(8)) with man. From a
+ * build tree, the page next to the sources (../man/) is shown when present.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <libgen.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ublkctl/cmdutil.h"
+
+/* Commands with a manual page; `ublkctl --list-commands` is the source. */
+static const char *const commands[] = {
+	"add",	"del",	   "list",    "features", "resize",
+	"stop", "quiesce", "recover", "help",
+};
+
+static const struct ublk_opt options[] = {
+	UBLK_OPT_END,
+};
+
+static void usage(void)
+{
+	ublk_usage_begin(
+		stdout, "[COMMAND]",
+		"Show the manual page of ublkctl or of one of its commands.",
+		options);
+	ublk_usage_end(stdout);
+}
+
+static bool known(const char *cmd)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(cmd, commands[i]))
+			return true;
+	return false;
+}
+
+/* <dir of the binary>/../man/<page>.8 if it exists (a build tree). */
+static bool local_page(const char *page, char *path, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	snprintf(path, len, "%s/../man/%s.8", dirname(exe), page);
+	return access(path, R_OK) == 0;
+}
 
 int cmd_help(int argc, char **argv)
 {
-	ublk_err("not implemented yet");
+	char page[64], path[PATH_MAX + 64];
+	struct ublk_getopt g;
+	const char *cmd;
+	int opt;
+
+	ublk_getopt_init(&g, options);
+	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
+		switch (opt) {
+		case 'h':
+			usage();
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	cmd = optind < argc ? argv[optind++] : NULL;
+	if (ublk_no_args(argc, argv))
+		return EXIT_USAGE;
+	if (cmd && !known(cmd))
+		return ublk_usage_err("'%s' is not a command", cmd);
+
+	if (cmd)
+		snprintf(page, sizeof(page), UBLKCTL_NAME "-%s", cmd);
+	else
+		snprintf(page, sizeof(page), UBLKCTL_NAME);
+	fflush(NULL);
+	if (local_page(page, path, sizeof(path)))
+		execlp("man", "man", "-l", path, (char *)NULL);
+	else
+		execlp("man", "man", page, (char *)NULL);
+	ublk_errno(errno, "cannot run man");
+	if (cmd)
+		fprintf(stderr, "Try '" UBLKCTL_NAME " %s --help'.\n", cmd);
 	return EXIT_FAIL;
 }

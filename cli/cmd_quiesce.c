@@ -1,9 +1,133 @@
 // SPDX-License-Identifier: GPL-2.0
-/* ublkctl quiesce: placeholder until the command lands. */
-#include "ublkctl/ublkctl.h"
+/*
+ * ublkctl quiesce: QUIESCE_DEV, for a server upgrade. The driver waits for
+ * in-flight I/O, aborts the server's commands and queues new I/O until a
+ * new server attaches with `ublkctl recover`. Only a device created with
+ * recovery and the QUIESCE flag can be quiesced.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "ublkctl/cmdutil.h"
+
+#define QUIESCE_DEFAULT_MS 10000
+#define QUIESCE_MAX_MS 3600000
+/* Our own bound on top of the driver's: the command must come back. */
+#define QUIESCE_SLACK_MS 5000
+
+enum {
+	OPT_TIMEOUT = 256,
+};
+
+static const struct ublk_opt options[] = {
+	{ "id", 'n', required_argument, "ID", "quiesce device ID" },
+	{ "timeout", OPT_TIMEOUT, required_argument, "MS",
+	  "wait at most MS milliseconds for in-flight I/O (default 10000)" },
+	UBLK_OPT_END,
+};
+
+static void usage(void)
+{
+	ublk_usage_begin(
+		stdout, "-n ID [options]",
+		"Quiesce a device so its server can be replaced (ublkctl recover).",
+		options);
+	ublk_usage_end(stdout);
+}
+
+static int quiesce_fn(struct ublk_ctrl *c, uint32_t id, uint64_t timeout_ms)
+{
+	return ublk_ctrl_quiesce(c, id, timeout_ms);
+}
+
+static int quiesce(struct ublk_ctrl *c, uint32_t id, uint32_t timeout_ms)
+{
+	struct ublksrv_ctrl_dev_info info;
+	uint64_t features;
+	char buf[32];
+	int ret;
+
+	if (ublk_get_features_or_err(c, &features) ||
+	    ublk_need_feature(features, UBLK_F_QUIESCE, "quiesce"))
+		return -1;
+	ret = ublk_ctrl_get_info(c, id, &info);
+	if (ret) {
+		ublk_dev_err(id, ret, "cannot read device info");
+		return -1;
+	}
+	if (!(info.flags & UBLK_F_USER_RECOVERY) ||
+	    !(info.flags & UBLK_F_QUIESCE)) {
+		ublk_err(
+			"device %u: cannot quiesce: it was not created with %s",
+			id,
+			info.flags & UBLK_F_USER_RECOVERY ?
+				"the QUIESCE flag" :
+				"recovery and the QUIESCE flag (add --recovery)");
+		return -1;
+	}
+	if (info.state == UBLK_S_DEV_QUIESCED)
+		return 0;
+	if (info.state != UBLK_S_DEV_LIVE) {
+		ublk_err("device %u: cannot quiesce: it is %s, not live", id,
+			 ublk_state_name(info.state, buf, sizeof(buf)));
+		return -1;
+	}
+	ret = ublk_ctrl_bounded(quiesce_fn, id, timeout_ms,
+				(int)timeout_ms + QUIESCE_SLACK_MS);
+	if (ret == -ETIMEDOUT) {
+		ublk_err("device %u: quiesce did not finish within %u ms", id,
+			 timeout_ms);
+		return -1;
+	}
+	if (ret == -EBUSY) {
+		ublk_err(
+			"device %u: quiesce: the server did not go idle within %u ms",
+			id, timeout_ms);
+		return -1;
+	}
+	if (ret) {
+		ublk_dev_err(id, ret, "quiesce failed");
+		return -1;
+	}
+	return 0;
+}
 
 int cmd_quiesce(int argc, char **argv)
 {
-	ublk_err("not implemented yet");
-	return EXIT_FAIL;
+	uint32_t id = 0, timeout_ms = QUIESCE_DEFAULT_MS;
+	struct ublk_getopt g;
+	struct ublk_ctrl c;
+	bool have_id = false;
+	int opt, rc;
+
+	ublk_getopt_init(&g, options);
+	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
+		switch (opt) {
+		case 'n':
+			if (ublk_parse_dev_id("id", optarg, &id))
+				return ublk_usage_hint();
+			have_id = true;
+			break;
+		case OPT_TIMEOUT:
+			if (ublk_parse_u32("timeout", optarg, 1, QUIESCE_MAX_MS,
+					   &timeout_ms))
+				return ublk_usage_hint();
+			break;
+		case 'h':
+			usage();
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (ublk_no_args(argc, argv))
+		return EXIT_USAGE;
+	if (!have_id)
+		return ublk_usage_err("no device given: use --id ID");
+
+	if (ublk_open_ctrl(&c))
+		return EXIT_FAIL;
+	rc = quiesce(&c, id, timeout_ms) ? EXIT_FAIL : EXIT_OK;
+	ublk_ctrl_close(&c);
+	return rc;
 }

@@ -1,9 +1,84 @@
 // SPDX-License-Identifier: GPL-2.0
-/* ublkctl stop: placeholder until the command lands. */
-#include "ublkctl/ublkctl.h"
+/*
+ * ublkctl stop: STOP_DEV (or TRY_STOP_DEV with --safe) and wait for the
+ * server to exit. The device and its state file stay: `ublkctl recover`
+ * can start a new server for it, `ublkctl del` removes it.
+ */
+#include <errno.h>
+
+#include "ublkctl/cmdutil.h"
+
+#define STOP_TIMEOUT_S 30
+
+enum {
+	OPT_SAFE = 256,
+};
+
+static const struct ublk_opt options[] = {
+	{ "id", 'n', required_argument, "ID", "stop device ID" },
+	{ "safe", OPT_SAFE, no_argument, NULL,
+	  "refuse if the block device is open (TRY_STOP_DEV)" },
+	UBLK_OPT_END,
+};
+
+static void usage(void)
+{
+	ublk_usage_begin(
+		stdout, "-n ID [options]",
+		"Stop a device and its server, keeping the device for recovery.",
+		options);
+	ublk_usage_end(stdout);
+}
 
 int cmd_stop(int argc, char **argv)
 {
-	ublk_err("not implemented yet");
-	return EXIT_FAIL;
+	struct ublksrv_ctrl_dev_info info;
+	bool have_id = false, safe = false;
+	struct ublk_getopt g;
+	struct ublk_ctrl c;
+	uint64_t features;
+	int opt, ret, rc = EXIT_FAIL;
+	uint32_t id = 0;
+
+	ublk_getopt_init(&g, options);
+	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
+		switch (opt) {
+		case 'n':
+			if (ublk_parse_dev_id("id", optarg, &id))
+				return ublk_usage_hint();
+			have_id = true;
+			break;
+		case OPT_SAFE:
+			safe = true;
+			break;
+		case 'h':
+			usage();
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (ublk_no_args(argc, argv))
+		return EXIT_USAGE;
+	if (!have_id)
+		return ublk_usage_err("no device given: use --id ID");
+
+	if (ublk_open_ctrl(&c))
+		return EXIT_FAIL;
+	if (safe &&
+	    (ublk_get_features_or_err(&c, &features) ||
+	     ublk_need_feature(features, UBLK_F_SAFE_STOP_DEV, "--safe")))
+		goto close;
+	ret = ublk_ctrl_get_info(&c, id, &info);
+	if (ret) {
+		ublk_dev_err(id, ret, "cannot read device info");
+		goto close;
+	}
+	if (!ublk_dev_stop(id, ublk_server_pid(id, &info), safe,
+			   ublk_now_ms() + STOP_TIMEOUT_S * 1000,
+			   STOP_TIMEOUT_S))
+		rc = EXIT_OK;
+close:
+	ublk_ctrl_close(&c);
+	return rc;
 }

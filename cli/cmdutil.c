@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Shared plumbing of the device commands: help, options, errors, bounds. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ublkctl/cmdutil.h"
+#include "ublkctl/state.h"
+
+void ublk_usage_begin(FILE *f, const char *synopsis, const char *summary,
+		      const struct ublk_opt *opts)
+{
+	static const struct ublk_opt help_row = { "help", 'h', no_argument,
+						  NULL, "display this help" };
+	struct ublk_opt rows[32];
+	size_t n = 0;
+
+	fprintf(f, "Usage:\n " UBLKCTL_NAME " %s %s\n\n%s\n\nOptions:\n",
+		ublk_cmd_name, synopsis, summary);
+	/* Print the table and the help row together so they align. */
+	for (; opts && opts->name && n < ARRAY_SIZE(rows) - 2; opts++)
+		rows[n++] = *opts;
+	rows[n++] = help_row;
+	rows[n] = (struct ublk_opt)UBLK_OPT_END;
+	ublk_opts_print(f, rows);
+}
+
+void ublk_usage_end(FILE *f)
+{
+	fprintf(f, "\nSee " UBLKCTL_NAME "-%s(8).\n", ublk_cmd_name);
+}
+
+void ublk_getopt_init(struct ublk_getopt *g, const struct ublk_opt *opts)
+{
+	g->opts = opts;
+	ublk_opts_build(opts, NULL, g->longopts, g->shortopts);
+	opterr = 0;
+}
+
+int ublk_getopt_next(struct ublk_getopt *g, int argc, char **argv)
+{
+	const struct ublk_opt *o;
+	int c;
+
+	c = getopt_long(argc, argv, g->shortopts, g->longopts, NULL);
+	if (c == '?') {
+		/* A known option that got "=value" it does not take. */
+		o = ublk_opt_find(g->opts, optopt);
+		if (o || (optopt == 'h' && argv[optind - 1][1] == '-'))
+			ublk_usage_err(
+				"option '--%s' doesn't allow an argument",
+				o ? o->name : "help");
+		else if (optopt)
+			ublk_usage_err("invalid option -- '%c'", optopt);
+		else
+			ublk_usage_err("unrecognized option '%s'",
+				       argv[optind - 1]);
+		return UBLK_GETOPT_ERR;
+	}
+	if (c == ':') {
+		o = ublk_opt_find(g->opts, optopt);
+		if (o)
+			ublk_usage_err("option '--%s' requires an argument",
+				       o->name);
+		else
+			ublk_usage_err("option '%s' requires an argument",
+				       argv[optind - 1]);
+		return UBLK_GETOPT_ERR;
+	}
+	return c;
+}
+
+int ublk_usage_hint(void)
+{
+	fprintf(stderr, "Try '" UBLKCTL_NAME " %s --help'.\n", ublk_cmd_name);
+	return EXIT_USAGE;
+}
+
+int ublk_no_args(int argc, char **argv)
+{
+	if (optind < argc) {
+		ublk_usage_err("unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+int ublk_open_ctrl(struct ublk_ctrl *c)
+{
+	int ret = ublk_ctrl_open(c);
+
+	if (!ret)
+		return 0;
+	if (ret == -ENOENT || ret == -ENODEV || ret == -ENXIO)
+		ublk_err("%s: %s: is the ublk_drv module loaded?",
+			 UBLK_CONTROL_PATH, strerror(-ret));
+	else if (ret == -EACCES || ret == -EPERM)
+		ublk_err("%s: %s (needs root, or CAP_SYS_ADMIN)",
+			 UBLK_CONTROL_PATH, strerror(-ret));
+	else
+		ublk_err("%s: cannot set up the control ring: %s",
+			 UBLK_CONTROL_PATH, strerror(-ret));
+	return -1;
+}
+
+void ublk_dev_err(uint32_t id, int err, const char *what)
+{
+	if (err < 0)
+		err = -err;
+	if (err == ENODEV || err == ENOENT)
+		ublk_err("device %u: no such device", id);
+	else if (err == EPERM || err == EACCES)
+		ublk_err(
+			"device %u: %s: %s (needs CAP_SYS_ADMIN, or to own the device)",
+			id, what, strerror(err));
+	else
+		ublk_err("device %u: %s: %s", id, what, strerror(err));
+}
+
+const char *ublk_state_name(uint16_t state, char *buf, size_t len)
+{
+	static const char *const names[] = {
+		[UBLK_S_DEV_DEAD] = "dead",
+		[UBLK_S_DEV_LIVE] = "live",
+		[UBLK_S_DEV_QUIESCED] = "quiesced",
+		[UBLK_S_DEV_FAIL_IO] = "fail-io",
+	};
+
+	if (state < ARRAY_SIZE(names))
+		return names[state];
+	snprintf(buf, len, "state-%u", state);
+	return buf;
+}
+
+int ublk_get_features_or_err(struct ublk_ctrl *c, uint64_t *features)
+{
+	int ret = ublk_ctrl_get_features(c, features);
+
+	if (ret) {
+		ublk_errno(ret, "cannot read the driver's features");
+		return -1;
+	}
+	return 0;
+}
+
+int ublk_need_feature(uint64_t features, uint64_t flag, const char *why)
+{
+	if (features & flag)
+		return 0;
+	ublk_err("%s: this kernel lacks %s", why,
+		 ublk_feature_name((unsigned int)__builtin_ctzll(flag)));
+	return -1;
+}
+
+int64_t ublk_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+int ublk_ctrl_bounded(ublk_ctrl_fn fn, uint32_t dev_id, uint64_t arg,
+		      int timeout_ms)
+{
+	int64_t end = ublk_now_ms() + timeout_ms;
+	int status, nap = 1;
+	pid_t child;
+
+	fflush(NULL);
+	child = fork();
+	if (child < 0)
+		return -errno;
+	if (!child) {
+		struct ublk_ctrl c;
+		int ret = ublk_ctrl_open(&c);
+
+		if (!ret) {
+			ret = fn(&c, dev_id, arg);
+			ublk_ctrl_close(&c);
+		}
+		/* errno values fit the 8-bit exit status. */
+		_exit(ret < 0 ? (-ret & 0xff) : 0);
+	}
+	for (;;) {
+		pid_t r = waitpid(child, &status, WNOHANG);
+
+		if (r == child)
+			break;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (ublk_now_ms() >= end) {
+			kill(child, SIGKILL);
+			return -ETIMEDOUT;
+		}
+		sleep_ms(nap);
+		if (nap < 20)
+			nap *= 2;
+	}
+	if (!WIFEXITED(status))
+		return -EINTR;
+	return -WEXITSTATUS(status);
+}
+
+/* Zombies count as gone: nobody may reap a detached server promptly. */
+static bool pid_gone(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	if (kill(pid, 0) && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] && (p[2] == 'Z' || p[2] == 'X');
+}
+
+int ublk_wait_pid_exit(pid_t pid, int timeout_ms)
+{
+	int64_t end = ublk_now_ms() + timeout_ms;
+	int nap = 1;
+
+	if (pid <= 0)
+		return 0;
+	while (!pid_gone(pid)) {
+		if (ublk_now_ms() >= end)
+			return -ETIMEDOUT;
+		sleep_ms(nap);
+		if (nap < 20)
+			nap *= 2;
+	}
+	return 0;
+}
+
+int ublk_left_ms(int64_t deadline)
+{
+	int64_t left = deadline - ublk_now_ms();
+
+	return left > 0 ? (int)left : 0;
+}
+
+bool ublk_pid_holds_dev(pid_t pid, uint32_t id)
+{
+	char dir[64], link[320], want[64], target[64];
+	struct dirent *e;
+	bool found = false;
+	DIR *d;
+
+	if (pid <= 0)
+		return false;
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	snprintf(want, sizeof(want), UBLK_CHAR_PATH_FMT, id);
+	d = opendir(dir);
+	if (!d)
+		return false;
+	while (!found && (e = readdir(d))) {
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		found = !strcmp(target, want);
+	}
+	closedir(d);
+	return found;
+}
+
+pid_t ublk_server_pid(uint32_t id, const struct ublksrv_ctrl_dev_info *info)
+{
+	struct ublk_state st;
+	pid_t pid = 0;
+
+	if (info->ublksrv_pid > 0)
+		return info->ublksrv_pid;
+	/* A pid from a file may have been reused: trust it only if it holds
+	 * the device.
+	 */
+	if (!ublk_state_read(id, &st)) {
+		if (ublk_pid_holds_dev(st.pid, id))
+			pid = st.pid;
+		ublk_state_free(&st);
+	}
+	return pid;
+}
+
+static int stop_fn(struct ublk_ctrl *c, uint32_t id, uint64_t safe)
+{
+	return safe ? ublk_ctrl_try_stop_dev(c, id) : ublk_ctrl_stop_dev(c, id);
+}
+
+static int wait_server(uint32_t id, pid_t pid, int64_t deadline, int bound_s)
+{
+	int half = ublk_left_ms(deadline) / 2;
+
+	if (pid <= 0 || !ublk_wait_pid_exit(pid, half))
+		return 0;
+	/* Its commands were aborted; a server that lingers gets a clean stop. */
+	ublk_dbg("device %u: server %d still running: SIGTERM", id, (int)pid);
+	kill(pid, SIGTERM);
+	if (!ublk_wait_pid_exit(pid, ublk_left_ms(deadline)))
+		return 0;
+	ublk_err("device %u: server (pid %d) did not exit within %d s", id,
+		 (int)pid, bound_s);
+	return -1;
+}
+
+int ublk_dev_stop(uint32_t id, pid_t pid, bool safe, int64_t deadline,
+		  int bound_s)
+{
+	int ret;
+
+	ret = ublk_ctrl_bounded(stop_fn, id, safe, ublk_left_ms(deadline));
+	if (ret == -ETIMEDOUT) {
+		ublk_err(
+			"device %u: stop did not finish within %d s (server hung?)",
+			id, bound_s);
+		return -1;
+	}
+	if (safe && ret == -EBUSY) {
+		ublk_err("device %u: device is open", id);
+		return -1;
+	}
+	if (safe && ret == -ENODEV) {
+		ublk_err("device %u: not started (no block device to stop)",
+			 id);
+		return -1;
+	}
+	if (ret) {
+		ublk_dev_err(id, ret, "stop failed");
+		return -1;
+	}
+	return wait_server(id, pid, deadline, bound_s);
+}

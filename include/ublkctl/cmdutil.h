@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Plumbing shared by the commands that act on existing devices (list, del,
+ * features, resize, stop, quiesce): the uniform --help layout, the option
+ * loop, opening the control device with a clear message, device error
+ * messages, and control commands bounded in time so no command can hang.
+ */
+#ifndef UBLKCTL_CMDUTIL_H
+#define UBLKCTL_CMDUTIL_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "ublkctl/ublkctl.h"
+#include "ublkctl/ctrl.h"
+
+/*
+ * --help, first part: "Usage:\n ublkctl <cmd> <synopsis>", the one-line
+ * description, and "Options:" (the table, then -h/--help last, aligned
+ * together). The caller may add an "Output columns:" block, then calls
+ * ublk_usage_end.
+ */
+void ublk_usage_begin(FILE *f, const char *synopsis, const char *summary,
+		      const struct ublk_opt *opts);
+/* "\nSee ublkctl-<cmd>(8).\n" */
+void ublk_usage_end(FILE *f);
+
+/* getopt_long arrays for one table (see ublk_opts_build). */
+struct ublk_getopt {
+	const struct ublk_opt *opts;
+	struct option longopts[32];
+	char shortopts[100];
+};
+
+#define UBLK_GETOPT_ERR (-2)
+
+void ublk_getopt_init(struct ublk_getopt *g, const struct ublk_opt *opts);
+/*
+ * Next option: its key (with optarg set), -1 when options end, or
+ * UBLK_GETOPT_ERR after printing a usage error (unknown option, missing
+ * argument): the caller returns EXIT_USAGE.
+ */
+int ublk_getopt_next(struct ublk_getopt *g, int argc, char **argv);
+/*
+ * After a checked parser printed why a value is bad: "Try 'ublkctl <cmd>
+ * --help'." on stderr; returns EXIT_USAGE.
+ */
+int ublk_usage_hint(void);
+/*
+ * Refuse positional arguments left after the options (usage error
+ * printed, returns -1); 0 when there are none.
+ */
+int ublk_no_args(int argc, char **argv);
+
+/*
+ * Open /dev/ublk-control. On failure prints e.g.
+ * "ublkctl: list: /dev/ublk-control: No such file or directory: is the
+ * ublk_drv module loaded?" and returns -1; 0 on success.
+ */
+int ublk_open_ctrl(struct ublk_ctrl *c);
+
+/*
+ * "device <id>: no such device" for ENODEV/ENOENT; otherwise
+ * "device <id>: <what>: <strerror>", naming CAP_SYS_ADMIN on EPERM/EACCES.
+ * err is a negative (or positive) errno.
+ */
+void ublk_dev_err(uint32_t id, int err, const char *what);
+
+/* Lower-case state name: "dead", "live", "quiesced", "fail-io". */
+const char *ublk_state_name(uint16_t state, char *buf, size_t len);
+
+/* Kernel feature bits; on failure prints a message and returns -1. */
+int ublk_get_features_or_err(struct ublk_ctrl *c, uint64_t *features);
+/*
+ * -1 with "<why>: this kernel lacks <NAME>" when the UBLK_F_* flag is not
+ * in features, else 0.
+ */
+int ublk_need_feature(uint64_t features, uint64_t flag, const char *why);
+
+/* A control command run by ublk_ctrl_bounded, in a child process. */
+typedef int (*ublk_ctrl_fn)(struct ublk_ctrl *c, uint32_t dev_id, uint64_t arg);
+
+/*
+ * Run fn in a forked child with its own control ring and wait at most
+ * timeout_ms for it. Returns fn's result (0 or negative errno), or
+ * -ETIMEDOUT: the child is then killed and left to the kernel (a control
+ * command stuck in the driver cannot be interrupted; this process must
+ * still be able to exit).
+ */
+int ublk_ctrl_bounded(ublk_ctrl_fn fn, uint32_t dev_id, uint64_t arg,
+		      int timeout_ms);
+
+/*
+ * Wait at most timeout_ms for process pid to exit (a zombie counts as
+ * exited). 0 when it is gone (or pid <= 0), -ETIMEDOUT otherwise.
+ */
+int ublk_wait_pid_exit(pid_t pid, int timeout_ms);
+
+/* Monotonic milliseconds, and what is left until a deadline (>= 0). */
+int64_t ublk_now_ms(void);
+int ublk_left_ms(int64_t deadline);
+
+/* Whether process pid has /dev/ublkc<id> open (it is that device's server). */
+bool ublk_pid_holds_dev(pid_t pid, uint32_t id);
+
+/*
+ * The server of device id: the kernel's ublksrv_pid from info, else the
+ * state file's pid if that process holds /dev/ublkcN; 0 if none.
+ */
+pid_t ublk_server_pid(uint32_t id, const struct ublksrv_ctrl_dev_info *info);
+
+/*
+ * Stop device id: STOP_DEV, or TRY_STOP_DEV when safe; then wait for its
+ * server (pid, 0 if none) to exit, sending it SIGTERM halfway to the
+ * deadline. Every step is bounded by deadline (ublk_now_ms() based);
+ * bound_s only words the messages. 0, or -1 with a message printed.
+ */
+int ublk_dev_stop(uint32_t id, pid_t pid, bool safe, int64_t deadline,
+		  int bound_s);
+
+#endif /* UBLKCTL_CMDUTIL_H */
