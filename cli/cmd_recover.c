@@ -1,9 +1,171 @@
 // SPDX-License-Identifier: GPL-2.0
-/* ublkctl recover: placeholder until the command lands. */
-#include "ublkctl/ublkctl.h"
+/*
+ * ublkctl recover -n ID: restart the server of a device whose server died.
+ * The target and its options come from the state file add wrote; the
+ * device's queues, depth and flags come from the kernel.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ublkctl/ctrl.h"
+#include "ublkctl/server.h"
+#include "ublkctl/state.h"
+
+#define RECOVER_BUSY_MS	10000
+
+static const struct ublk_opt recover_opts[] = {
+	{ "id", 'n', required_argument, "ID", "device to recover (required)" },
+	UBLK_OPT_END,
+};
+
+static void recover_usage(void)
+{
+	printf("Usage:\n %s recover -n ID\n\n", UBLKCTL_NAME);
+	puts("Start a new server for a device whose server died (added with");
+	puts("--recovery); the target and its options come from the state file.\n");
+	puts("Options:");
+	ublk_opts_print(stdout, recover_opts);
+	puts(" -h, --help  display this help");
+	printf("\nSee %s-recover(8).\n", UBLKCTL_NAME);
+}
+
+static int parse_args(int argc, char **argv, uint32_t *id)
+{
+	struct option lo[ARRAY_SIZE(recover_opts) + 1];
+	char so[3 * ARRAY_SIZE(recover_opts) + 4];
+	bool have_id = false;
+	int opt;
+
+	ublk_opts_build(recover_opts, NULL, lo, so);
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, so, lo, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			recover_usage();
+			return -1;
+		case 'n':
+			if (ublk_parse_dev_id("id", optarg, id))
+				return EXIT_USAGE;
+			have_id = true;
+			break;
+		case ':':
+			return ublk_usage_err("option '%s' requires an argument",
+					      argv[optind - 1]);
+		default:
+			return ublk_usage_err("unrecognized option '%s'",
+					      argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return ublk_usage_err("unexpected argument '%s'", argv[optind]);
+	if (!have_id)
+		return ublk_usage_err("no device given (-n ID)");
+	return EXIT_OK;
+}
+
+static int start_recovery(struct ublk_ctrl *ctrl, uint32_t id)
+{
+	int waited = 0, ret;
+
+	/* -EBUSY while the dead server's files are still being released. */
+	for (;;) {
+		ret = ublk_ctrl_start_recovery(ctrl, id);
+		if (ret != -EBUSY || waited >= RECOVER_BUSY_MS)
+			break;
+		usleep(100 * 1000);
+		waited += 100;
+	}
+	if (ret < 0)
+		ublk_errno(ret, "device %u: START_USER_RECOVERY", id);
+	return ret;
+}
 
 int cmd_recover(int argc, char **argv)
 {
-	ublk_err("not implemented yet");
-	return EXIT_FAIL;
+	struct ublk_ctrl ctrl = { .fd = -1 };
+	struct ublk_state st;
+	struct ublk_dev_cfg *c = NULL;
+	char **av = NULL;
+	uint32_t id = 0;
+	int ret, i;
+
+	ret = parse_args(argc, argv, &id);
+	if (ret)
+		return ret < 0 ? EXIT_OK : ret;
+
+	ret = ublk_state_read(id, &st);
+	if (ret) {
+		if (ret == -ENOENT)
+			ublk_err("device %u: no state file in %s (was it added by ublkctl?)",
+				 id, ublk_run_dir());
+		else
+			ublk_errno(ret, "device %u: state file in %s", id,
+				   ublk_run_dir());
+		return EXIT_FAIL;
+	}
+	av = calloc((size_t)st.argc + 2, sizeof(*av));
+	c = calloc(1, sizeof(*c));
+	if (!av || !c) {
+		ublk_errno(ENOMEM, "recover");
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	av[0] = "add";
+	for (i = 0; i < st.argc; i++)
+		av[i + 1] = st.argv[i];
+	ret = ublk_cfg_parse(c, st.argc + 1, av);
+	if (ret) {
+		ublk_err("device %u: state file: bad add arguments", id);
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	ret = c->tgt.ops->init(&c->tgt, c);
+	if (ret) {
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	c->foreground = false;
+
+	ret = ublk_ctrl_open(&ctrl);
+	if (ret) {
+		ublk_errno(ret, "%s", UBLK_CONTROL_PATH);
+		ret = EXIT_FAIL;
+		goto out_deinit;
+	}
+	ret = ublk_ctrl_get_info(&ctrl, id, &c->info);
+	if (ret) {
+		ublk_errno(ret, "device %u", id);
+		ret = EXIT_FAIL;
+		goto out_close;
+	}
+	if (!(c->info.flags & UBLK_F_USER_RECOVERY)) {
+		ublk_err("device %u: added without --recovery", id);
+		ret = EXIT_FAIL;
+		goto out_close;
+	}
+	if (c->info.state == UBLK_S_DEV_LIVE) {
+		ublk_err("device %u: live, its server is running", id);
+		ret = EXIT_FAIL;
+		goto out_close;
+	}
+	if (start_recovery(&ctrl, id)) {
+		ret = EXIT_FAIL;
+		goto out_close;
+	}
+	ret = ublk_server_launch(c, true);
+out_close:
+	ublk_ctrl_close(&ctrl);
+out_deinit:
+	if (c->tgt.ops->deinit)
+		c->tgt.ops->deinit(&c->tgt);
+out:
+	if (c && c->tgt.ops && c->tgt.ops->deinit && c->tgt.priv)
+		c->tgt.ops->deinit(&c->tgt);
+	free(c);
+	free(av);
+	ublk_state_free(&st);
+	return ret;
 }

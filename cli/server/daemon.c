@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Server life cycle: fork and detach (or stay in the foreground), start the
+ * threads, START_DEV or END_USER_RECOVERY, report "LIVE <id>" over a pipe,
+ * drop capabilities, and on SIGTERM/SIGINT stop and delete the device.
+ */
+#include <cap-ng.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ublkctl/ctrl.h"
+#include "ublkctl/server.h"
+#include "ublkctl/state.h"
+
+#define LIVE_TIMEOUT_MS		60000
+#define RECOVER_BUSY_MS		5000
+
+/* Keep only what the stop path needs (STOP_DEV/DEL_DEV on a signal). */
+static void drop_caps(const struct ublk_dev_cfg *cfg)
+{
+	if (capng_get_caps_process() ||
+	    capng_have_capabilities(CAPNG_SELECT_CAPS) == CAPNG_NONE)
+		return;
+	capng_clear(CAPNG_SELECT_BOTH);
+	if (!(cfg->info.flags & UBLK_F_UNPRIVILEGED_DEV))
+		capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
+			     CAP_SYS_ADMIN);
+	if (capng_apply(CAPNG_SELECT_BOTH))
+		ublk_dbg("dropping capabilities failed");
+}
+
+static char **state_argv(const struct ublk_dev_cfg *cfg, int *argc)
+{
+	char **argv = calloc((size_t)cfg->argc + 3, sizeof(*argv));
+	char idbuf[16];
+	int i, n = 0;
+
+	if (!argv)
+		return NULL;
+	for (i = 0; i < cfg->argc; i++) {
+		const char *a = cfg->argv[i];
+
+		/* -n/--id in any spelling is rewritten to the granted id. */
+		if (!strcmp(a, "-n") || !strcmp(a, "--id")) {
+			i++;
+			continue;
+		}
+		if (!strncmp(a, "--id=", 5) ||
+		    (!strncmp(a, "-n", 2) && a[2]))
+			continue;
+		argv[n++] = strdup(a);
+	}
+	snprintf(idbuf, sizeof(idbuf), "%u", cfg->info.dev_id);
+	argv[n++] = strdup("-n");
+	argv[n++] = strdup(idbuf);
+	*argc = n;
+	return argv;
+}
+
+static int write_state(const struct ublk_dev_cfg *cfg, pid_t pid)
+{
+	struct ublk_state st;
+	int ret, i;
+
+	memset(&st, 0, sizeof(st));
+	st.id = cfg->info.dev_id;
+	st.pid = pid;
+	snprintf(st.target, sizeof(st.target), "%s", cfg->tgt.ops->name);
+	snprintf(st.backing, sizeof(st.backing), "%s", cfg->tgt.backing);
+	st.argv = state_argv(cfg, &st.argc);
+	if (!st.argv)
+		return -ENOMEM;
+	ret = ublk_state_write(&st);
+	for (i = 0; i < st.argc; i++)
+		free(st.argv[i]);
+	free(st.argv);
+	if (ret)
+		ublk_errno(ret, "device %u: state file in %s", st.id,
+			   ublk_run_dir());
+	return ret;
+}
+
+static int start_or_recover(struct ublk_ctrl *ctrl, struct ublk_dev_cfg *cfg,
+			    bool recover)
+{
+	uint32_t id = cfg->info.dev_id;
+	int ret;
+
+	if (recover)
+		ret = ublk_ctrl_end_recovery(ctrl, id, getpid());
+	else
+		ret = ublk_ctrl_start_dev(ctrl, id, getpid());
+	if (ret < 0)
+		ublk_errno(ret, "device %u: %s", id,
+			   recover ? "END_USER_RECOVERY" : "START_DEV");
+	return ret;
+}
+
+/*
+ * The server proper, in the process that will serve. report_fd >= 0: the
+ * detached child, which reports "LIVE <id>" there and then leaves the
+ * terminal; else the foreground process, which writes the state file and
+ * prints the device itself.
+ */
+static int server_run(struct ublk_dev_cfg *cfg, bool recover, int report_fd)
+{
+	uint32_t id = cfg->info.dev_id;
+	struct ublk_ctrl ctrl = { .fd = -1 };
+	struct ublk_srv *srv = NULL;
+	bool stopping = false, failed = false;
+	int efd = -1, sfd = -1, ret;
+	sigset_t sigs;
+
+	ret = ublk_ctrl_open(&ctrl);
+	if (ret) {
+		ublk_errno(ret, "%s", UBLK_CONTROL_PATH);
+		return EXIT_FAIL;
+	}
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	efd = eventfd(0, EFD_CLOEXEC);
+	if (sfd < 0 || efd < 0) {
+		ublk_errno(errno, "device %u: signalfd/eventfd", id);
+		ret = EXIT_FAIL;
+		goto out;
+	}
+
+	if (ublk_srv_create(cfg, &srv)) {
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	drop_caps(cfg);
+	if (ublk_srv_start(srv, efd) || start_or_recover(&ctrl, cfg, recover)) {
+		/*
+		 * Threads may sit in the kernel: leave without joining. The
+		 * detached child's parent deletes the device; a foreground
+		 * add deletes it here, asynchronously, as it cannot wait.
+		 */
+		if (report_fd < 0 && !recover)
+			ublk_ctrl_del_dev(&ctrl, id, true);
+		_exit(EXIT_FAIL);
+	}
+
+	if (report_fd >= 0) {
+		char msg[32];
+		int n = snprintf(msg, sizeof(msg), "LIVE %u\n", id), devnull;
+
+		if (write(report_fd, msg, (size_t)n) != n)
+			_exit(EXIT_FAIL);
+		close(report_fd);
+		devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (devnull >= 0) {
+			dup2(devnull, STDIN_FILENO);
+			dup2(devnull, STDOUT_FILENO);
+			dup2(devnull, STDERR_FILENO);
+			close(devnull);
+		}
+	} else {
+		write_state(cfg, getpid());
+		if (!recover)
+			ublk_show_devices(&id, 1);
+		fflush(stdout);
+	}
+
+	/* Serve until every thread ends: device gone, or our stop. */
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = efd, .events = POLLIN },
+		};
+		uint64_t v;
+
+		if (ublk_srv_exited(srv, &failed) >= ublk_srv_nr_threads(srv))
+			break;
+		if (failed && !stopping) {
+			ublk_err("device %u: a server thread failed", id);
+			/* Let the kernel see the server die (recovery). */
+			_exit(EXIT_FAIL);
+		}
+		if (poll(pfd, 2, -1) < 0)
+			continue;
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si) &&
+			    !stopping) {
+				stopping = true;
+				ret = ublk_ctrl_stop_dev(&ctrl, id);
+				if (ret < 0)
+					ublk_errno(ret, "device %u: stop", id);
+			}
+		}
+		if ((pfd[1].revents & POLLIN) &&
+		    read(efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			break;
+	}
+	ublk_srv_destroy(srv);
+	srv = NULL;
+	ret = EXIT_OK;
+	if (stopping) {
+		int r = ublk_ctrl_del_dev(&ctrl, id, false);
+
+		if (r < 0 && r != -ENODEV) {
+			ublk_errno(r, "device %u: delete", id);
+			ret = EXIT_FAIL;
+		}
+		r = ublk_state_remove(id);
+		if (r && r != -ENOENT)
+			ublk_errno(r, "device %u: remove state file", id);
+	}
+out:
+	ublk_srv_destroy(srv);
+	if (sfd >= 0)
+		close(sfd);
+	if (efd >= 0)
+		close(efd);
+	ublk_ctrl_close(&ctrl);
+	return ret;
+}
+
+/* Parent side of a detached start: wait for "LIVE <id>" or EOF. */
+static int wait_live(int fd, pid_t pid, uint32_t id)
+{
+	char buf[64];
+	size_t len = 0;
+	int waited = 0;
+
+	while (len < sizeof(buf) - 1) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+		int r = poll(&pfd, 1, 100);
+
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r <= 0) {
+			waited += 100;
+			if (waited >= LIVE_TIMEOUT_MS) {
+				ublk_err("device %u: server not live after %d s",
+					 id, LIVE_TIMEOUT_MS / 1000);
+				kill(pid, SIGKILL);
+				break;
+			}
+			continue;
+		}
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (!len)
+				ublk_err("device %u: server exited before the device was live",
+					 id);
+			break;
+		}
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (strchr(buf, '\n')) {
+			unsigned int got;
+
+			if (sscanf(buf, "LIVE %u", &got) == 1 && got == id)
+				return 0;
+			break;
+		}
+	}
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return -1;
+}
+
+int ublk_server_launch(struct ublk_dev_cfg *cfg, bool recover)
+{
+	uint32_t id = cfg->info.dev_id;
+	int pfd[2];
+	pid_t pid;
+
+	if (cfg->foreground)
+		return server_run(cfg, recover, -1);
+
+	if (pipe2(pfd, O_CLOEXEC)) {
+		ublk_errno(errno, "pipe");
+		return EXIT_FAIL;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		ublk_errno(errno, "fork");
+		close(pfd[0]);
+		close(pfd[1]);
+		return EXIT_FAIL;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		setsid();
+		_exit(server_run(cfg, recover, pfd[1]));
+	}
+	close(pfd[1]);
+	if (wait_live(pfd[0], pid, id)) {
+		close(pfd[0]);
+		return EXIT_FAIL;
+	}
+	close(pfd[0]);
+	if (write_state(cfg, pid))
+		return EXIT_FAIL;
+	if (!recover)
+		ublk_show_devices(&id, 1);
+	return EXIT_OK;
+}

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fault target: a null device that misbehaves on purpose, for testing the
+ * stack above it. --delay-us N completes every request N microseconds late
+ * (an io_uring timeout, so the thread keeps serving others); --fail-every N
+ * fails every Nth request (counted across the device) with EIO.
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <stdlib.h>
+
+#include "ublkctl/server.h"
+
+enum {
+	FAULT_OPT_DELAY = 1200,
+	FAULT_OPT_FAIL_EVERY,
+};
+
+enum { FAULT_OP_DELAY = 1 };
+
+#define FAULT_DEF_SIZE	(1ULL << 30)
+
+struct fault_priv {
+	uint32_t delay_us;
+	uint32_t fail_every;
+	uint64_t count;		/* requests seen (atomic) */
+	struct __kernel_timespec ts;	/* delay_us, for timeout SQEs */
+};
+
+static const struct ublk_opt fault_opts[] = {
+	{ "delay-us", FAULT_OPT_DELAY, required_argument, "N",
+	  "complete each request N microseconds late (default 0)" },
+	{ "fail-every", FAULT_OPT_FAIL_EVERY, required_argument, "N",
+	  "fail every Nth request with EIO (default 0: never)" },
+	UBLK_OPT_END,
+};
+
+static struct fault_priv *priv_of(struct ublk_tgt *tgt)
+{
+	if (!tgt->priv)
+		tgt->priv = calloc(1, sizeof(struct fault_priv));
+	return tgt->priv;
+}
+
+static int fault_parse_opt(struct ublk_tgt *tgt, int key, const char *arg)
+{
+	struct fault_priv *p = priv_of(tgt);
+
+	if (!p) {
+		ublk_errno(ENOMEM, "fault");
+		return EXIT_FAIL;
+	}
+	if (key == FAULT_OPT_DELAY)
+		return ublk_parse_u32("delay-us", arg, 0, 10000000,
+				      &p->delay_us) ? EXIT_USAGE : EXIT_OK;
+	if (key == FAULT_OPT_FAIL_EVERY)
+		return ublk_parse_u32("fail-every", arg, 0, UINT32_MAX,
+				      &p->fail_every) ? EXIT_USAGE : EXIT_OK;
+	return EXIT_USAGE;
+}
+
+static int fault_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
+{
+	struct fault_priv *p;
+
+	if (!priv_of(tgt)) {
+		ublk_errno(ENOMEM, "fault");
+		return EXIT_FAIL;
+	}
+	p = tgt->priv;
+	p->ts.tv_sec = p->delay_us / 1000000;
+	p->ts.tv_nsec = (long long)(p->delay_us % 1000000) * 1000;
+	tgt->size = cfg->size ? cfg->size : FAULT_DEF_SIZE;
+	tgt->lbs = cfg->lbs ? cfg->lbs : 512;
+	tgt->pbs = cfg->pbs ? cfg->pbs : 4096;
+	if (tgt->pbs < tgt->lbs)
+		tgt->pbs = tgt->lbs;
+	tgt->min_lbs = 512;
+	tgt->dma_align = 512;
+	return EXIT_OK;
+}
+
+static void fault_deinit(struct ublk_tgt *tgt)
+{
+	free(tgt->priv);
+	tgt->priv = NULL;
+}
+
+static int fault_result(struct ublk_queue *q, unsigned int tag)
+{
+	struct fault_priv *p = q->tgt->priv;
+	const struct ublksrv_io_desc *iod = ublk_iod(q, tag);
+	unsigned int op = ublksrv_get_op(iod);
+	uint64_t n = __atomic_add_fetch(&p->count, 1, __ATOMIC_RELAXED);
+
+	if (p->fail_every && n % p->fail_every == 0)
+		return -EIO;
+	if (op == UBLK_IO_OP_READ || op == UBLK_IO_OP_WRITE)
+		return (int)(iod->nr_sectors << 9);
+	return 0;
+}
+
+static int fault_queue_io(struct ublk_thread *t, struct ublk_queue *q,
+			  unsigned int tag)
+{
+	struct fault_priv *p = q->tgt->priv;
+	struct io_uring_sqe *sqe;
+
+	q->ios[tag].result = fault_result(q, tag);
+	if (!p->delay_us) {
+		ublk_complete_io(t, q, tag, q->ios[tag].result);
+		return 0;
+	}
+	sqe = ublk_get_sqe(t);
+	/* The kernel reads ts at submission: it lives in priv, read-only. */
+	io_uring_prep_timeout(sqe, &p->ts, 0, 0);
+	sqe->user_data = ublk_tgt_user_data(q, tag, FAULT_OP_DELAY);
+	return 1;
+}
+
+static void fault_io_done(struct ublk_thread *t, struct ublk_queue *q,
+			  unsigned int tag, unsigned int op,
+			  const struct io_uring_cqe *cqe)
+{
+	/* -ETIME is the timeout expiring: the planned result stands. */
+	ublk_complete_io(t, q, tag, q->ios[tag].result);
+}
+
+const struct target_ops target_fault = {
+	.name = "fault",
+	.summary = "a null device that delays and fails requests on purpose",
+	.opts = fault_opts,
+	.notes = "  --delay-us and --fail-every combine; a failed request is delayed too.\n",
+	.parse_opt = fault_parse_opt,
+	.init = fault_init,
+	.deinit = fault_deinit,
+	.queue_io = fault_queue_io,
+	.io_done = fault_io_done,
+};

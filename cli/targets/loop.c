@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * loop target: a file or block device. O_DIRECT unless --buffered; the
+ * logical block size comes from the backing store; FLUSH is an async
+ * fdatasync, DISCARD punches a hole, WRITE_ZEROES zeroes a range.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <liburing.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ublkctl/server.h"
+
+enum {
+	LOOP_OPT_BUFFERED = 1100,
+	LOOP_OPT_OFFSET,
+};
+
+enum { LOOP_OP_RW = 1, LOOP_OP_SYNC, LOOP_OP_FALLOC };
+
+struct loop_priv {
+	const char *file;
+	bool buffered;
+	uint64_t offset;
+};
+
+static const struct ublk_opt loop_opts[] = {
+	{ "file", 'f', required_argument, "PATH",
+	  "backing file or block device (required)" },
+	{ "buffered", LOOP_OPT_BUFFERED, no_argument, NULL,
+	  "use the page cache (default: O_DIRECT)" },
+	{ "offset", LOOP_OPT_OFFSET, required_argument, "SIZE",
+	  "start of the device in the backing store (default 0)" },
+	UBLK_OPT_END,
+};
+
+static struct loop_priv *priv_of(struct ublk_tgt *tgt)
+{
+	if (!tgt->priv)
+		tgt->priv = calloc(1, sizeof(struct loop_priv));
+	return tgt->priv;
+}
+
+static int loop_parse_opt(struct ublk_tgt *tgt, int key, const char *arg)
+{
+	struct loop_priv *p = priv_of(tgt);
+
+	if (!p) {
+		ublk_errno(ENOMEM, "loop");
+		return EXIT_FAIL;
+	}
+	switch (key) {
+	case 'f':
+		p->file = arg;
+		return EXIT_OK;
+	case LOOP_OPT_BUFFERED:
+		p->buffered = true;
+		return EXIT_OK;
+	case LOOP_OPT_OFFSET:
+		return ublk_parse_size("offset", arg, 0, UINT64_MAX / 2,
+				       &p->offset) ? EXIT_USAGE : EXIT_OK;
+	}
+	return EXIT_USAGE;
+}
+
+static int fail(struct ublk_tgt *tgt, int fd, int code)
+{
+	if (fd >= 0)
+		close(fd);
+	tgt->nr_fds = 0;
+	return code;
+}
+
+static int loop_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
+{
+	struct loop_priv *p = priv_of(tgt);
+	uint32_t lbs = 512, pbs = 4096, mem_align = 512;
+	uint64_t avail;
+	struct stat st;
+	int fd, flags;
+
+	if (!p || !p->file)
+		return ublk_usage_err("loop needs a backing file (-f PATH)");
+	flags = (cfg->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	if (!p->buffered)
+		flags |= O_DIRECT;
+	fd = open(p->file, flags);
+	if (fd < 0 && errno == EINVAL && !p->buffered) {
+		ublk_err("--file: %s: O_DIRECT not supported here (use --buffered)",
+			 p->file);
+		return EXIT_FAIL;
+	}
+	if (fd < 0 && errno == EISDIR) {
+		ublk_err("--file: %s: is a directory", p->file);
+		return EXIT_FAIL;
+	}
+	if (fd < 0) {
+		ublk_errno(errno, "--file: %s", p->file);
+		return EXIT_FAIL;
+	}
+	if (fstat(fd, &st)) {
+		ublk_errno(errno, "--file: %s", p->file);
+		return fail(tgt, fd, EXIT_FAIL);
+	}
+	if (S_ISBLK(st.st_mode)) {
+		int s;
+
+		if (ioctl(fd, BLKGETSIZE64, &avail) ||
+		    ioctl(fd, BLKSSZGET, &s)) {
+			ublk_errno(errno, "--file: %s", p->file);
+			return fail(tgt, fd, EXIT_FAIL);
+		}
+		lbs = (uint32_t)s;
+		if (!ioctl(fd, BLKPBSZGET, &s))
+			pbs = (uint32_t)s;
+		mem_align = lbs;
+	} else if (S_ISREG(st.st_mode)) {
+		struct statx stx;
+
+		avail = (uint64_t)st.st_size;
+		if (!p->buffered &&
+		    !statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) &&
+		    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align) {
+			lbs = stx.stx_dio_offset_align;
+			mem_align = stx.stx_dio_mem_align;
+		}
+		if (st.st_blksize > 0 && (uint32_t)st.st_blksize <= 4096)
+			pbs = (uint32_t)st.st_blksize;
+	} else {
+		ublk_err("--file: %s: not a regular file or block device",
+			 p->file);
+		return fail(tgt, fd, EXIT_FAIL);
+	}
+	if (lbs < 512 || lbs > 4096 || (lbs & (lbs - 1))) {
+		ublk_err("--file: %s: unsupported block size %u", p->file, lbs);
+		return fail(tgt, fd, EXIT_FAIL);
+	}
+	if (cfg->lbs && cfg->lbs < lbs && !p->buffered) {
+		ublk_err("--logical-block-size %u: smaller than %s needs for O_DIRECT (%u)",
+			 cfg->lbs, p->file, lbs);
+		return fail(tgt, fd, EXIT_USAGE);
+	}
+	if (cfg->lbs)
+		lbs = cfg->lbs;
+	if (pbs < lbs)
+		pbs = lbs;
+	if (cfg->pbs)
+		pbs = cfg->pbs;
+	if (p->offset % lbs) {
+		ublk_err("--offset %llu: not a multiple of the block size (%u)",
+			 (unsigned long long)p->offset, lbs);
+		return fail(tgt, fd, EXIT_USAGE);
+	}
+	if (p->offset >= avail) {
+		ublk_err("--offset %llu: beyond the end of %s (%llu bytes)",
+			 (unsigned long long)p->offset, p->file,
+			 (unsigned long long)avail);
+		return fail(tgt, fd, EXIT_USAGE);
+	}
+	avail = (avail - p->offset) / lbs * lbs;
+	if (!avail) {
+		ublk_err("--file: %s: smaller than one block (%u bytes)",
+			 p->file, lbs);
+		return fail(tgt, fd, EXIT_FAIL);
+	}
+	if (cfg->size > avail) {
+		ublk_err("--size %llu: larger than %s (%llu bytes usable)",
+			 (unsigned long long)cfg->size, p->file,
+			 (unsigned long long)avail);
+		return fail(tgt, fd, EXIT_USAGE);
+	}
+	tgt->size = cfg->size ? cfg->size : avail;
+	tgt->lbs = lbs;
+	tgt->pbs = pbs;
+	tgt->min_lbs = p->buffered ? 512 : lbs;
+	tgt->dma_align = mem_align < 512 ? 512 : mem_align;
+	tgt->attrs = UBLK_ATTR_VOLATILE_CACHE;
+	tgt->discard = S_ISREG(st.st_mode);
+	tgt->fds[0] = fd;
+	tgt->nr_fds = 1;
+	if (!realpath(p->file, tgt->backing))
+		snprintf(tgt->backing, sizeof(tgt->backing), "%s", p->file);
+	return EXIT_OK;
+}
+
+static void loop_deinit(struct ublk_tgt *tgt)
+{
+	if (tgt->nr_fds)
+		close(tgt->fds[0]);
+	tgt->nr_fds = 0;
+	free(tgt->priv);
+	tgt->priv = NULL;
+}
+
+static int loop_queue_io(struct ublk_thread *t, struct ublk_queue *q,
+			 unsigned int tag)
+{
+	const struct ublksrv_io_desc *iod = ublk_iod(q, tag);
+	const struct loop_priv *p = q->tgt->priv;
+	uint64_t off = (iod->start_sector << 9) + p->offset;
+	uint32_t len = iod->nr_sectors << 9;
+	unsigned int op = ublksrv_get_op(iod);
+	struct io_uring_sqe *sqe;
+	int mode;
+
+	switch (op) {
+	case UBLK_IO_OP_FLUSH:
+		sqe = ublk_get_sqe(t);
+		io_uring_prep_fsync(sqe, 1, IORING_FSYNC_DATASYNC);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_SYNC);
+		return 1;
+	case UBLK_IO_OP_DISCARD:
+	case UBLK_IO_OP_WRITE_ZEROES:
+		mode = op == UBLK_IO_OP_DISCARD ?
+			FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE :
+			FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+		sqe = ublk_get_sqe(t);
+		io_uring_prep_fallocate(sqe, 1, mode, (off_t)off, len);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_FALLOC);
+		return 1;
+	case UBLK_IO_OP_READ:
+	case UBLK_IO_OP_WRITE:
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+
+	switch (ublk_io_buf_mode(q, tag)) {
+	case UBLK_BUF_PLAIN:
+		sqe = ublk_get_sqe(t);
+		io_uring_prep_rw(op == UBLK_IO_OP_READ ? IORING_OP_READ :
+				 IORING_OP_WRITE, sqe, 1, q->ios[tag].buf, len,
+				 off);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_RW);
+		return 1;
+	case UBLK_BUF_AUTO:
+		sqe = ublk_get_sqe(t);
+		io_uring_prep_rw(op == UBLK_IO_OP_READ ? IORING_OP_READ_FIXED :
+				 IORING_OP_WRITE_FIXED, sqe, 1, NULL, len, off);
+		sqe->buf_index = (uint16_t)ublk_io_buf_index(q, tag);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_RW);
+		return 1;
+	case UBLK_BUF_ZC:
+		sqe = ublk_zc_chain_begin(t, q, tag);
+		io_uring_prep_rw(op == UBLK_IO_OP_READ ? IORING_OP_READ_FIXED :
+				 IORING_OP_WRITE_FIXED, sqe, 1, NULL, len, off);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_RW);
+		ublk_zc_chain_end(t, q, tag, sqe);
+		return 2;
+	}
+	return -EINVAL;
+}
+
+const struct target_ops target_loop = {
+	.name = "loop",
+	.summary = "a file or block device",
+	.opts = loop_opts,
+	.parse_opt = loop_parse_opt,
+	.init = loop_init,
+	.deinit = loop_deinit,
+	.queue_io = loop_queue_io,
+};

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0
+/* null target: every request succeeds at once; reads return garbage. */
+#include <liburing.h>
+
+#include "ublkctl/compat.h"
+#include "ublkctl/server.h"
+
+#define NULL_DEF_SIZE	(1ULL << 30)
+#define NULL_OP_NOP	1
+
+static int null_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
+{
+	tgt->size = cfg->size ? cfg->size : NULL_DEF_SIZE;
+	tgt->lbs = cfg->lbs ? cfg->lbs : 512;
+	tgt->pbs = cfg->pbs ? cfg->pbs : 4096;
+	if (tgt->pbs < tgt->lbs)
+		tgt->pbs = tgt->lbs;
+	tgt->min_lbs = 512;
+	tgt->dma_align = 512;
+	return EXIT_OK;
+}
+
+/*
+ * With a registered buffer, a NOP that names it (IORING_NOP_FIXED_BUFFER)
+ * proves the buffer is there; its injected result is the byte count.
+ */
+static void prep_nop(struct io_uring_sqe *sqe, const struct ublk_queue *q,
+		     unsigned int tag)
+{
+	io_uring_prep_nop(sqe);
+	sqe->buf_index = (uint16_t)ublk_io_buf_index(q, tag);
+	ublkctl_sqe_set_nop_flags(sqe, IORING_NOP_FIXED_BUFFER |
+				       IORING_NOP_INJECT_RESULT);
+	sqe->len = ublk_iod(q, tag)->nr_sectors << 9;
+	sqe->user_data = ublk_tgt_user_data(q, tag, NULL_OP_NOP);
+}
+
+static int null_queue_io(struct ublk_thread *t, struct ublk_queue *q,
+			 unsigned int tag)
+{
+	const struct ublksrv_io_desc *iod = ublk_iod(q, tag);
+	unsigned int op = ublksrv_get_op(iod);
+	bool data = op == UBLK_IO_OP_READ || op == UBLK_IO_OP_WRITE;
+	struct io_uring_sqe *sqe;
+
+	if (!data) {
+		ublk_complete_io(t, q, tag, 0);
+		return 0;
+	}
+	switch (ublk_io_buf_mode(q, tag)) {
+	case UBLK_BUF_AUTO:
+		prep_nop(ublk_get_sqe(t), q, tag);
+		return 1;
+	case UBLK_BUF_ZC:
+		sqe = ublk_zc_chain_begin(t, q, tag);
+		prep_nop(sqe, q, tag);
+		ublk_zc_chain_end(t, q, tag, sqe);
+		return 2;
+	default:
+		ublk_complete_io(t, q, tag, (int)(iod->nr_sectors << 9));
+		return 0;
+	}
+}
+
+const struct target_ops target_null = {
+	.name = "null",
+	.summary = "no storage: writes are dropped, reads return garbage",
+	.init = null_init,
+	.queue_io = null_queue_io,
+};

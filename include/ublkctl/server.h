@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The ublk server: device configuration shared by add and recover, the
+ * life cycle (fork, report over a pipe, state file), and the I/O-path
+ * helpers targets call from server threads.
+ *
+ * Threads and rings: one pthread per server thread, one io_uring per
+ * thread, created by that thread. Per-I/O mode: every (queue, tag) is
+ * served by exactly one thread (ublk_io_thread()). Batch mode: threads arm
+ * FETCH_IO_CMDS on the queues ublk_batch_map() gives them, and a tag
+ * belongs to whichever thread's fetch delivered it until it is committed.
+ * Fixed buffers (zero copy, auto-zc): every ring has a sparse table of
+ * queues * depth slots; (q, tag) always uses slot q * depth + tag.
+ * Fixed files: 0 is /dev/ublkcN, 1.. the target's backing fds.
+ */
+#ifndef UBLKCTL_SERVER_H
+#define UBLKCTL_SERVER_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/ublk_cmd.h>
+
+#include "ublkctl/target.h"
+
+struct ublk_ctrl;
+
+#define UBLK_DEV_ID_ANY		((uint32_t)-1)
+#define UBLK_DEF_QUEUES		1
+#define UBLK_DEF_DEPTH		128
+#define UBLK_DEF_MAX_IO		(512U << 10)
+/* io_uring's limit on registered buffers (IORING_MAX_REG_BUFFERS). */
+#define UBLK_MAX_FIXED_BUFS	16384
+#define UBLK_MAX_THREADS	256
+
+enum ublk_recovery {
+	UBLK_RECOVERY_NONE = 0,
+	UBLK_RECOVERY_REQUEUE,		/* -r: requeue I/O while recovering */
+	UBLK_RECOVERY_REISSUE,		/* -r reissue */
+	UBLK_RECOVERY_FAIL_IO,		/* -r fail-io */
+};
+
+/* Everything add (or recover, from the state file) knows about a device. */
+struct ublk_dev_cfg {
+	uint32_t dev_id;		/* UBLK_DEV_ID_ANY: the kernel picks */
+	uint32_t queues;
+	uint32_t depth;
+	uint32_t nthreads;		/* 0: one per queue */
+	uint64_t size;			/* 0: the target's default */
+	uint32_t lbs, pbs;		/* 0: the target's default */
+	uint32_t max_io;
+	enum ublk_recovery recovery;
+	bool read_only;
+	bool user_copy, zero_copy, auto_zc, auto_zc_fallback, batch;
+	bool unprivileged, foreground;
+	struct ublk_tgt tgt;
+	int argc;			/* add's argv after "add" (borrowed) */
+	char **argv;
+	/* What the kernel granted (ADD_DEV reply or GET_DEV_INFO). */
+	struct ublksrv_ctrl_dev_info info;
+};
+
+/*
+ * Parse add's command line (argv[0] is "add") into cfg. Prints help and
+ * returns -1 for --help (caller exits 0); returns EXIT_OK or EXIT_USAGE
+ * after printing the error. Does not touch the system.
+ */
+int ublk_cfg_parse(struct ublk_dev_cfg *cfg, int argc, char **argv);
+
+/*
+ * Start the server of a device that exists (ADD_DEV and SET_PARAMS done,
+ * or START_USER_RECOVERY done when recover is true) and wait until it is
+ * live: detached (fork, setsid) unless cfg->foreground. On success writes
+ * the state file and prints the device; a foreground server then serves
+ * until SIGTERM/SIGINT or the device goes away. Returns an exit code; on
+ * failure the device is left for the caller to delete.
+ */
+int ublk_server_launch(struct ublk_dev_cfg *cfg, bool recover);
+
+/*
+ * Server internals used by the life cycle (cli/server/daemon.c). All run
+ * in the server process's main thread, print their own errors and return
+ * 0 or a negative errno.
+ */
+struct ublk_srv;
+/* Open /dev/ublkcN (retrying while udev settles), map descriptors, buffers. */
+int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out);
+/*
+ * Start the threads; returns once each has queued its FETCH (or PREP and
+ * FETCH) commands, so START_DEV / END_USER_RECOVERY can follow. Each
+ * thread writes 1 to exit_efd (an eventfd) when it ends.
+ */
+int ublk_srv_start(struct ublk_srv *s, int exit_efd);
+/* Threads that have ended so far; and whether one ended on an error. */
+unsigned int ublk_srv_exited(struct ublk_srv *s, bool *failed);
+unsigned int ublk_srv_nr_threads(const struct ublk_srv *s);
+/* Join every thread, release buffers, unmap, close /dev/ublkcN. */
+void ublk_srv_destroy(struct ublk_srv *s);
+
+/* ---- I/O path (server threads only) ---- */
+
+struct ublk_thread;
+
+/* One per (queue, tag). Owned by one thread at a time; no locks. */
+struct ublk_io {
+	void *buf;			/* copy / user copy buffer, else NULL */
+	int32_t result;
+	uint16_t pending;		/* target CQEs still expected */
+	uint16_t flags;
+};
+
+enum ublk_buf_mode {
+	UBLK_BUF_PLAIN,		/* data in ublk_io.buf (copy, user copy) */
+	UBLK_BUF_ZC,		/* register/unregister around the I/O */
+	UBLK_BUF_AUTO,		/* registered at ublk_io_buf_index() already */
+};
+
+struct ublk_queue {
+	const struct ublksrv_io_desc *descs;	/* mmapped, read-only */
+	struct ublk_io *ios;
+	struct ublk_tgt *tgt;
+	uint16_t q_id;
+	uint16_t depth;
+	bool zc;		/* UBLK_F_SUPPORT_ZERO_COPY without auto-zc */
+	bool auto_zc;		/* UBLK_F_AUTO_BUF_REG */
+	bool user_copy;
+	int char_fd;
+} __attribute__((aligned(64)));
+
+static inline const struct ublksrv_io_desc *ublk_iod(const struct ublk_queue *q,
+						     unsigned int tag)
+{
+	return &q->descs[tag];
+}
+
+static inline unsigned int ublk_io_buf_index(const struct ublk_queue *q,
+					     unsigned int tag)
+{
+	return (unsigned int)q->q_id * q->depth + tag;
+}
+
+/* How the data of this request is reached. */
+static inline enum ublk_buf_mode ublk_io_buf_mode(const struct ublk_queue *q,
+						  unsigned int tag)
+{
+	if (q->auto_zc)
+		return (ublk_iod(q, tag)->op_flags & UBLK_IO_F_NEED_REG_BUF) ?
+			UBLK_BUF_ZC : UBLK_BUF_AUTO;
+	return q->zc ? UBLK_BUF_ZC : UBLK_BUF_PLAIN;
+}
+
+/*
+ * user_data of a target SQE: op (< 0x20, the target's own numbering) comes
+ * back in io_done. Bit 63 marks target I/O.
+ */
+uint64_t ublk_tgt_user_data(const struct ublk_queue *q, unsigned int tag,
+			    unsigned int op);
+/*
+ * Make room for n SQEs that must stay consecutive (a linked chain):
+ * submits what is queued if the SQ ring lacks space.
+ */
+void ublk_reserve_sqes(struct ublk_thread *t, unsigned int n);
+/* One SQE, zeroed; never NULL (submits to make room). */
+struct io_uring_sqe *ublk_get_sqe(struct ublk_thread *t);
+/*
+ * Zero copy by hand: queue REGISTER_IO_BUF of (q, tag) at
+ * ublk_io_buf_index() (hard-linked, CQE only on failure) and return the
+ * SQE after it for the target's fixed-buffer I/O. After preparing that
+ * SQE, the target calls ublk_zc_chain_end(), which links it, sets its
+ * buf_index and queues UNREGISTER_IO_BUF. The chain yields 2 counted
+ * CQEs: the target's and the unregister's.
+ */
+struct io_uring_sqe *ublk_zc_chain_begin(struct ublk_thread *t,
+					 struct ublk_queue *q, unsigned int tag);
+void ublk_zc_chain_end(struct ublk_thread *t, struct ublk_queue *q,
+		       unsigned int tag, struct io_uring_sqe *io_sqe);
+/* Record one target CQE result; completes the I/O when none is left. */
+void ublk_tgt_io_account(struct ublk_thread *t, struct ublk_queue *q,
+			 unsigned int tag, int res);
+/* Finish request tag of q with res (bytes or -errno): commit it. */
+void ublk_complete_io(struct ublk_thread *t, struct ublk_queue *q,
+		      unsigned int tag, int res);
+
+/* Server-side test knob: env var forcing auto-zc registration to fail. */
+#define UBLK_ENV_FORCE_NEED_REG_BUF	"UBLKCTL_TEST_FORCE_NEED_REG_BUF"
+
+#endif /* UBLKCTL_SERVER_H */

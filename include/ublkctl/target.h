@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Targets: what a ublk device is backed by. One `const struct target_ops`
+ * per file in cli/targets/, found by exact name in a static registry.
+ * The server core (cli/server/) owns rings, commands and buffers; a target
+ * only turns one request into backing I/O (or none) and reports results.
+ */
+#ifndef UBLKCTL_TARGET_H
+#define UBLKCTL_TARGET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ublkctl/ublkctl.h"
+
+struct io_uring_cqe;
+struct ublk_dev_cfg;
+struct ublk_thread;
+struct ublk_queue;
+
+#define UBLK_TGT_MAX_FDS	2
+
+/* A target instance: filled by the target's init, read by the server. */
+struct ublk_tgt {
+	const struct target_ops *ops;
+	void *priv;			/* the target's own state */
+	uint64_t size;			/* device size in bytes */
+	uint32_t lbs;			/* logical block size (bytes) */
+	uint32_t pbs;			/* physical block size (bytes) */
+	uint32_t min_lbs;		/* smallest lbs the backing allows */
+	uint32_t dma_align;		/* required buffer alignment (bytes) */
+	uint32_t attrs;			/* UBLK_ATTR_* */
+	bool discard;			/* handles DISCARD and WRITE_ZEROES */
+	int nr_fds;			/* backing fds, fixed files 1..nr_fds */
+	int fds[UBLK_TGT_MAX_FDS];
+	char backing[4096];		/* shown by list; "" if none */
+};
+
+struct target_ops {
+	const char *name;
+	const char *summary;		/* one line for add --help */
+	/* Optional: option table (keys >= 1000 or unused letters). */
+	const struct ublk_opt *opts;
+	/* Optional: extra lines for add --help (semantics of the options). */
+	const char *notes;
+
+	/*
+	 * Optional. Main thread, while add parses its command line: one
+	 * option of opts. Returns 0, or EXIT_USAGE after printing why.
+	 * Allocates tgt->priv on first use if it needs to.
+	 */
+	int (*parse_opt)(struct ublk_tgt *tgt, int key, const char *arg);
+
+	/*
+	 * Required. Main thread, after parsing, before any side effect:
+	 * check the options, open the backing store, and fill size, lbs,
+	 * pbs, min_lbs, dma_align, attrs, discard, fds and backing. cfg
+	 * carries the generic options (size and block sizes 0 when not
+	 * given). Returns EXIT_OK, or EXIT_USAGE / EXIT_FAIL after printing
+	 * why; on failure the target has released what it opened.
+	 */
+	int (*init)(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg);
+
+	/* Optional. Any thread, once no I/O runs: release init's work. */
+	void (*deinit)(struct ublk_tgt *tgt);
+
+	/*
+	 * Required. Server thread serving the I/O: start request tag of q
+	 * (descriptor: ublk_iod(q, tag)). Returns the number of target
+	 * CQEs to wait for (> 0); or 0 after calling ublk_complete_io()
+	 * itself; or a negative errno the server completes the I/O with.
+	 * Must not block, allocate or take locks.
+	 */
+	int (*queue_io)(struct ublk_thread *t, struct ublk_queue *q,
+			unsigned int tag);
+
+	/*
+	 * Optional. Server thread: one CQE of an SQE queue_io issued. When
+	 * NULL the server records the result (first error wins, else the
+	 * last byte count) and completes the I/O when no CQE is left.
+	 * Implementations call ublk_tgt_io_account() or ublk_complete_io().
+	 */
+	void (*io_done)(struct ublk_thread *t, struct ublk_queue *q,
+			unsigned int tag, unsigned int op,
+			const struct io_uring_cqe *cqe);
+};
+
+/* Registry (cli/targets/registry.c). NULL if no target has that name. */
+const struct target_ops *ublk_target_find(const char *name);
+/* NULL-terminated list of all targets, in help order. */
+extern const struct target_ops *const ublk_target_list[];
+
+extern const struct target_ops target_null;
+extern const struct target_ops target_loop;
+extern const struct target_ops target_fault;
+
+#endif /* UBLKCTL_TARGET_H */
