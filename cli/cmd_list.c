@@ -57,7 +57,7 @@ static const struct ublk_col columns[] = {
 			  SCOLS_JSON_STRING, 0.3, 0 },
 	[COL_FLAGS] = { "FLAGS",
 			"UBLK_F_* flags the device was granted (JSON: array)",
-			SCOLS_JSON_ARRAY_STRING, 0.3, UBLK_COL_WRAP },
+			SCOLS_JSON_ARRAY_STRING, 0.3, 0 },
 	[COL_PHYSEC] = { "PHY-SEC", "physical sector size in bytes",
 			 SCOLS_JSON_NUMBER, 4, UBLK_COL_RIGHT },
 	[COL_MAXIO] = { "MAX-IO", "largest I/O the server takes",

@@ -123,16 +123,17 @@ struct libscols_table *ublk_out_new_table(const struct ublk_out *o,
 			fl |= SCOLS_FL_RIGHT;
 			jt = o->bytes ? SCOLS_JSON_NUMBER : SCOLS_JSON_STRING;
 		}
+		/* JSON arrays are '\n'-separated cells split by the wrap code. */
+		if (o->json && jt == SCOLS_JSON_ARRAY_STRING)
+			fl |= SCOLS_FL_WRAP;
 		cl = scols_table_new_column(tb, c->name, c->whint, fl);
 		if (!cl)
 			goto nomem_table;
 		if (o->json)
 			scols_column_set_json_type(cl, jt);
-		if (jt == SCOLS_JSON_ARRAY_STRING) {
-			/* Elements are '\n'-separated in the cell. */
+		if (o->json && jt == SCOLS_JSON_ARRAY_STRING)
 			scols_column_set_wrapfunc(cl, scols_wrapnl_chunksize,
 						  scols_wrapnl_nextchunk, NULL);
-		}
 	}
 	return tb;
 

@@ -12,7 +12,7 @@ static const struct ublk_col cols[] = {
 	{ "ID", "id", SCOLS_JSON_NUMBER, 3, UBLK_COL_RIGHT },
 	{ "MAJ:MIN", "devt", SCOLS_JSON_STRING, 6, 0 },
 	{ "SIZE", "size", SCOLS_JSON_NUMBER, 5, UBLK_COL_SIZE },
-	{ "FLAGS", "flags", SCOLS_JSON_ARRAY_STRING, 0.3, UBLK_COL_WRAP },
+	{ "FLAGS", "flags", SCOLS_JSON_ARRAY_STRING, 0.3, 0 },
 	{ "PID", "pid", SCOLS_JSON_NUMBER, 5, UBLK_COL_RIGHT },
 };
 
