@@ -2,12 +2,12 @@
 /*
  * ublkctl del: stop a device, wait for its server to exit, delete it and
  * its state file. Every step is bounded by --timeout: DEL_DEV blocks while
- * anyone holds /dev/ublkcN, so the delete is issued as DEL_DEV_ASYNC and
- * the wait for the id to be freed is ours, with an error at the bound.
+ * anyone still holds the device, so it runs in a child we stop waiting for
+ * at the bound (ublk_ctrl_bounded), with an error naming the cause.
  */
 #include <errno.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "ublkctl/cmdutil.h"
 #include "ublkctl/state.h"
@@ -44,23 +44,12 @@ static int del_fn(struct ublk_ctrl *c, uint32_t id, uint64_t async)
 	return ublk_ctrl_del_dev(c, id, async);
 }
 
-/* Until GET_DEV_INFO says the id is gone (the last holder closed it). */
-static int wait_id_free(struct ublk_ctrl *c, uint32_t id, int64_t deadline)
+static bool char_dev_listed(uint32_t id)
 {
-	struct ublksrv_ctrl_dev_info info;
-	struct timespec nap = { 0, 5 * 1000 * 1000 };
+	char path[96];
 
-	for (;;) {
-		int ret = ublk_ctrl_get_info(c, id, &info);
-
-		if (ret == -ENODEV)
-			return 0;
-		if (ret && ret != -EBUSY)
-			return ret;
-		if (!ublk_left_ms(deadline))
-			return -ETIMEDOUT;
-		nanosleep(&nap, NULL);
-	}
+	snprintf(path, sizeof(path), UBLK_SYSFS_CHAR_CLASS "/ublkc%u", id);
+	return access(path, F_OK) == 0;
 }
 
 /*
@@ -72,12 +61,11 @@ static int del_one(struct ublk_ctrl *c, uint32_t id, bool async, int timeout_s,
 {
 	int64_t deadline = ublk_now_ms() + (int64_t)timeout_s * 1000;
 	struct ublksrv_ctrl_dev_info info;
-	char path[64];
 	pid_t pid;
 	int ret;
 
 	ret = ublk_ctrl_get_info(c, id, &info);
-	if (ret == -ENODEV && missing_ok)
+	if ((ret == -ENODEV || ret == -ENOENT) && missing_ok)
 		return 0;
 	if (ret) {
 		ublk_dev_err(id, ret, "cannot read device info");
@@ -90,42 +78,36 @@ static int del_one(struct ublk_ctrl *c, uint32_t id, bool async, int timeout_s,
 	if (ublk_dev_stop(id, pid, false, deadline, timeout_s))
 		return -1;
 
-	ret = ublk_ctrl_del_dev(c, id, true);
-	if (ret == -EINVAL || ret == -EOPNOTSUPP) {
-		/* No DEL_DEV_ASYNC (or not for this device): bound DEL_DEV. */
+	/*
+	 * DEL_DEV removes the device at once, then waits (interruptibly)
+	 * until the last holder of the device lets go of it; a child killed
+	 * at our bound leaves the device deleted, its id freed later.
+	 */
+	if (async)
+		ret = ublk_ctrl_del_dev(c, id, true);
+	else
 		ret = ublk_ctrl_bounded(del_fn, id, false,
 					ublk_left_ms(deadline));
-	}
-	snprintf(path, sizeof(path), UBLK_CHAR_PATH_FMT, id);
-	if (ret == -ETIMEDOUT) {
-		ublk_err(
-			"device %u: delete did not finish within %d s: %s is still open",
-			id, timeout_s, path);
-		return -1;
-	}
-	if (ret) {
+	if (ret && ret != -ETIMEDOUT) {
 		ublk_dev_err(id, ret, "delete failed");
 		return -1;
 	}
+	if (!ret || !char_dev_listed(id)) {
+		int err = ublk_state_remove(id);
 
-	ret = ublk_state_remove(id);
-	if (ret && ret != -ENOENT) {
-		ublk_errno(ret, "device %u: cannot remove the state file in %s",
-			   id, ublk_run_dir());
-		return -1;
+		if (err && err != -ENOENT) {
+			ublk_errno(
+				err,
+				"device %u: cannot remove the state file in %s",
+				id, ublk_run_dir());
+			return -1;
+		}
 	}
-	if (async)
-		return 0;
-
-	ret = wait_id_free(c, id, deadline);
 	if (ret == -ETIMEDOUT) {
 		ublk_err(
-			"device %u: deleted, but %s is still open: the id is freed when it is closed (waited %d s)",
-			id, path, timeout_s);
-		return -1;
-	}
-	if (ret) {
-		ublk_dev_err(id, ret, "waiting for the delete");
+			"device %u: still in use after %d s (is " UBLK_BLOCK_PATH_FMT
+			" open?): it is deleted, its id is freed when closed",
+			id, timeout_s, id);
 		return -1;
 	}
 	return 0;

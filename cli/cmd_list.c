@@ -57,7 +57,7 @@ static const struct ublk_col columns[] = {
 			  SCOLS_JSON_STRING, 0.3, 0 },
 	[COL_FLAGS] = { "FLAGS",
 			"UBLK_F_* flags the device was granted (JSON: array)",
-			SCOLS_JSON_ARRAY_STRING, 0.3, 0 },
+			SCOLS_JSON_ARRAY_STRING, 0.3, UBLK_COL_TRUNC },
 	[COL_PHYSEC] = { "PHY-SEC", "physical sector size in bytes",
 			 SCOLS_JSON_NUMBER, 4, UBLK_COL_RIGHT },
 	[COL_MAXIO] = { "MAX-IO", "largest I/O the server takes",
@@ -325,7 +325,7 @@ static int show(const struct ublk_out *o, const uint32_t *ids, int n)
 		struct dev_row r;
 		int ret = collect(&c, ids[i], &r);
 
-		if (ret == -ENODEV && !named)
+		if ((ret == -ENODEV || ret == -ENOENT) && !named)
 			continue;
 		if (ret) {
 			ublk_dev_err(ids[i], ret, "cannot read device info");

@@ -117,8 +117,8 @@ struct libscols_table *ublk_out_new_table(const struct ublk_out *o,
 
 		if (c->flags & UBLK_COL_RIGHT)
 			fl |= SCOLS_FL_RIGHT;
-		if (c->flags & UBLK_COL_WRAP)
-			fl |= SCOLS_FL_WRAP;
+		if ((c->flags & UBLK_COL_TRUNC) && !o->json)
+			fl |= SCOLS_FL_TRUNC;
 		if (c->flags & UBLK_COL_SIZE) {
 			fl |= SCOLS_FL_RIGHT;
 			jt = o->bytes ? SCOLS_JSON_NUMBER : SCOLS_JSON_STRING;

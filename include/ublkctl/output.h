@@ -19,7 +19,7 @@
 /* ublk_col.flags */
 #define UBLK_COL_RIGHT (1U << 0) /* right-aligned (numbers) */
 #define UBLK_COL_SIZE (1U << 1) /* a size: JSON number only with -b */
-#define UBLK_COL_WRAP (1U << 2) /* long text: may wrap on a terminal */
+#define UBLK_COL_TRUNC (1U << 2) /* long text: truncated to fit a terminal */
 
 struct ublk_col {
 	const char *name; /* header, e.g. "MAJ:MIN"; JSON key lower-cased */
