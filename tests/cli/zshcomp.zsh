@@ -27,8 +27,8 @@ zpty -w zc 'compadd() {
 	builtin compadd "$@"
 	return ret
 }'
-zpty -w zc '_zc_end() { print "<END>"; exit }; comppostfuncs=(_zc_end)'
-zpty -w zc "print '<READY>'"
+zpty -w zc '_zc_end() { print "<EN""D>"; exit }; comppostfuncs=(_zc_end)'
+zpty -w zc "print '<REA''DY>'"
 zpty -r zc out '*<READY>*' || exit 1
 zpty -n -w zc "$line"$'\t'
 while zpty -r zc out; do
