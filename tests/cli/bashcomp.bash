@@ -43,7 +43,8 @@ bashcomp() {
 	[ -n "$last" ] && COMP_WORDS+=("")
 	COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
 	COMPREPLY=()
+	# As bash runs it: without errexit (bats sets -e; a `||` list lifts it).
 	_ublkctl "${COMP_WORDS[0]}" "${COMP_WORDS[COMP_CWORD]}" \
-		"${COMP_WORDS[COMP_CWORD - 1]}"
+		"${COMP_WORDS[COMP_CWORD - 1]}" || true
 	output=$(printf '%s\n' "${COMPREPLY[@]}")
 }
