@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ublkctl/cmdutil.h"
 #include "ublkctl/ctrl.h"
 #include "ublkctl/server.h"
 #include "ublkctl/state.h"
@@ -71,12 +72,9 @@ static void add_usage(void)
 {
 	const struct target_ops *const *t;
 
-	printf("Usage:\n %s add -t TARGET [options] [target options]\n\n",
-	       UBLKCTL_NAME);
-	puts("Create a ublk device and start its server; prints the device.\n");
-	puts("Options:");
-	ublk_opts_print(stdout, add_opts);
-	puts(" -h, --help  display this help");
+	ublk_usage_begin(stdout, "-t TARGET [options] [target options]",
+			 "Create a ublk device, start its server and print the device.",
+			 add_opts);
 	puts("\nTargets:");
 	for (t = ublk_target_list; *t; t++) {
 		printf(" %-6s %s\n", (*t)->name, (*t)->summary);
@@ -86,7 +84,10 @@ static void add_usage(void)
 			fputs((*t)->notes, stdout);
 	}
 	puts("\nAt most one of --user-copy, --zero-copy and --auto-zc.");
-	printf("See %s-add(8).\n", UBLKCTL_NAME);
+	printf("Test knob: %s=1 with --auto-zc-fallback makes every automatic\n"
+	       "registration fail, so the fallback path serves all I/O.\n",
+	       UBLK_ENV_FORCE_NEED_REG_BUF);
+	ublk_usage_end(stdout);
 }
 
 /* -t/--type before full parsing: the target's options join the table. */
@@ -108,6 +109,13 @@ static const char *find_type(int argc, char **argv)
 			type = a + 2;
 	}
 	return type;
+}
+
+/* After a checked parser's one-line error: the usual hint. */
+static int try_help(void)
+{
+	fprintf(stderr, "Try '%s %s --help'.\n", UBLKCTL_NAME, ublk_cmd_name);
+	return EXIT_USAGE;
 }
 
 static bool is_pow2(uint32_t v)
@@ -193,32 +201,32 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 			break;
 		case 'n':
 			if (ublk_parse_dev_id("id", optarg, &c->dev_id))
-				ret = EXIT_USAGE;
+				ret = try_help();
 			break;
 		case 'q':
 			if (ublk_parse_u32("queues", optarg, 1,
 					   UBLK_MAX_NR_QUEUES, &c->queues))
-				ret = EXIT_USAGE;
+				ret = try_help();
 			break;
 		case 'd':
 			if (ublk_parse_u32("depth", optarg, 1,
 					   UBLK_MAX_QUEUE_DEPTH, &c->depth))
-				ret = EXIT_USAGE;
+				ret = try_help();
 			break;
 		case OPT_NTHREADS:
 			if (ublk_parse_u32("nthreads", optarg, 1,
 					   UBLK_MAX_THREADS, &c->nthreads))
-				ret = EXIT_USAGE;
+				ret = try_help();
 			break;
 		case 's':
 			if (ublk_parse_size("size", optarg, 512,
 					    UINT64_MAX >> 1, &c->size))
-				ret = EXIT_USAGE;
+				ret = try_help();
 			break;
 		case OPT_LBS:
 			if (ublk_parse_u32("logical-block-size", optarg, 512,
 					   4096, &c->lbs))
-				ret = EXIT_USAGE;
+				ret = try_help();
 			else if (!is_pow2(c->lbs))
 				ret = ublk_usage_err("--logical-block-size: '%s': not a power of 2",
 						     optarg);
@@ -226,7 +234,7 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 		case OPT_PBS:
 			if (ublk_parse_u32("physical-block-size", optarg, 512,
 					   256U << 20, &c->pbs))
-				ret = EXIT_USAGE;
+				ret = try_help();
 			else if (!is_pow2(c->pbs))
 				ret = ublk_usage_err("--physical-block-size: '%s': not a power of 2",
 						     optarg);
@@ -234,7 +242,7 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 		case OPT_MAX_IO:
 			if (ublk_parse_size("max-io-size", optarg, 4096,
 					    4U << 20, &v64))
-				ret = EXIT_USAGE;
+				ret = try_help();
 			else if (v64 % 4096)
 				ret = ublk_usage_err("--max-io-size: '%s': not a multiple of 4K",
 						     optarg);
@@ -292,6 +300,8 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 		default:
 			if (ops && ops->parse_opt)
 				ret = ops->parse_opt(&c->tgt, opt, optarg);
+			if (ret == EXIT_USAGE)
+				try_help();
 			break;
 		}
 		if (ret)

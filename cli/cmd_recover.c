@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ublkctl/cmdutil.h"
 #include "ublkctl/ctrl.h"
 #include "ublkctl/server.h"
 #include "ublkctl/state.h"
@@ -22,13 +23,11 @@ static const struct ublk_opt recover_opts[] = {
 
 static void recover_usage(void)
 {
-	printf("Usage:\n %s recover -n ID\n\n", UBLKCTL_NAME);
-	puts("Start a new server for a device whose server died (added with");
-	puts("--recovery); the target and its options come from the state file.\n");
-	puts("Options:");
-	ublk_opts_print(stdout, recover_opts);
-	puts(" -h, --help  display this help");
-	printf("\nSee %s-recover(8).\n", UBLKCTL_NAME);
+	ublk_usage_begin(stdout, "-n ID",
+			 "Start a new server for a device whose server died (added with --recovery).",
+			 recover_opts);
+	puts("\nThe target and its options come from the state file add wrote.");
+	ublk_usage_end(stdout);
 }
 
 static int parse_args(int argc, char **argv, uint32_t *id)
@@ -47,8 +46,11 @@ static int parse_args(int argc, char **argv, uint32_t *id)
 			recover_usage();
 			return -1;
 		case 'n':
-			if (ublk_parse_dev_id("id", optarg, id))
+			if (ublk_parse_dev_id("id", optarg, id)) {
+				fprintf(stderr, "Try '%s recover --help'.\n",
+					UBLKCTL_NAME);
 				return EXIT_USAGE;
+			}
 			have_id = true;
 			break;
 		case ':':

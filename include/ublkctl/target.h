@@ -46,7 +46,8 @@ struct target_ops {
 
 	/*
 	 * Optional. Main thread, while add parses its command line: one
-	 * option of opts. Returns 0, or EXIT_USAGE after printing why.
+	 * option of opts. Returns 0, or EXIT_USAGE after printing one line
+	 * saying why (add then prints the "Try ... --help" hint).
 	 * Allocates tgt->priv on first use if it needs to.
 	 */
 	int (*parse_opt)(struct ublk_tgt *tgt, int key, const char *arg);

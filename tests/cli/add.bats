@@ -1,0 +1,173 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0
+# ublkctl add / recover without root or kernel: help, usage errors and the
+# checks that run before any side effect (option values and combinations,
+# loop backing files).
+
+load helpers
+
+@test "add: --help: Usage, Options with -h last, Targets, See line" {
+	run "$UBLKCTL" add --help
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "Usage:" ]
+	[[ "${lines[1]}" == " ublkctl add -t TARGET"* ]]
+	[ "${lines[3]}" = "Options:" ]
+	# the generic block ends with -h, right before Targets:
+	local i
+	for ((i = 4; i < ${#lines[@]}; i++)); do
+		[ "${lines[i]}" != "Targets:" ] || break
+	done
+	[[ "${lines[i - 1]}" == " -h, --help "* ]]
+	[ "${lines[${#lines[@]} - 1]}" = "See ublkctl-add(8)." ]
+	run bash -c '"$0" add --help 2>&1 >/dev/null' "$UBLKCTL"
+	[ -z "$output" ]
+}
+
+@test "add: --help lists every target with its options" {
+	run "$UBLKCTL" add --help
+	[ "$status" -eq 0 ]
+	grep -q '^Targets:$' <<<"$output"
+	grep -q '^ null ' <<<"$output"
+	grep -q '^ loop ' <<<"$output"
+	grep -q '^ fault ' <<<"$output"
+	grep -q -- '-f, --file PATH' <<<"$output"
+	grep -q -- '--delay-us N' <<<"$output"
+	grep -q -- '--fail-every N' <<<"$output"
+}
+
+@test "add: no target is a usage error" {
+	usage_err "ublkctl: add: no target given (-t null|loop|fault)" add
+}
+
+@test "add: unknown target" {
+	usage_err "ublkctl: add: -t: 'disk': unknown target (null, loop, fault)" add -t disk
+}
+
+@test "add: --queues 0" {
+	usage_err "ublkctl: add: --queues: '0': out of range (1-4096)" add -t null -q 0
+}
+
+@test "add: --depth too large" {
+	usage_err "ublkctl: add: --depth: '4097': out of range (1-4096)" add -t null -d 4097
+}
+
+@test "add: --nthreads with junk" {
+	usage_err "ublkctl: add: --nthreads: '2x': not a number" add -t null --nthreads 2x
+}
+
+@test "add: --size with a bad unit" {
+	usage_err "ublkctl: add: --size: '1Q': not a size (use bytes or K, M, G, T)" add -t null -s 1Q
+}
+
+@test "add: --logical-block-size not a power of 2" {
+	usage_err "ublkctl: add: --logical-block-size: '1000': not a power of 2" add -t null --logical-block-size 1000
+}
+
+@test "add: --physical-block-size below the logical one" {
+	usage_err "ublkctl: add: --physical-block-size 512 is smaller than --logical-block-size 4096" \
+		add -t null --logical-block-size 4096 --physical-block-size 512
+}
+
+@test "add: --max-io-size not a multiple of 4K" {
+	usage_err "ublkctl: add: --max-io-size: '6000': not a multiple of 4K" add -t null --max-io-size 6000
+}
+
+@test "add: --recovery with an unknown mode" {
+	usage_err "ublkctl: add: --recovery: 'maybe': not requeue, reissue or fail-io" add -t null --recovery=maybe
+}
+
+@test "add: --user-copy with --zero-copy names both" {
+	usage_err "ublkctl: add: --user-copy cannot be combined with --zero-copy" add -t null --user-copy --zero-copy
+}
+
+@test "add: --user-copy with --auto-zc names both" {
+	usage_err "ublkctl: add: --user-copy cannot be combined with --auto-zc" add -t null --user-copy --auto-zc
+}
+
+@test "add: --zero-copy with --auto-zc names both" {
+	usage_err "ublkctl: add: --zero-copy cannot be combined with --auto-zc" add -t null --zero-copy --auto-zc
+}
+
+@test "add: --auto-zc-fallback without --auto-zc" {
+	usage_err "ublkctl: add: --auto-zc-fallback needs --auto-zc" add -t null --auto-zc-fallback
+}
+
+@test "add: --unprivileged with --recovery names both" {
+	usage_err "ublkctl: add: --unprivileged cannot be combined with --recovery" add -t null --unprivileged -r
+}
+
+@test "add: --unprivileged with --auto-zc names both" {
+	usage_err "ublkctl: add: --unprivileged cannot be combined with --auto-zc" add -t null --unprivileged --auto-zc
+}
+
+@test "add: too many fixed buffers for --auto-zc" {
+	usage_err "ublkctl: add: --queues 64 x --depth 4096: more than 16384 buffers for --auto-zc" \
+		add -t null --auto-zc -q 64 -d 4096
+}
+
+@test "add: a loop option on the null target is refused" {
+	usage_err "ublkctl: add: unrecognized option '--file'" add -t null --file /x
+}
+
+@test "add: a stray argument" {
+	usage_err "ublkctl: add: unexpected argument 'extra'" add -t null extra
+}
+
+@test "add: loop without -f" {
+	usage_err "ublkctl: add: loop needs a backing file (-f PATH)" add -t loop
+}
+
+@test "add: loop with a missing backing file fails before any side effect" {
+	run "$UBLKCTL" add -t loop -f "$BATS_TEST_TMPDIR/nope.img"
+	[ "$status" -eq 1 ]
+	[ "$output" = "ublkctl: add: --file: $BATS_TEST_TMPDIR/nope.img: No such file or directory" ]
+}
+
+@test "add: loop on a directory" {
+	run "$UBLKCTL" add -t loop --buffered -f "$BATS_TEST_TMPDIR"
+	[ "$status" -eq 1 ]
+	[ "$output" = "ublkctl: add: --file: $BATS_TEST_TMPDIR: is a directory" ]
+}
+
+@test "add: loop with --size larger than the backing file" {
+	truncate -s 1M "$BATS_TEST_TMPDIR/small.img"
+	run "$UBLKCTL" add -t loop --buffered -f "$BATS_TEST_TMPDIR/small.img" -s 2M
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "ublkctl: add: --size 2097152: larger than $BATS_TEST_TMPDIR/small.img (1048576 bytes usable)" ]
+}
+
+@test "add: loop on a file smaller than one block" {
+	truncate -s 100 "$BATS_TEST_TMPDIR/tiny.img"
+	run "$UBLKCTL" add -t loop --buffered -f "$BATS_TEST_TMPDIR/tiny.img"
+	[ "$status" -eq 1 ]
+	[ "$output" = "ublkctl: add: --file: $BATS_TEST_TMPDIR/tiny.img: smaller than one block (512 bytes)" ]
+}
+
+@test "add: loop --offset not block aligned" {
+	truncate -s 1M "$BATS_TEST_TMPDIR/d.img"
+	run "$UBLKCTL" add -t loop --buffered -f "$BATS_TEST_TMPDIR/d.img" --offset 100
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "ublkctl: add: --offset 100: not a multiple of the block size (512)" ]
+}
+
+@test "add: fault --fail-every not a number" {
+	usage_err "ublkctl: add: --fail-every: 'often': not a number" add -t fault --fail-every often
+}
+
+@test "recover: --help has the uniform layout" {
+	help_layout recover
+}
+
+@test "recover: needs -n" {
+	usage_err "ublkctl: recover: no device given (-n ID)" recover
+}
+
+@test "recover: takes no other arguments" {
+	usage_err "ublkctl: recover: unrecognized option '-t'" recover -n 1 -t null
+}
+
+@test "recover: a device without a state file" {
+	UBLKCTL_RUN_DIR=$BATS_TEST_TMPDIR run "$UBLKCTL" recover -n 77
+	[ "$status" -eq 1 ]
+	[ "$output" = "ublkctl: recover: device 77: no state file in $BATS_TEST_TMPDIR (was it added by ublkctl?)" ]
+}
