@@ -88,6 +88,9 @@ static int del_one(struct ublk_ctrl *c, uint32_t id, bool async, int timeout_s,
 	else
 		ret = ublk_ctrl_bounded(del_fn, id, false,
 					ublk_left_ms(deadline));
+	/* Gone already: its server deletes it itself on SIGTERM. */
+	if (ret == -ENODEV || ret == -ENOENT)
+		ret = 0;
 	if (ret && ret != -ETIMEDOUT) {
 		ublk_dev_err(id, ret, "delete failed");
 		return -1;

@@ -114,3 +114,48 @@ server_alive() {
 	exec 8<&-
 	[ "$status" -eq 32 ]
 }
+
+@test "del: a device whose server was killed (recovery on) is deleted" {
+	e2e_add -t null -r
+	[ "$status" -eq 0 ]
+	pid=$("$UBLKCTL" list -r --noheadings -n "$DEV_ID" -o PID)
+	kill -9 "$pid"
+	e2e_wait 10 bash -c "[ \"\$('$UBLKCTL' list -r --noheadings -n $DEV_ID -o STATE)\" = quiesced ]"
+	run timeout 30 "$UBLKCTL" del -n "$DEV_ID"
+	[ "$status" -eq 0 ]
+	[ ! -e "/sys/class/ublk-char/ublkc$DEV_ID" ]
+	[ ! -e "$UBLKCTL_RUN_DIR/$DEV_ID.json" ]
+}
+
+@test "del: a hung server fails at --timeout with a clear error, never hangs" {
+	e2e_add -t null
+	[ "$status" -eq 0 ]
+	pid=$("$UBLKCTL" list -r --noheadings -n "$DEV_ID" -o PID)
+	kill -STOP "$pid"
+	start=$SECONDS
+	run timeout 30 "$UBLKCTL" del -n "$DEV_ID" --timeout 2
+	took=$((SECONDS - start))
+	kill -CONT "$pid"
+	echo "$output (${took}s)"
+	[ "$status" -eq 1 ]
+	[ "$output" = "ublkctl: del: device $DEV_ID: server (pid $pid) did not exit within 2 s" ]
+	[ "$took" -le 4 ]
+	# Running again, the server takes the SIGTERM del sent (and may delete
+	# the device itself); del finishes whatever is left.
+	e2e_wait 10 bash -c "! [ -d /proc/$pid ] || grep -q '^State:.*Z' /proc/$pid/status"
+	if [ -e "/sys/class/ublk-char/ublkc$DEV_ID" ]; then
+		run timeout 30 "$UBLKCTL" del -n "$DEV_ID"
+		echo "$output"
+		[ "$status" -eq 0 ]
+	fi
+	[ ! -e "/sys/class/ublk-char/ublkc$DEV_ID" ]
+}
+
+@test "del: without privilege, says which capability is missing" {
+	e2e_add -t null
+	[ "$status" -eq 0 ]
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$UBLKCTL" del -n "$DEV_ID"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"CAP_SYS_ADMIN"* ]]
+	[ -e "/sys/class/ublk-char/ublkc$DEV_ID" ]
+}

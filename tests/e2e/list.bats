@@ -95,3 +95,18 @@ load lib
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
 }
+
+@test "list: RO is a JSON boolean" {
+	e2e_add -t null --read-only
+	[ "$status" -eq 0 ]
+	[ "$("$UBLKCTL" list -J -n "$DEV_ID" -o ID,RO | jq .ublkdevices[0].ro)" = true ]
+	e2e_add -t null
+	[ "$status" -eq 0 ]
+	[ "$("$UBLKCTL" list -J -n "$DEV_ID" -o ID,RO | jq .ublkdevices[0].ro)" = false ]
+}
+
+@test "list: without privilege, says which capability is missing" {
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$UBLKCTL" list
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"CAP_SYS_ADMIN"* ]]
+}
