@@ -75,7 +75,7 @@ static int del_one(struct ublk_ctrl *c, uint32_t id, bool async, int timeout_s,
 	ublk_dbg("device %u: state %u, server pid %d", id, info.state,
 		 (int)pid);
 
-	if (ublk_dev_stop(id, pid, false, deadline, timeout_s))
+	if (ublk_dev_stop(id, pid, false, true, deadline, timeout_s))
 		return -1;
 
 	/*

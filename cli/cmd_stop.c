@@ -74,7 +74,7 @@ int cmd_stop(int argc, char **argv)
 		ublk_dev_err(id, ret, "cannot read device info");
 		goto close;
 	}
-	if (!ublk_dev_stop(id, ublk_server_pid(id, &info), safe,
+	if (!ublk_dev_stop(id, ublk_server_pid(id, &info), safe, false,
 			   ublk_now_ms() + STOP_TIMEOUT_S * 1000,
 			   STOP_TIMEOUT_S))
 		rc = EXIT_OK;

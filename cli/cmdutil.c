@@ -314,15 +314,21 @@ static int stop_fn(struct ublk_ctrl *c, uint32_t id, uint64_t safe)
 	return safe ? ublk_ctrl_try_stop_dev(c, id) : ublk_ctrl_stop_dev(c, id);
 }
 
-static int wait_server(uint32_t id, pid_t pid, int64_t deadline, int bound_s)
+static int wait_server(uint32_t id, pid_t pid, bool term, int64_t deadline,
+		       int bound_s)
 {
-	int half = ublk_left_ms(deadline) / 2;
-
-	if (pid <= 0 || !ublk_wait_pid_exit(pid, half))
+	if (pid <= 0)
 		return 0;
-	/* Its commands were aborted; a server that lingers gets a clean stop. */
-	ublk_dbg("device %u: server %d still running: SIGTERM", id, (int)pid);
-	kill(pid, SIGTERM);
+	if (term) {
+		if (!ublk_wait_pid_exit(pid, ublk_left_ms(deadline) / 2))
+			return 0;
+		/* Its commands were aborted; a server that lingers gets a
+		 * clean stop.
+		 */
+		ublk_dbg("device %u: server %d still running: SIGTERM", id,
+			 (int)pid);
+		kill(pid, SIGTERM);
+	}
 	if (!ublk_wait_pid_exit(pid, ublk_left_ms(deadline)))
 		return 0;
 	ublk_err("device %u: server (pid %d) did not exit within %d s", id,
@@ -330,8 +336,8 @@ static int wait_server(uint32_t id, pid_t pid, int64_t deadline, int bound_s)
 	return -1;
 }
 
-int ublk_dev_stop(uint32_t id, pid_t pid, bool safe, int64_t deadline,
-		  int bound_s)
+int ublk_dev_stop(uint32_t id, pid_t pid, bool safe, bool term,
+		  int64_t deadline, int bound_s)
 {
 	int ret;
 
@@ -346,14 +352,14 @@ int ublk_dev_stop(uint32_t id, pid_t pid, bool safe, int64_t deadline,
 		ublk_err("device %u: device is open", id);
 		return -1;
 	}
-	if (safe && ret == -ENODEV) {
-		ublk_err("device %u: not started (no block device to stop)",
-			 id);
-		return -1;
-	}
+	/* TRY_STOP_DEV without a block device: stopped already, as STOP_DEV
+	 * would treat it.
+	 */
+	if (safe && ret == -ENODEV)
+		ret = 0;
 	if (ret) {
 		ublk_dev_err(id, ret, "stop failed");
 		return -1;
 	}
-	return wait_server(id, pid, deadline, bound_s);
+	return wait_server(id, pid, term, deadline, bound_s);
 }

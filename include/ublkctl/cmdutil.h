@@ -112,11 +112,13 @@ pid_t ublk_server_pid(uint32_t id, const struct ublksrv_ctrl_dev_info *info);
 
 /*
  * Stop device id: STOP_DEV, or TRY_STOP_DEV when safe; then wait for its
- * server (pid, 0 if none) to exit, sending it SIGTERM halfway to the
- * deadline. Every step is bounded by deadline (ublk_now_ms() based);
- * bound_s only words the messages. 0, or -1 with a message printed.
+ * server (pid, 0 if none) to exit. With term, a server still running
+ * halfway to the deadline gets SIGTERM (ublkctl's server then deletes the
+ * device itself, so only del asks for it). Every step is bounded by
+ * deadline (ublk_now_ms() based); bound_s only words the messages.
+ * 0, or -1 with a message printed.
  */
-int ublk_dev_stop(uint32_t id, pid_t pid, bool safe, int64_t deadline,
-		  int bound_s);
+int ublk_dev_stop(uint32_t id, pid_t pid, bool safe, bool term,
+		  int64_t deadline, int bound_s);
 
 #endif /* UBLKCTL_CMDUTIL_H */

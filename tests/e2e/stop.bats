@@ -46,3 +46,15 @@ load lib
 	[ "$status" -eq 0 ]
 	[ ! -e "/sys/class/ublk-char/ublkc$DEV_ID" ]
 }
+
+@test "stop: stopping a stopped device succeeds, with and without --safe" {
+	e2e_add -t null
+	[ "$status" -eq 0 ]
+	run "$UBLKCTL" stop -n "$DEV_ID"
+	[ "$status" -eq 0 ]
+	run "$UBLKCTL" stop -n "$DEV_ID"
+	[ "$status" -eq 0 ]
+	run "$UBLKCTL" stop -n "$DEV_ID" --safe
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
