@@ -14,7 +14,9 @@ line=${2:?LINE}
 
 zpty zc zsh -f -i
 zpty -w zc "PROMPT=''; RPROMPT=''; PS2=''; unsetopt zle_bracketed_paste 2>/dev/null"
-zpty -w zc "fpath=(${(q)compdir} \$fpath); autoload -Uz compinit; compinit -u -D"
+# Only the completion system's own directories: compinit reads every file
+# on fpath, which is slow on a VM's 9p root.
+zpty -w zc "fpath=(${(q)compdir} \${(M)fpath:#*/Completion(|/Base|/Zsh|/Unix)}); autoload -Uz compinit; compinit -u -D"
 zpty -w zc 'compadd() {
 	if [[ ${@[1,(i)(-|--)]} == *-(O|A|D)\ * ]]; then
 		builtin compadd "$@"
