@@ -166,7 +166,10 @@ static void ubk_batch_undo(struct ubk_queue *q, struct io_uring_cmd *cmd,
 		struct ubk_io *io = &q->ios[tags[i]];
 		int index;
 
-		/* Review: undo after a failed CQE post restores the pre-dispatch state and unregisters auto buffers */
+		/*
+		 * Review: undo after a failed CQE post restores the
+		 * pre-dispatch state and unregisters auto buffers
+		 */
 		spin_lock(&q->lock);
 		ubk_take_auto_reg(io, cmd, &index);
 		io->state = UBK_IO_QUEUED;
@@ -211,7 +214,7 @@ static int ubk_batch_deliver(struct ubk_queue *q,
 			tags[kept++] = tags[i];
 
 	if (!kept) {
-		/* Review: return the selected buffer when every tag was filtered out */
+		/* Review: return the selected buffer when every tag was filtered */
 		sel.val = 0;
 		io_uring_mshot_cmd_post_cqe(cmd, &sel, issue_flags);
 		return 0;
@@ -489,7 +492,7 @@ static int ubk_batch_commit_one(struct ubk_queue *q, struct io_uring_cmd *cmd,
 		spin_unlock(&q->lock);
 		return -EBUSY;
 	}
-	/* Review: batch commit has no NEED_GET_DATA path: copy mode needs a buffer */
+	/* Review: no NEED_GET_DATA in batch commit: copy mode needs a buffer */
 	if (ubk_copy_mode(q->flags) && !elem->buf_addr) {
 		spin_unlock(&q->lock);
 		return -EINVAL;
@@ -523,13 +526,13 @@ static int ubk_batch_commit(struct ubk_device *ub, struct io_uring_cmd *cmd,
 
 	for (done = 0; done < uc->nr_elem; done++) {
 		ubk_batch_parse(uc, buf + done * uc->elem_bytes, &elem);
-		if (elem.tag >= q->depth) {
-			ret = -EINVAL;
+		ret = elem.tag < q->depth ?
+			ubk_batch_commit_one(q, cmd, &elem, issue_flags) : -EINVAL;
+		if (ret) {
+			pr_warn_ratelimited("ublkc%d: queue %u tag %u: commit failed %d\n",
+					    ub->id, q->q_id, elem.tag, ret);
 			break;
 		}
-		ret = ubk_batch_commit_one(q, cmd, &elem, issue_flags);
-		if (ret)
-			break;
 	}
 	/* partial success reports the element bytes handled */
 	return done ? done * uc->elem_bytes : ret;
@@ -553,7 +556,7 @@ static int ubk_batch_fetch(struct ubk_device *ub, struct io_uring_cmd *cmd,
 		return -EINVAL;
 
 	q = ub->queues[uc->q_id];
-	fetch_cmd = kzalloc(sizeof(*fetch_cmd), GFP_KERNEL);
+	fetch_cmd = kzalloc_obj(*fetch_cmd, GFP_KERNEL);
 	if (!fetch_cmd)
 		return -ENOMEM;
 	fetch_cmd->cmd = cmd;

@@ -184,7 +184,7 @@ static int ubk_check_add_flags(struct ublksrv_ctrl_dev_info *info)
 		info->flags &= ~UBLK_F_NEED_GET_DATA;
 
 	if (info->flags & UBLK_F_BATCH_IO) {
-		/* Review: batch mode with NEED_GET_DATA is not meaningful; clear it at ADD_DEV */
+		/* Review: batch mode with NEED_GET_DATA is meaningless: clear it */
 		info->flags &= ~(UBLK_F_NEED_GET_DATA | UBLK_F_PER_IO_DAEMON);
 	}
 	return 0;
@@ -740,11 +740,11 @@ static int ubk_ctrl_try_stop_dev(struct ubk_device *ub)
 	if (!disk)
 		return -ENODEV;
 	mutex_lock(&disk->open_mutex);
-	if (disk_openers(disk) > 0) {
+	/* nobody may open the disk between this check and the stop */
+	if (disk_openers(disk) > 0)
 		ret = -EBUSY;
-	} else {
+	else
 		ub->block_open = true;
-	}
 	mutex_unlock(&disk->open_mutex);
 	if (!ret)
 		ubk_stop_dev(ub);

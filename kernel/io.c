@@ -338,11 +338,10 @@ static int ubk_commit_and_fetch(struct io_uring_cmd *cmd,
 	if (unreg_index >= 0)
 		io_buffer_unregister(cmd, unreg_index, issue_flags);
 
-	if (ubk_need_ref(q->flags)) {
+	if (ubk_need_ref(q->flags))
 		ubk_io_put_ref(io, rq);
-	} else {
+	else
 		ubk_complete_copied(io, rq);
-	}
 	return -EIOCBQUEUED;
 unlock:
 	spin_unlock(&q->lock);

@@ -92,7 +92,12 @@ struct ubk_io {
 	struct ubk_queue *q;
 };
 
-/* One armed multishot FETCH_IO_CMDS command. */
+/*
+ * One armed multishot FETCH_IO_CMDS command.
+ * Review: names say what they are (fetch_cmd), element sizes use sizeof,
+ * loop counters over unsigned lengths are unsigned, and helpers whose
+ * result nobody reads return void.
+ */
 struct ubk_fetch_cmd {
 	struct list_head node;
 	struct io_uring_cmd *cmd;
