@@ -47,14 +47,14 @@ static int quiesce(struct ublk_ctrl *c, uint32_t id, uint32_t timeout_ms)
 	char buf[32];
 	int ret;
 
-	if (ublk_get_features_or_err(c, &features) ||
-	    ublk_need_feature(features, UBLK_F_QUIESCE, "quiesce"))
-		return -1;
 	ret = ublk_ctrl_get_info(c, id, &info);
 	if (ret) {
 		ublk_dev_err(id, ret, "cannot read device info");
 		return -1;
 	}
+	if (ublk_get_features_or_err(c, &features) ||
+	    ublk_need_feature(features, UBLK_F_QUIESCE, "quiesce"))
+		return -1;
 	if (!(info.flags & UBLK_F_USER_RECOVERY) ||
 	    !(info.flags & UBLK_F_QUIESCE)) {
 		ublk_err(

@@ -121,14 +121,14 @@ static int resize(struct ublk_ctrl *c, uint32_t id, const char *arg,
 	char buf[32];
 	int ret;
 
-	if (ublk_get_features_or_err(c, &features) ||
-	    ublk_need_feature(features, UBLK_F_UPDATE_SIZE, "resize"))
-		return -1;
 	ret = ublk_ctrl_get_info(c, id, &info);
 	if (ret) {
 		ublk_dev_err(id, ret, "cannot read device info");
 		return -1;
 	}
+	if (ublk_get_features_or_err(c, &features) ||
+	    ublk_need_feature(features, UBLK_F_UPDATE_SIZE, "resize"))
+		return -1;
 	if (info.state != UBLK_S_DEV_LIVE) {
 		ublk_err("device %u: cannot resize: it is %s, not live", id,
 			 ublk_state_name(info.state, buf, sizeof(buf)));
