@@ -3,11 +3,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +38,10 @@ void ublk_usage_end(FILE *f)
 
 void ublk_getopt_init(struct ublk_getopt *g, const struct ublk_opt *opts)
 {
+	/* The arrays are sized for every command's table: a bug if not. */
+	if (ublk_opts_count(opts) + 2 > ARRAY_SIZE(g->longopts) ||
+	    3 * ublk_opts_count(opts) + 3 > sizeof(g->shortopts))
+		abort();
 	g->opts = opts;
 	ublk_opts_build(opts, NULL, g->longopts, g->shortopts);
 	opterr = 0;
