@@ -125,7 +125,7 @@ struct ublksrv_ctrl_dev_info {
 	__u16	nr_hw_queues;
 	__u16	queue_depth;
 	__u16	state;
-	__u16	io_desc_size;		/* with UBLK_F_IO_DESC_SIZE, else 0 */
+	__u16	io_desc_size;		/* descriptor size; drivers report 24 */
 	__u32	max_io_buf_bytes;
 	__u32	dev_id;			/* (u32)-1 at ADD_DEV: kernel picks */
 	__s32	ublksrv_pid;
