@@ -11,12 +11,6 @@
 
 #include "ublkctl/cmdutil.h"
 
-/* Commands with a manual page; `ublkctl --list-commands` is the source. */
-static const char *const commands[] = {
-	"add",	"del",	   "list",    "features", "resize",
-	"stop", "quiesce", "recover", "help",
-};
-
 static const struct ublk_opt options[] = {
 	UBLK_OPT_END,
 };
@@ -28,16 +22,6 @@ static void usage(void)
 		"Show the manual page of ublkctl or of one of its commands.",
 		options);
 	ublk_usage_end(stdout);
-}
-
-static bool known(const char *cmd)
-{
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(commands); i++)
-		if (!strcmp(cmd, commands[i]))
-			return true;
-	return false;
 }
 
 /* <dir of the binary>/../man/<page>.8 if it exists (a build tree). */
@@ -73,7 +57,7 @@ int cmd_help(int argc, char **argv)
 	cmd = optind < argc ? argv[optind++] : NULL;
 	if (ublk_no_args(argc, argv))
 		return EXIT_USAGE;
-	if (cmd && !known(cmd))
+	if (cmd && !ublk_is_command(cmd))
 		return ublk_usage_err("'%s' is not a command", cmd);
 
 	if (cmd)

@@ -26,6 +26,16 @@ static const struct command commands[] = {
 	{ "help", cmd_help, "show the manual page of a command" },
 };
 
+bool ublk_is_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(name, commands[i].name))
+			return true;
+	return false;
+}
+
 static void usage(FILE *f)
 {
 	size_t i;

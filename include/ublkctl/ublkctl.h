@@ -102,6 +102,9 @@ int ublk_parse_dev_id(const char *opt, const char *arg, uint32_t *out);
  */
 int ublk_show_devices(const uint32_t *ids, int n);
 
+/* True if name is a command of the command table (cli/main.c). */
+bool ublk_is_command(const char *name);
+
 /* ---- subcommands (cli/cmd_*.c) ---- */
 int cmd_add(int argc, char **argv);
 int cmd_del(int argc, char **argv);
