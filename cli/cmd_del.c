@@ -83,9 +83,14 @@ static int del_one(struct ublk_ctrl *c, uint32_t id, bool async, int timeout_s,
 	 * until the last holder of the device lets go of it; a child killed
 	 * at our bound leaves the device deleted, its id freed later.
 	 */
+	ret = -EINVAL;
 	if (async)
 		ret = ublk_ctrl_del_dev(c, id, true);
-	else
+	/*
+	 * The driver's permission check for unprivileged devices does not
+	 * list DEL_DEV_ASYNC (-EINVAL): use the bounded synchronous delete.
+	 */
+	if (!async || (ret == -EINVAL && geteuid() != 0))
 		ret = ublk_ctrl_bounded(del_fn, id, false,
 					ublk_left_ms(deadline));
 	/* Gone already: its server deletes it itself on SIGTERM. */
