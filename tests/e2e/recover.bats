@@ -1,0 +1,41 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0
+# kill -9 of the server during fio, recover -n ID, fio verifies clean.
+
+load srv
+
+@test "recover: per-I/O copy mode" {
+	crash_recover
+}
+
+@test "recover: batch mode" {
+	crash_recover --batch
+}
+
+@test "recover: auto-zc" {
+	crash_recover --auto-zc
+}
+
+@test "recover: batch with auto-zc and 2 threads" {
+	crash_recover --batch --auto-zc --nthreads 2
+}
+
+@test "recover: --recovery=reissue" {
+	crash_recover --recovery=reissue
+}
+
+@test "recover: a live device is refused" {
+	e2e_add -t null -r
+	[ "$status" -eq 0 ]
+	run timeout 30 "$UBLKCTL" recover -n "$DEV_ID"
+	[ "$status" -eq 1 ]
+	[ "$output" = "ublkctl: recover: device $DEV_ID: live, its server is running" ]
+}
+
+@test "recover: a device added without --recovery is refused" {
+	e2e_add -t null
+	[ "$status" -eq 0 ]
+	run timeout 30 "$UBLKCTL" recover -n "$DEV_ID"
+	[ "$status" -eq 1 ]
+	[ "$output" = "ublkctl: recover: device $DEV_ID: added without --recovery" ]
+}

@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers for the server e2e tests (add, loop, batch, autozc, recover,
+# fault, null), on top of lib.bash.
+
+load lib
+
+# Server pid of device $1, from list.
+srv_pid() {
+	"$UBLKCTL" list -J | jq -r ".ublkdevices[] | select(.id == $1) | .pid"
+}
+
+# Device state of $1 (live, quiesced, ...), from list.
+srv_state() {
+	"$UBLKCTL" list -J | jq -r ".ublkdevices[] | select(.id == $1) | .state"
+}
+
+# JSON field $2 of device $1.
+srv_field() {
+	"$UBLKCTL" list -J | jq -r ".ublkdevices[] | select(.id == $1) | .$2"
+}
+
+# Whether device $1 has flag $2 (list -J gives FLAGS as an array of names).
+srv_has_flag() {
+	"$UBLKCTL" list -J |
+		jq -e ".ublkdevices[] | select(.id == $1) | .flags | any(. == \"$2\")" >/dev/null
+}
+
+proc_alive() {
+	[ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# loop_verify ARGS...: a loop device on a fresh 64M file with ARGS, fio
+# crc32c verify over 32M, then del; every step must succeed.
+loop_verify() {
+	local f
+	f=$(e2e_backing 64M)
+	e2e_add -t loop -f "$f" "$@"
+	echo "add $*: $output" >&2
+	[ "$status" -eq 0 ]
+	[ "$(srv_state "$DEV_ID")" = live ]
+	e2e_fio_verify "$DEV_ID"
+	echo "fio: $output" >&2
+	[ "$status" -eq 0 ]
+	# terse field 5 is the error count
+	[ "$(cut -d';' -f5 <<<"${lines[0]}")" = 0 ]
+	run timeout 30 "$UBLKCTL" del -n "$DEV_ID"
+	[ "$status" -eq 0 ]
+}
+
+# mkfs_cycle ID: mkfs.ext4, mount, write, umount, fsck clean.
+mkfs_cycle() {
+	local id=$1 mnt=$BATS_TEST_TMPDIR/mnt
+	mkdir -p "$mnt"
+	run mkfs.ext4 -q -F "/dev/ublkb$id"
+	[ "$status" -eq 0 ]
+	mount "/dev/ublkb$id" "$mnt"
+	dd if=/dev/urandom of="$mnt/data" bs=1M count=8 status=none
+	sum1=$(md5sum < "$mnt/data")
+	umount "$mnt"
+	mount "/dev/ublkb$id" "$mnt"
+	sum2=$(md5sum < "$mnt/data")
+	umount "$mnt"
+	[ "$sum1" = "$sum2" ]
+	run fsck.ext4 -f -n "/dev/ublkb$id"
+	echo "fsck: $output" >&2
+	[ "$status" -eq 0 ]
+}
+
+# crash_recover ARGS...: loop device with --recovery and ARGS; fio writes
+# with verify; the server is killed (-9) mid-run; recover -n; fio must
+# finish and verify clean (no acknowledged write lost).
+crash_recover() {
+	local f old new
+	f=$(e2e_backing 64M)
+	e2e_add -t loop -f "$f" -r "$@"
+	[ "$status" -eq 0 ]
+	old=$(srv_pid "$DEV_ID")
+	timeout 240 fio --name=verify --filename="/dev/ublkb$DEV_ID" \
+		--ioengine=io_uring --direct=1 --rw=randwrite --bs=4k \
+		--iodepth=16 --size=32M --verify=crc32c --verify_fatal=1 \
+		--do_verify=1 --output-format=terse \
+		> "$BATS_TEST_TMPDIR/fio.out" 2>&1 &
+	local fio_pid=$!
+	sleep 2
+	kill -9 "$old"
+	e2e_wait 20 bash -c "[ \"\$(\"$UBLKCTL\" list -J | jq -r '.ublkdevices[] | select(.id == $DEV_ID) | .state')\" = quiesced ]"
+	run timeout 60 "$UBLKCTL" recover -n "$DEV_ID"
+	echo "recover: $output" >&2
+	[ "$status" -eq 0 ]
+	[ "$(srv_state "$DEV_ID")" = live ]
+	new=$(srv_pid "$DEV_ID")
+	[ "$new" != "$old" ]
+	proc_alive "$new"
+	# the state file follows the new server
+	[ "$(jq -r .pid "$UBLKCTL_RUN_DIR/$DEV_ID.json")" = "$new" ]
+	wait "$fio_pid"
+	local rc=$?
+	cat "$BATS_TEST_TMPDIR/fio.out" >&2
+	[ "$rc" -eq 0 ]
+	[ "$(head -n1 "$BATS_TEST_TMPDIR/fio.out" | cut -d';' -f5)" = 0 ]
+}
