@@ -95,6 +95,13 @@ struct ublk_srv {
 	bool force_miss;		/* test knob: auto-zc index invalid */
 	bool *map;			/* batch thread/queue map */
 	sem_t ready;
+	/*
+	 * Batch: every PREP before any FETCH. A queue being (re)prepared
+	 * refuses fetches (-ENODEV) until all its tags are prepared, which
+	 * matters after START_USER_RECOVERY.
+	 */
+	pthread_barrier_t prepared;
+	bool barrier_ok;
 	unsigned int exited;		/* atomic */
 	unsigned int failed;		/* atomic */
 };
@@ -771,6 +778,22 @@ static int thread_init(struct ublk_thread *t)
 	return 0;
 }
 
+/* Batch: PREP_IO_CMDS for the queues this thread prepares (synchronous). */
+static int thread_prep(struct ublk_thread *t)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < t->nr_tqs; i++) {
+		if (!t->tqs[i].prep)
+			continue;
+		ret = batch_prep(t, &t->tqs[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static int thread_start_cmds(struct ublk_thread *t)
 {
 	struct ublk_srv *s = t->srv;
@@ -779,13 +802,6 @@ static int thread_start_cmds(struct ublk_thread *t)
 	int ret;
 
 	if (s->batch) {
-		for (i = 0; i < t->nr_tqs; i++) {
-			if (!t->tqs[i].prep)
-				continue;
-			ret = batch_prep(t, &t->tqs[i]);
-			if (ret)
-				return ret;
-		}
 		for (i = 0; i < t->nr_fetch; i++)
 			fetch_arm(t, i, true);
 	} else {
@@ -824,6 +840,12 @@ static void *thread_fn(void *arg)
 	int ret;
 
 	ret = thread_init(t);
+	if (s->batch) {
+		if (!ret)
+			ret = thread_prep(t);
+		/* Every thread gets here, failed or not: no one waits forever. */
+		pthread_barrier_wait(&s->prepared);
+	}
 	if (!ret)
 		ret = thread_start_cmds(t);
 	if (ret) {
@@ -968,6 +990,15 @@ int ublk_srv_start(struct ublk_srv *s, int exit_efd)
 	int ret = 0;
 
 	s->exit_efd = exit_efd;
+	if (s->batch) {
+		ret = -pthread_barrier_init(&s->prepared, NULL, s->nr_threads);
+		if (ret) {
+			ublk_errno(-ret, "device %u: barrier",
+				   s->cfg->info.dev_id);
+			return ret;
+		}
+		s->barrier_ok = true;
+	}
 	for (i = 0; i < s->nr_threads; i++) {
 		struct ublk_thread *t = &s->threads[i];
 
@@ -981,6 +1012,9 @@ int ublk_srv_start(struct ublk_srv *s, int exit_efd)
 		}
 		started++;
 	}
+	/* Started batch threads wait at the barrier for the rest: give up. */
+	if (ret && s->batch)
+		return ret;
 	s->nr_threads = started;
 	for (i = 0; i < started; i++)
 		while (sem_wait(&s->ready) && errno == EINTR)
@@ -1050,5 +1084,7 @@ void ublk_srv_destroy(struct ublk_srv *s)
 	if (s->char_fd >= 0)
 		close(s->char_fd);
 	sem_destroy(&s->ready);
+	if (s->barrier_ok)
+		pthread_barrier_destroy(&s->prepared);
 	free(s);
 }

@@ -20,8 +20,18 @@ load srv
 	crash_recover --batch --auto-zc --nthreads 2
 }
 
-@test "recover: --recovery=reissue" {
-	crash_recover --recovery=reissue
+@test "recover: plain -r (requeue): recovered device serves and verifies" {
+	f=$(e2e_backing 64M)
+	e2e_add -t loop -f "$f" -r --batch
+	[ "$status" -eq 0 ]
+	old=$(srv_pid "$DEV_ID")
+	kill -9 "$old"
+	e2e_wait 20 bash -c "[ \"\$(\"$UBLKCTL\" list -J | jq -r '.ublkdevices[] | select(.id == $DEV_ID) | .state')\" = quiesced ]"
+	run timeout 60 "$UBLKCTL" recover -n "$DEV_ID"
+	[ "$status" -eq 0 ]
+	[ "$(srv_state "$DEV_ID")" = live ]
+	e2e_fio_verify "$DEV_ID"
+	[ "$status" -eq 0 ]
 }
 
 @test "recover: a live device is refused" {
