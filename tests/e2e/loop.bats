@@ -24,6 +24,16 @@ load srv
 	loop_verify --nthreads 4
 }
 
+@test "loop: fio crc32c verify, 1 thread on 4 queues (per-I/O)" {
+	[ "$(nproc)" -ge 4 ] || skip "needs 4 CPUs for 4 queues (UBLKCTL_VM_CPUS=4)"
+	f=$(e2e_backing 64M)
+	e2e_add -t loop -f "$f" -q 4 --nthreads 1
+	[ "$status" -eq 0 ]
+	[ "$(srv_field "$DEV_ID" queues)" = 4 ]
+	e2e_fio_verify "$DEV_ID" --numjobs=4 --offset_increment=8M --size=8M
+	[ "$status" -eq 0 ]
+}
+
 @test "loop: mkfs.ext4, mount, write, umount, fsck clean" {
 	f=$(e2e_backing 128M)
 	e2e_add -t loop -f "$f"
