@@ -32,6 +32,32 @@
 #include <sys/mman.h>
 #include <errno.h>
 
+/*
+ * liburing >= 2.5 clears the per-request fields of every SQE it hands out;
+ * 2.3 returns the slot as the last user left it. kublk relies on the
+ * newer behaviour: a COMMIT_IO_CMDS that lands in a slot last used by a
+ * multishot FETCH_IO_CMDS would inherit IORING_URING_CMD_MULTISHOT (and a
+ * buffer group) and io_uring fails it with -EINVAL before any driver sees
+ * it - with upstream ublk_drv just the same.
+ */
+static inline struct io_uring_sqe *compat_get_sqe(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	if (sqe) {
+		sqe->flags = 0;
+		sqe->ioprio = 0;
+		sqe->rw_flags = 0;
+		sqe->buf_index = 0;
+		sqe->personality = 0;
+		sqe->file_index = 0;
+		sqe->addr3 = 0;
+		sqe->__pad2[0] = 0;
+	}
+	return sqe;
+}
+#define io_uring_get_sqe compat_get_sqe
+
 /* liburing >= 2.4 helpers used by kublk's batch mode. */
 static inline struct io_uring_buf_ring *
 compat_setup_buf_ring(struct io_uring *ring, unsigned int nentries, int bgid,
