@@ -21,7 +21,6 @@
 #include "ublkctl/state.h"
 
 #define LIVE_TIMEOUT_MS		60000
-#define RECOVER_BUSY_MS		5000
 
 /* Keep only what the stop path needs (STOP_DEV/DEL_DEV on a signal). */
 static void drop_caps(const struct ublk_dev_cfg *cfg)
