@@ -42,7 +42,9 @@ load srv
 	e2e_add -t loop -f "$f" --batch -q 4 --nthreads 1
 	[ "$status" -eq 0 ]
 	[ "$(srv_field "$DEV_ID" queues)" = 4 ]
-	[ "$(ls /proc/"$(srv_pid "$DEV_ID")"/task | wc -l)" = 2 ]
+	# main thread + one server thread (io_uring workers are iou-*)
+	pid=$(srv_pid "$DEV_ID")
+	[ "$(cat /proc/"$pid"/task/*/comm | grep -vc '^iou-')" = 2 ]
 	e2e_fio_verify "$DEV_ID" --numjobs=4 --offset_increment=8M --size=8M
 	[ "$status" -eq 0 ]
 }
