@@ -485,6 +485,14 @@ int cmd_add(int argc, char **argv)
 	ret = check_features(&ctrl, c);
 	if (ret)
 		goto out_close;
+	/* QUIESCE_DEV needs the flag on the device: recovery brings it along. */
+	if (c->recovery) {
+		uint64_t features;
+
+		if (!ublk_ctrl_get_features(&ctrl, &features) &&
+		    (features & UBLK_F_QUIESCE))
+			want |= UBLK_F_QUIESCE;
+	}
 	if (c->dev_id != UBLK_DEV_ID_ANY) {
 		struct ublksrv_ctrl_dev_info old;
 
