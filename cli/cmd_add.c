@@ -72,9 +72,10 @@ static void add_usage(void)
 {
 	const struct target_ops *const *t;
 
-	ublk_usage_begin(stdout, "-t TARGET [options] [target options]",
-			 "Create a ublk device, start its server and print the device.",
-			 add_opts);
+	ublk_usage_begin(
+		stdout, "-t TARGET [options] [target options]",
+		"Create a ublk device, start its server and print the device.",
+		add_opts);
 	puts("\nTargets:");
 	for (t = ublk_target_list; *t; t++) {
 		printf(" %-6s %s\n", (*t)->name, (*t)->summary);
@@ -148,13 +149,15 @@ static int check_combinations(const struct ublk_dev_cfg *c)
 	if (c->unprivileged && c->recovery)
 		return conflict("--unprivileged", "--recovery");
 	if (c->pbs && c->lbs && c->pbs < c->lbs)
-		return ublk_usage_err("--physical-block-size %u is smaller than --logical-block-size %u",
-				      c->pbs, c->lbs);
+		return ublk_usage_err(
+			"--physical-block-size %u is smaller than --logical-block-size %u",
+			c->pbs, c->lbs);
 	if ((c->zero_copy || c->auto_zc) &&
 	    c->queues * c->depth > UBLK_MAX_FIXED_BUFS)
-		return ublk_usage_err("--queues %u x --depth %u: more than %u buffers for %s",
-				      c->queues, c->depth, UBLK_MAX_FIXED_BUFS,
-				      c->zero_copy ? "--zero-copy" : "--auto-zc");
+		return ublk_usage_err(
+			"--queues %u x --depth %u: more than %u buffers for %s",
+			c->queues, c->depth, UBLK_MAX_FIXED_BUFS,
+			c->zero_copy ? "--zero-copy" : "--auto-zc");
 	return EXIT_OK;
 }
 
@@ -176,7 +179,8 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 	c->argv = argv + 1;
 
 	ops = type ? ublk_target_find(type) : NULL;
-	rows = ublk_opts_count(add_opts) + (ops ? ublk_opts_count(ops->opts) : 0);
+	rows = ublk_opts_count(add_opts) +
+	       (ops ? ublk_opts_count(ops->opts) : 0);
 	lo = calloc(rows + 2, sizeof(*lo));
 	so = calloc(rows * 3 + 4, 1);
 	if (!lo || !so) {
@@ -228,24 +232,27 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 					   4096, &c->lbs))
 				ret = try_help();
 			else if (!is_pow2(c->lbs))
-				ret = ublk_usage_err("--logical-block-size: '%s': not a power of 2",
-						     optarg);
+				ret = ublk_usage_err(
+					"--logical-block-size: '%s': not a power of 2",
+					optarg);
 			break;
 		case OPT_PBS:
 			if (ublk_parse_u32("physical-block-size", optarg, 512,
 					   256U << 20, &c->pbs))
 				ret = try_help();
 			else if (!is_pow2(c->pbs))
-				ret = ublk_usage_err("--physical-block-size: '%s': not a power of 2",
-						     optarg);
+				ret = ublk_usage_err(
+					"--physical-block-size: '%s': not a power of 2",
+					optarg);
 			break;
 		case OPT_MAX_IO:
 			if (ublk_parse_size("max-io-size", optarg, 4096,
 					    4U << 20, &v64))
 				ret = try_help();
 			else if (v64 % 4096)
-				ret = ublk_usage_err("--max-io-size: '%s': not a multiple of 4K",
-						     optarg);
+				ret = ublk_usage_err(
+					"--max-io-size: '%s': not a multiple of 4K",
+					optarg);
 			else
 				c->max_io = (uint32_t)v64;
 			break;
@@ -260,8 +267,9 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 			else if (!strcmp(optarg, "fail-io"))
 				c->recovery = UBLK_RECOVERY_FAIL_IO;
 			else
-				ret = ublk_usage_err("--recovery: '%s': not requeue, reissue or fail-io",
-						     optarg);
+				ret = ublk_usage_err(
+					"--recovery: '%s': not requeue, reissue or fail-io",
+					optarg);
 			break;
 		case OPT_USER_COPY:
 			c->user_copy = true;
@@ -293,9 +301,10 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 				ret = ublk_usage_err("invalid option -- '%c'",
 						     optopt);
 			else
-				ret = ublk_usage_err("unrecognized option '%s'%s",
-						     argv[optind - 1],
-						     ops ? "" : " (give -t TARGET first?)");
+				ret = ublk_usage_err(
+					"unrecognized option '%s'%s",
+					argv[optind - 1],
+					ops ? "" : " (give -t TARGET first?)");
 			break;
 		default:
 			if (ops && ops->parse_opt)
@@ -316,8 +325,8 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 		goto out;
 	}
 	if (!ops) {
-		ret = ublk_usage_err("-t: '%s': unknown target (null, loop, fault)",
-				     type);
+		ret = ublk_usage_err(
+			"-t: '%s': unknown target (null, loop, fault)", type);
 		goto out;
 	}
 	ret = check_combinations(c);
@@ -358,12 +367,13 @@ static int check_features(struct ublk_ctrl *ctrl, const struct ublk_dev_cfg *c)
 
 		if ((want & need[i].bit) && !(features & need[i].bit)) {
 			if (need[i].bit == UBLK_F_PER_IO_DAEMON)
-				ublk_err("--nthreads %u with %u queues: this kernel lacks %s (use --nthreads <= --queues)",
-					 c->nthreads, c->queues,
-					 ublk_feature_name(bit));
+				ublk_err(
+					"--nthreads %u with %u queues: this kernel lacks %s (use --nthreads <= --queues)",
+					c->nthreads, c->queues,
+					ublk_feature_name(bit));
 			else
-				ublk_err("%s: this kernel lacks %s", need[i].opt,
-					 ublk_feature_name(bit));
+				ublk_err("%s: this kernel lacks %s",
+					 need[i].opt, ublk_feature_name(bit));
 			return EXIT_FAIL;
 		}
 	}
@@ -436,7 +446,8 @@ static void warn_dropped(uint64_t want, uint64_t got)
 		if (lost & (1ULL << bit))
 			ublk_err("warning: the kernel did not grant %s",
 				 ublk_feature_name(bit) ?
-				 ublk_feature_name(bit) : "an unknown flag");
+					 ublk_feature_name(bit) :
+					 "an unknown flag");
 }
 
 int cmd_add(int argc, char **argv)
@@ -462,19 +473,23 @@ int cmd_add(int argc, char **argv)
 	if (ret)
 		goto out_free;
 	if (c->size && c->size % c->tgt.lbs) {
-		ret = ublk_usage_err("--size %llu: not a multiple of the block size (%u)",
-				     (unsigned long long)c->size, c->tgt.lbs);
+		ret = ublk_usage_err(
+			"--size %llu: not a multiple of the block size (%u)",
+			(unsigned long long)c->size, c->tgt.lbs);
 		goto out_deinit;
 	}
 
 	ret = ublk_ctrl_open(&ctrl);
 	if (ret) {
 		if (ret == -ENOENT)
-			ublk_err("%s: not found (is the ublk_drv module loaded?)",
-				 UBLK_CONTROL_PATH);
+			ublk_err(
+				"%s: not found (is the ublk_drv module loaded?)",
+				UBLK_CONTROL_PATH);
 		else if (ret == -EACCES || ret == -EPERM)
-			ublk_errno(ret, "%s (needs root or CAP_SYS_ADMIN, or --unprivileged with access)",
-				   UBLK_CONTROL_PATH);
+			ublk_errno(
+				ret,
+				"%s (needs root or CAP_SYS_ADMIN, or --unprivileged with access)",
+				UBLK_CONTROL_PATH);
 		else
 			ublk_errno(ret, "%s", UBLK_CONTROL_PATH);
 		ret = EXIT_FAIL;
@@ -527,8 +542,9 @@ int cmd_add(int argc, char **argv)
 	if (!(c->info.flags & UBLK_F_BATCH_IO) && c->nthreads &&
 	    c->nthreads > c->info.nr_hw_queues &&
 	    !(c->info.flags & UBLK_F_PER_IO_DAEMON)) {
-		ublk_err("device %u: --nthreads %u > %u queues needs PER_IO_DAEMON",
-			 id, c->nthreads, c->info.nr_hw_queues);
+		ublk_err(
+			"device %u: --nthreads %u > %u queues needs PER_IO_DAEMON",
+			id, c->nthreads, c->info.nr_hw_queues);
 		ret = EXIT_FAIL;
 		goto out_del;
 	}

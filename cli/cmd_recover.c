@@ -14,7 +14,7 @@
 #include "ublkctl/server.h"
 #include "ublkctl/state.h"
 
-#define RECOVER_BUSY_MS	10000
+#define RECOVER_BUSY_MS 10000
 
 static const struct ublk_opt recover_opts[] = {
 	{ "id", 'n', required_argument, "ID", "device to recover (required)" },
@@ -23,9 +23,10 @@ static const struct ublk_opt recover_opts[] = {
 
 static void recover_usage(void)
 {
-	ublk_usage_begin(stdout, "-n ID",
-			 "Start a new server for a device whose server died (added with --recovery).",
-			 recover_opts);
+	ublk_usage_begin(
+		stdout, "-n ID",
+		"Start a new server for a device whose server died (added with --recovery).",
+		recover_opts);
 	puts("\nThe target and its options come from the state file add wrote.");
 	ublk_usage_end(stdout);
 }
@@ -54,8 +55,9 @@ static int parse_args(int argc, char **argv, uint32_t *id)
 			have_id = true;
 			break;
 		case ':':
-			return ublk_usage_err("option '%s' requires an argument",
-					      argv[optind - 1]);
+			return ublk_usage_err(
+				"option '%s' requires an argument",
+				argv[optind - 1]);
 		default:
 			return ublk_usage_err("unrecognized option '%s'",
 					      argv[optind - 1]);
@@ -101,8 +103,9 @@ int cmd_recover(int argc, char **argv)
 	ret = ublk_state_read(id, &st);
 	if (ret) {
 		if (ret == -ENOENT)
-			ublk_err("device %u: no state file in %s (was it added by ublkctl?)",
-				 id, ublk_run_dir());
+			ublk_err(
+				"device %u: no state file in %s (was it added by ublkctl?)",
+				id, ublk_run_dir());
 		else
 			ublk_errno(ret, "device %u: state file in %s", id,
 				   ublk_run_dir());

@@ -14,7 +14,7 @@
 #include "ublkctl/ublkctl.h"
 #include "ublkctl/state.h"
 
-#define STATE_MAX_BYTES	(1 << 20)
+#define STATE_MAX_BYTES (1 << 20)
 
 const char *ublk_run_dir(void)
 {
@@ -81,13 +81,27 @@ static void sb_json_str(struct sbuf *b, const char *s)
 		char esc[8];
 
 		switch (*c) {
-		case '"':  sb_str(b, "\\\""); break;
-		case '\\': sb_str(b, "\\\\"); break;
-		case '\n': sb_str(b, "\\n"); break;
-		case '\t': sb_str(b, "\\t"); break;
-		case '\r': sb_str(b, "\\r"); break;
-		case '\b': sb_str(b, "\\b"); break;
-		case '\f': sb_str(b, "\\f"); break;
+		case '"':
+			sb_str(b, "\\\"");
+			break;
+		case '\\':
+			sb_str(b, "\\\\");
+			break;
+		case '\n':
+			sb_str(b, "\\n");
+			break;
+		case '\t':
+			sb_str(b, "\\t");
+			break;
+		case '\r':
+			sb_str(b, "\\r");
+			break;
+		case '\b':
+			sb_str(b, "\\b");
+			break;
+		case '\f':
+			sb_str(b, "\\f");
+			break;
 		default:
 			if (*c < 0x20) {
 				snprintf(esc, sizeof(esc), "\\u%04x", *c);
@@ -220,12 +234,26 @@ static char *parse_string(struct parser *ps)
 			goto bad;
 		c = *ps->p++;
 		switch (c) {
-		case '"': case '\\': case '/': sb_put(&b, &c, 1); break;
-		case 'n': sb_put(&b, "\n", 1); break;
-		case 't': sb_put(&b, "\t", 1); break;
-		case 'r': sb_put(&b, "\r", 1); break;
-		case 'b': sb_put(&b, "\b", 1); break;
-		case 'f': sb_put(&b, "\f", 1); break;
+		case '"':
+		case '\\':
+		case '/':
+			sb_put(&b, &c, 1);
+			break;
+		case 'n':
+			sb_put(&b, "\n", 1);
+			break;
+		case 't':
+			sb_put(&b, "\t", 1);
+			break;
+		case 'r':
+			sb_put(&b, "\r", 1);
+			break;
+		case 'b':
+			sb_put(&b, "\b", 1);
+			break;
+		case 'f':
+			sb_put(&b, "\f", 1);
+			break;
 		case 'u': {
 			unsigned int v = 0;
 			char out[4];
@@ -317,7 +345,7 @@ static int parse_state(struct parser *ps, struct ublk_state *s)
 			char *str = parse_string(ps);
 			char *dst = key[0] == 't' ? s->target : s->backing;
 			size_t cap = key[0] == 't' ? sizeof(s->target) :
-				     sizeof(s->backing);
+						     sizeof(s->backing);
 
 			if (!str || strlen(str) >= cap) {
 				free(str);
@@ -336,8 +364,9 @@ static int parse_state(struct parser *ps, struct ublk_state *s)
 
 					if (!a)
 						goto bad;
-					nv = realloc(s->argv, (size_t)(s->argc + 2) *
-						     sizeof(*nv));
+					nv = realloc(s->argv,
+						     (size_t)(s->argc + 2) *
+							     sizeof(*nv));
 					if (!nv) {
 						free(a);
 						goto bad;
@@ -350,7 +379,7 @@ static int parse_state(struct parser *ps, struct ublk_state *s)
 					goto bad;
 			}
 		} else {
-			goto bad;	/* the shape is fixed: no other keys */
+			goto bad; /* the shape is fixed: no other keys */
 		}
 		free(key);
 		continue;

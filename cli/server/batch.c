@@ -19,7 +19,8 @@ unsigned int ublk_batch_elem_bytes(uint16_t flags)
 uint16_t ublk_batch_cmd_flags(uint64_t dev_flags, bool auto_zc_fallback)
 {
 	if (dev_flags & UBLK_F_AUTO_BUF_REG)
-		return auto_zc_fallback ? UBLK_BATCH_F_AUTO_BUF_REG_FALLBACK : 0;
+		return auto_zc_fallback ? UBLK_BATCH_F_AUTO_BUF_REG_FALLBACK :
+					  0;
 	if (dev_flags & (UBLK_F_USER_COPY | UBLK_F_SUPPORT_ZERO_COPY))
 		return 0;
 	return UBLK_BATCH_F_HAS_BUF_ADDR;

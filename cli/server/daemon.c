@@ -20,7 +20,7 @@
 #include "ublkctl/server.h"
 #include "ublkctl/state.h"
 
-#define LIVE_TIMEOUT_MS		60000
+#define LIVE_TIMEOUT_MS 60000
 
 /* Keep only what the stop path needs (STOP_DEV/DEL_DEV on a signal). */
 static void drop_caps(const struct ublk_dev_cfg *cfg)
@@ -52,8 +52,7 @@ static char **state_argv(const struct ublk_dev_cfg *cfg, int *argc)
 			i++;
 			continue;
 		}
-		if (!strncmp(a, "--id=", 5) ||
-		    (!strncmp(a, "-n", 2) && a[2]))
+		if (!strncmp(a, "--id=", 5) || (!strncmp(a, "-n", 2) && a[2]))
 			continue;
 		argv[n++] = strdup(a);
 	}
@@ -201,8 +200,8 @@ static int server_run(struct ublk_dev_cfg *cfg, bool recover, int report_fd)
 					ublk_errno(ret, "device %u: stop", id);
 			}
 		}
-		if ((pfd[1].revents & POLLIN) &&
-		    read(efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		if ((pfd[1].revents & POLLIN) && read(efd, &v, sizeof(v)) < 0 &&
+		    errno != EAGAIN)
 			break;
 	}
 	ublk_srv_destroy(srv);
@@ -246,8 +245,9 @@ static int wait_live(int fd, pid_t pid, uint32_t id)
 		if (r <= 0) {
 			waited += 100;
 			if (waited >= LIVE_TIMEOUT_MS) {
-				ublk_err("device %u: server not live after %d s",
-					 id, LIVE_TIMEOUT_MS / 1000);
+				ublk_err(
+					"device %u: server not live after %d s",
+					id, LIVE_TIMEOUT_MS / 1000);
 				kill(pid, SIGKILL);
 				break;
 			}
@@ -258,8 +258,9 @@ static int wait_live(int fd, pid_t pid, uint32_t id)
 			continue;
 		if (n <= 0) {
 			if (!len)
-				ublk_err("device %u: server exited before the device was live",
-					 id);
+				ublk_err(
+					"device %u: server exited before the device was live",
+					id);
 			break;
 		}
 		len += (size_t)n;

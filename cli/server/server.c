@@ -21,10 +21,10 @@
 #include "ublkctl/server.h"
 
 /* user_data: tag 0-15, q_id 16-27, op 28-35, slot 36-51, target bit 63. */
-#define UD_QID_SHIFT	16
-#define UD_OP_SHIFT	28
-#define UD_SLOT_SHIFT	36
-#define UD_TGT		(1ULL << 63)
+#define UD_QID_SHIFT 16
+#define UD_OP_SHIFT 28
+#define UD_SLOT_SHIFT 36
+#define UD_TGT (1ULL << 63)
 
 static inline uint64_t ud_make(unsigned int tag, unsigned int q_id,
 			       unsigned int op, unsigned int slot)
@@ -35,14 +35,26 @@ static inline uint64_t ud_make(unsigned int tag, unsigned int q_id,
 	       (uint64_t)(slot & 0xffff) << UD_SLOT_SHIFT;
 }
 
-static inline unsigned int ud_tag(uint64_t ud) { return ud & 0xffff; }
-static inline unsigned int ud_qid(uint64_t ud) { return (ud >> UD_QID_SHIFT) & 0xfff; }
-static inline unsigned int ud_op(uint64_t ud) { return (ud >> UD_OP_SHIFT) & 0xff; }
-static inline unsigned int ud_slot(uint64_t ud) { return (ud >> UD_SLOT_SHIFT) & 0xffff; }
+static inline unsigned int ud_tag(uint64_t ud)
+{
+	return ud & 0xffff;
+}
+static inline unsigned int ud_qid(uint64_t ud)
+{
+	return (ud >> UD_QID_SHIFT) & 0xfff;
+}
+static inline unsigned int ud_op(uint64_t ud)
+{
+	return (ud >> UD_OP_SHIFT) & 0xff;
+}
+static inline unsigned int ud_slot(uint64_t ud)
+{
+	return (ud >> UD_SLOT_SHIFT) & 0xffff;
+}
 
-#define NR_COMMIT_BUFS	4	/* COMMIT_IO_CMDS buffers per thread and queue */
-#define NR_FETCH_PER_Q	2	/* multishot FETCH_IO_CMDS per thread and queue */
-#define UBLK_CHAR_OPEN_MS	3000
+#define NR_COMMIT_BUFS 4 /* COMMIT_IO_CMDS buffers per thread and queue */
+#define NR_FETCH_PER_Q 2 /* multishot FETCH_IO_CMDS per thread and queue */
+#define UBLK_CHAR_OPEN_MS 3000
 
 /* Batch: one multishot FETCH_IO_CMDS and its provided-buffer ring. */
 struct fetch_slot {
@@ -55,7 +67,7 @@ struct fetch_slot {
 /* Batch: a queue this thread serves. */
 struct thread_queue {
 	struct ublk_queue *q;
-	bool prep;			/* this thread sends the PREP */
+	bool prep; /* this thread sends the PREP */
 	struct ublk_batch_gather gather;
 	struct ublk_batch_commit commit[NR_COMMIT_BUFS];
 };
@@ -65,8 +77,8 @@ struct ublk_thread {
 	struct ublk_srv *srv;
 	pthread_t tid;
 	unsigned int idx;
-	unsigned int cmd_inflight;	/* ublk uring_cmds in flight */
-	unsigned int tgt_inflight;	/* I/Os the target holds */
+	unsigned int cmd_inflight; /* ublk uring_cmds in flight */
+	unsigned int tgt_inflight; /* I/Os the target holds */
 	bool stopping;
 	bool started;
 	bool ring_ok;
@@ -74,7 +86,7 @@ struct ublk_thread {
 	/* batch */
 	struct thread_queue *tqs;
 	unsigned int nr_tqs;
-	struct thread_queue **tq_of;	/* by q_id, NULL if not served */
+	struct thread_queue **tq_of; /* by q_id, NULL if not served */
 	struct fetch_slot *fetch;
 	unsigned int nr_fetch;
 	void *prep_wire;
@@ -82,7 +94,7 @@ struct ublk_thread {
 
 struct ublk_srv {
 	struct ublk_dev_cfg *cfg;
-	uint64_t flags;			/* granted UBLK_F_* */
+	uint64_t flags; /* granted UBLK_F_* */
 	int char_fd;
 	int exit_efd;
 	unsigned int nr_queues, depth, nr_threads;
@@ -92,8 +104,8 @@ struct ublk_srv {
 	bool batch;
 	uint16_t batch_flags;
 	bool fallback;
-	bool force_miss;		/* test knob: auto-zc index invalid */
-	bool *map;			/* batch thread/queue map */
+	bool force_miss; /* test knob: auto-zc index invalid */
+	bool *map; /* batch thread/queue map */
 	sem_t ready;
 	/*
 	 * Batch: every PREP before any FETCH. A queue being (re)prepared
@@ -102,8 +114,8 @@ struct ublk_srv {
 	 */
 	pthread_barrier_t prepared;
 	bool barrier_ok;
-	unsigned int exited;		/* atomic */
-	unsigned int failed;		/* atomic */
+	unsigned int exited; /* atomic */
+	unsigned int failed; /* atomic */
 };
 
 static size_t page_size(void)
@@ -123,8 +135,7 @@ void ublk_reserve_sqes(struct ublk_thread *t, unsigned int n)
 	while (io_uring_sq_space_left(&t->ring) < n) {
 		int ret = io_uring_submit(&t->ring);
 
-		if (ret < 0 && ret != -EINTR && ret != -EAGAIN &&
-		    ret != -EBUSY)
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
 			break;
 	}
 }
@@ -149,7 +160,7 @@ uint64_t ublk_tgt_user_data(const struct ublk_queue *q, unsigned int tag,
 static void prep_uring_cmd(struct io_uring_sqe *sqe, uint32_t cmd_op)
 {
 	sqe->opcode = IORING_OP_URING_CMD;
-	sqe->fd = 0;			/* fixed file 0: /dev/ublkcN */
+	sqe->fd = 0; /* fixed file 0: /dev/ublkcN */
 	sqe->flags = IOSQE_FIXED_FILE;
 	sqe->cmd_op = cmd_op;
 }
@@ -198,7 +209,7 @@ static uint64_t auto_buf_addr(const struct ublk_srv *s,
 {
 	struct ublk_auto_buf_reg reg = {
 		.index = s->force_miss ? UINT16_MAX :
-			 (uint16_t)ublk_io_buf_index(q, tag),
+					 (uint16_t)ublk_io_buf_index(q, tag),
 		.flags = s->fallback ? UBLK_AUTO_BUF_REG_FALLBACK : 0,
 	};
 
@@ -226,9 +237,8 @@ static void queue_io_cmd(struct ublk_thread *t, struct ublk_queue *q,
 
 static uint64_t user_copy_off(const struct ublk_queue *q, unsigned int tag)
 {
-	return UBLKSRV_IO_BUF_OFFSET +
-	       ((uint64_t)q->q_id << UBLK_QID_OFF |
-		(uint64_t)tag << UBLK_TAG_OFF);
+	return UBLKSRV_IO_BUF_OFFSET + ((uint64_t)q->q_id << UBLK_QID_OFF |
+					(uint64_t)tag << UBLK_TAG_OFF);
 }
 
 static int user_copy(struct ublk_queue *q, unsigned int tag, bool to_dev,
@@ -239,9 +249,10 @@ static int user_copy(struct ublk_queue *q, unsigned int tag, bool to_dev,
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = to_dev ?
-			pwrite(q->char_fd, buf + done, len - done, off + done) :
-			pread(q->char_fd, buf + done, len - done, off + done);
+		ssize_t n = to_dev ? pwrite(q->char_fd, buf + done, len - done,
+					    off + done) :
+				     pread(q->char_fd, buf + done, len - done,
+					   off + done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -319,7 +330,8 @@ void ublk_tgt_io_account(struct ublk_thread *t, struct ublk_queue *q,
 		ublk_complete_io(t, q, tag, io->result);
 }
 
-static void handle_tgt_cqe(struct ublk_thread *t, const struct io_uring_cqe *cqe)
+static void handle_tgt_cqe(struct ublk_thread *t,
+			   const struct io_uring_cqe *cqe)
 {
 	struct ublk_queue *q = &t->srv->queues[ud_qid(cqe->user_data)];
 	unsigned int tag = ud_tag(cqe->user_data);
@@ -361,9 +373,8 @@ static void handle_io_cmd_cqe(struct ublk_thread *t,
 
 /* ---------------------------------------------------------- batch mode */
 
-static void batch_cmd(struct io_uring_sqe *sqe, uint32_t cmd_op,
-		      uint16_t q_id, uint16_t flags, uint16_t nr_elem,
-		      uint8_t elem_bytes)
+static void batch_cmd(struct io_uring_sqe *sqe, uint32_t cmd_op, uint16_t q_id,
+		      uint16_t flags, uint16_t nr_elem, uint8_t elem_bytes)
 {
 	struct ublk_batch_io *cmd = (struct ublk_batch_io *)sqe->cmd;
 
@@ -381,8 +392,9 @@ static void batch_elem_of(const struct ublk_srv *s, const struct ublk_queue *q,
 	e->tag = (uint16_t)tag;
 	e->result = res;
 	if (q->auto_zc)
-		e->buf_index = s->force_miss ? UINT16_MAX :
-			       (uint16_t)ublk_io_buf_index(q, tag);
+		e->buf_index = s->force_miss ?
+				       UINT16_MAX :
+				       (uint16_t)ublk_io_buf_index(q, tag);
 	if (s->batch_flags & UBLK_BATCH_F_HAS_BUF_ADDR)
 		e->buf_addr = (uint64_t)(uintptr_t)q->ios[tag].buf;
 }
@@ -411,9 +423,9 @@ static void commit_send(struct ublk_thread *t, struct thread_queue *tq,
 		  (uint16_t)nr, c->elem_bytes);
 	sqe->addr = (uint64_t)(uintptr_t)((char *)c->wire + off);
 	sqe->len = nr * c->elem_bytes;
-	sqe->user_data = ud_make(0, tq->q->q_id, UBLK_IO_COMMIT_IO_CMDS,
-				 (unsigned int)(tq - t->tqs) * NR_COMMIT_BUFS +
-				 ci);
+	sqe->user_data =
+		ud_make(0, tq->q->q_id, UBLK_IO_COMMIT_IO_CMDS,
+			(unsigned int)(tq - t->tqs) * NR_COMMIT_BUFS + ci);
 	t->cmd_inflight++;
 }
 
@@ -428,7 +440,8 @@ static void batch_flush(struct ublk_thread *t)
 		for (ci = 0; tq->gather.nr && ci < NR_COMMIT_BUFS; ci++) {
 			if (tq->commit[ci].busy)
 				continue;
-			if (ublk_batch_commit_fill(&tq->commit[ci], &tq->gather))
+			if (ublk_batch_commit_fill(&tq->commit[ci],
+						   &tq->gather))
 				commit_send(t, tq, ci);
 		}
 	}
@@ -464,8 +477,8 @@ static void fetch_arm(struct ublk_thread *t, unsigned int i, bool refill)
 		io_uring_buf_ring_advance(f->br, 1);
 	}
 	sqe = ublk_get_sqe(t);
-	batch_cmd(sqe, UBLK_U_IO_FETCH_IO_CMDS, f->q->q_id, 0,
-		  f->q->depth, sizeof(uint16_t));
+	batch_cmd(sqe, UBLK_U_IO_FETCH_IO_CMDS, f->q->q_id, 0, f->q->depth,
+		  sizeof(uint16_t));
 	sqe->uring_cmd_flags = IORING_URING_CMD_MULTISHOT;
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = (uint16_t)i;
@@ -487,8 +500,7 @@ static void batch_fetch_cqe(struct ublk_thread *t,
 	for (k = 0; k < n; k++) {
 		if (tags[k] >= f->q->depth) {
 			ublk_err("device %u: queue %u: bad tag %u fetched",
-				 t->srv->cfg->info.dev_id, f->q->q_id,
-				 tags[k]);
+				 t->srv->cfg->info.dev_id, f->q->q_id, tags[k]);
 			continue;
 		}
 		handle_io(t, f->q, tags[k]);
@@ -510,8 +522,9 @@ static void batch_fetch_cqe(struct ublk_thread *t,
 	if (t->stopping)
 		return;
 	/* Re-arm: refill the buffer unless the kernel left part of it. */
-	fetch_arm(t, i, !(cqe->flags & IORING_CQE_F_BUF_MORE) ||
-		  cqe->res == -ENOBUFS);
+	fetch_arm(t, i,
+		  !(cqe->flags & IORING_CQE_F_BUF_MORE) ||
+			  cqe->res == -ENOBUFS);
 }
 
 /* ---------------------------------------------------------- thread loop */
@@ -648,8 +661,8 @@ static int batch_thread_init(struct ublk_thread *t)
 		struct io_uring_buf_reg reg;
 
 		f->q = t->tqs[i / NR_FETCH_PER_Q].q;
-		f->fetch.bytes = (unsigned int)round_up(s->depth *
-							sizeof(uint16_t), pg);
+		f->fetch.bytes =
+			(unsigned int)round_up(s->depth * sizeof(uint16_t), pg);
 		if (posix_memalign((void **)&f->fetch.buf, pg, f->fetch.bytes))
 			return -ENOMEM;
 		f->br = mmap(NULL, pg, PROT_READ | PROT_WRITE,
@@ -666,8 +679,9 @@ static int batch_thread_init(struct ublk_thread *t)
 		reg.pad = UBLKCTL_PBUF_RING_INC;
 		ret = io_uring_register_buf_ring(&t->ring, &reg, 0);
 		if (ret) {
-			ublk_err("thread %u: incremental provided-buffer ring: %s",
-				 t->idx, strerror(-ret));
+			ublk_err(
+				"thread %u: incremental provided-buffer ring: %s",
+				t->idx, strerror(-ret));
 			return ret;
 		}
 		f->fetch.off = 0;
@@ -691,8 +705,8 @@ static int batch_prep(struct ublk_thread *t, struct thread_queue *tq)
 		return -ENOMEM;
 	for (tag = 0; tag < s->depth; tag++) {
 		batch_elem_of(s, tq->q, tag, 0, &e);
-		ublk_batch_encode(wire + (size_t)tag * bytes, 1,
-				  s->batch_flags, &e, 1);
+		ublk_batch_encode(wire + (size_t)tag * bytes, 1, s->batch_flags,
+				  &e, 1);
 	}
 	sqe = ublk_get_sqe(t);
 	batch_cmd(sqe, UBLK_U_IO_PREP_IO_CMDS, tq->q->q_id, s->batch_flags,
@@ -877,7 +891,8 @@ static int open_char(uint32_t id)
 		if (fd >= 0)
 			return fd;
 		if ((errno != ENOENT && errno != EBUSY && errno != EACCES &&
-		     errno != EINTR) || waited >= UBLK_CHAR_OPEN_MS) {
+		     errno != EINTR) ||
+		    waited >= UBLK_CHAR_OPEN_MS) {
 			int err = errno;
 
 			ublk_errno(err, "device %u: %s", id, path);
@@ -919,10 +934,10 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 		return ret;
 	}
 
-	s->queues = aligned_alloc(64, round_up(s->nr_queues *
-					       sizeof(*s->queues), 64));
-	s->threads = aligned_alloc(64, round_up(s->nr_threads *
-						sizeof(*s->threads), 64));
+	s->queues = aligned_alloc(
+		64, round_up(s->nr_queues * sizeof(*s->queues), 64));
+	s->threads = aligned_alloc(
+		64, round_up(s->nr_threads * sizeof(*s->threads), 64));
 	s->map = calloc((size_t)s->nr_threads * s->nr_queues, sizeof(bool));
 	if (!s->queues || !s->threads || !s->map) {
 		ret = -ENOMEM;
@@ -933,8 +948,8 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 	if (s->batch)
 		ublk_batch_map(s->nr_threads, s->nr_queues, s->map);
 
-	stride = round_up(UBLK_MAX_QUEUE_DEPTH *
-			  sizeof(struct ublksrv_io_desc), pg);
+	stride = round_up(UBLK_MAX_QUEUE_DEPTH * sizeof(struct ublksrv_io_desc),
+			  pg);
 	len = round_up(s->depth * sizeof(struct ublksrv_io_desc), pg);
 	s->desc_map_len = len;
 	for (q = 0; q < s->nr_queues; q++) {
@@ -950,16 +965,18 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 			 (info->flags & UBLK_F_SUPPORT_ZERO_COPY);
 		uq->user_copy = info->flags & UBLK_F_USER_COPY;
 		p = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE,
-			 s->char_fd, (off_t)(UBLKSRV_CMD_BUF_OFFSET + q * stride));
+			 s->char_fd,
+			 (off_t)(UBLKSRV_CMD_BUF_OFFSET + q * stride));
 		if (p == MAP_FAILED) {
 			ret = -errno;
-			ublk_errno(-ret, "device %u: queue %u: mmap descriptors",
+			ublk_errno(-ret,
+				   "device %u: queue %u: mmap descriptors",
 				   info->dev_id, q);
 			goto fail;
 		}
 		uq->descs = p;
-		uq->ios = aligned_alloc(64, round_up(s->depth *
-						     sizeof(*uq->ios), 64));
+		uq->ios = aligned_alloc(
+			64, round_up(s->depth * sizeof(*uq->ios), 64));
 		if (!uq->ios) {
 			ret = -ENOMEM;
 			goto fail;

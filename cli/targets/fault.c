@@ -18,13 +18,13 @@ enum {
 
 enum { FAULT_OP_DELAY = 1 };
 
-#define FAULT_DEF_SIZE	(1ULL << 30)
+#define FAULT_DEF_SIZE (1ULL << 30)
 
 struct fault_priv {
 	uint32_t delay_us;
 	uint32_t fail_every;
-	uint64_t count;		/* requests seen (atomic) */
-	struct __kernel_timespec ts;	/* delay_us, for timeout SQEs */
+	uint64_t count; /* requests seen (atomic) */
+	struct __kernel_timespec ts; /* delay_us, for timeout SQEs */
 };
 
 static const struct ublk_opt fault_opts[] = {
@@ -52,10 +52,14 @@ static int fault_parse_opt(struct ublk_tgt *tgt, int key, const char *arg)
 	}
 	if (key == FAULT_OPT_DELAY)
 		return ublk_parse_u32("delay-us", arg, 0, 10000000,
-				      &p->delay_us) ? EXIT_USAGE : EXIT_OK;
+				      &p->delay_us) ?
+			       EXIT_USAGE :
+			       EXIT_OK;
 	if (key == FAULT_OPT_FAIL_EVERY)
 		return ublk_parse_u32("fail-every", arg, 0, UINT32_MAX,
-				      &p->fail_every) ? EXIT_USAGE : EXIT_OK;
+				      &p->fail_every) ?
+			       EXIT_USAGE :
+			       EXIT_OK;
 	return EXIT_USAGE;
 }
 
@@ -130,7 +134,8 @@ const struct target_ops target_fault = {
 	.name = "fault",
 	.summary = "a null device that delays and fails requests on purpose",
 	.opts = fault_opts,
-	.notes = "  --delay-us and --fail-every combine; a failed request is delayed too.\n",
+	.notes =
+		"  --delay-us and --fail-every combine; a failed request is delayed too.\n",
 	.parse_opt = fault_parse_opt,
 	.init = fault_init,
 	.deinit = fault_deinit,

@@ -64,7 +64,9 @@ static int loop_parse_opt(struct ublk_tgt *tgt, int key, const char *arg)
 		return EXIT_OK;
 	case LOOP_OPT_OFFSET:
 		return ublk_parse_size("offset", arg, 0, UINT64_MAX / 2,
-				       &p->offset) ? EXIT_USAGE : EXIT_OK;
+				       &p->offset) ?
+			       EXIT_USAGE :
+			       EXIT_OK;
 	}
 	return EXIT_USAGE;
 }
@@ -92,8 +94,9 @@ static int loop_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 		flags |= O_DIRECT;
 	fd = open(p->file, flags);
 	if (fd < 0 && errno == EINVAL && !p->buffered) {
-		ublk_err("--file: %s: O_DIRECT not supported here (use --buffered)",
-			 p->file);
+		ublk_err(
+			"--file: %s: O_DIRECT not supported here (use --buffered)",
+			p->file);
 		return EXIT_FAIL;
 	}
 	if (fd < 0 && errno == EISDIR) {
@@ -126,7 +129,8 @@ static int loop_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 		avail = (uint64_t)st.st_size;
 		if (!p->buffered &&
 		    !statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) &&
-		    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align) {
+		    (stx.stx_mask & STATX_DIOALIGN) &&
+		    stx.stx_dio_offset_align) {
 			lbs = stx.stx_dio_offset_align;
 			mem_align = stx.stx_dio_mem_align;
 		}
@@ -142,8 +146,9 @@ static int loop_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 		return fail(tgt, fd, EXIT_FAIL);
 	}
 	if (cfg->lbs && cfg->lbs < lbs && !p->buffered) {
-		ublk_err("--logical-block-size %u: smaller than %s needs for O_DIRECT (%u)",
-			 cfg->lbs, p->file, lbs);
+		ublk_err(
+			"--logical-block-size %u: smaller than %s needs for O_DIRECT (%u)",
+			cfg->lbs, p->file, lbs);
 		return fail(tgt, fd, EXIT_USAGE);
 	}
 	if (cfg->lbs)
@@ -219,8 +224,8 @@ static int loop_queue_io(struct ublk_thread *t, struct ublk_queue *q,
 	case UBLK_IO_OP_DISCARD:
 	case UBLK_IO_OP_WRITE_ZEROES:
 		mode = op == UBLK_IO_OP_DISCARD ?
-			FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE :
-			FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+			       FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE :
+			       FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
 		sqe = ublk_get_sqe(t);
 		io_uring_prep_fallocate(sqe, 1, mode, (off_t)off, len);
 		sqe->flags |= IOSQE_FIXED_FILE;
@@ -237,15 +242,16 @@ static int loop_queue_io(struct ublk_thread *t, struct ublk_queue *q,
 	case UBLK_BUF_PLAIN:
 		sqe = ublk_get_sqe(t);
 		io_uring_prep_rw(op == UBLK_IO_OP_READ ? IORING_OP_READ :
-				 IORING_OP_WRITE, sqe, 1, q->ios[tag].buf, len,
-				 off);
+							 IORING_OP_WRITE,
+				 sqe, 1, q->ios[tag].buf, len, off);
 		sqe->flags |= IOSQE_FIXED_FILE;
 		sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_RW);
 		return 1;
 	case UBLK_BUF_AUTO:
 		sqe = ublk_get_sqe(t);
 		io_uring_prep_rw(op == UBLK_IO_OP_READ ? IORING_OP_READ_FIXED :
-				 IORING_OP_WRITE_FIXED, sqe, 1, NULL, len, off);
+							 IORING_OP_WRITE_FIXED,
+				 sqe, 1, NULL, len, off);
 		sqe->buf_index = (uint16_t)ublk_io_buf_index(q, tag);
 		sqe->flags |= IOSQE_FIXED_FILE;
 		sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_RW);
@@ -253,7 +259,8 @@ static int loop_queue_io(struct ublk_thread *t, struct ublk_queue *q,
 	case UBLK_BUF_ZC:
 		sqe = ublk_zc_chain_begin(t, q, tag);
 		io_uring_prep_rw(op == UBLK_IO_OP_READ ? IORING_OP_READ_FIXED :
-				 IORING_OP_WRITE_FIXED, sqe, 1, NULL, len, off);
+							 IORING_OP_WRITE_FIXED,
+				 sqe, 1, NULL, len, off);
 		sqe->flags |= IOSQE_FIXED_FILE;
 		sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_RW);
 		ublk_zc_chain_end(t, q, tag, sqe);

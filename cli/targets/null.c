@@ -5,8 +5,8 @@
 #include "ublkctl/compat.h"
 #include "ublkctl/server.h"
 
-#define NULL_DEF_SIZE	(1ULL << 30)
-#define NULL_OP_NOP	1
+#define NULL_DEF_SIZE (1ULL << 30)
+#define NULL_OP_NOP 1
 
 static int null_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 {
@@ -30,7 +30,7 @@ static void prep_nop(struct io_uring_sqe *sqe, const struct ublk_queue *q,
 	io_uring_prep_nop(sqe);
 	sqe->buf_index = (uint16_t)ublk_io_buf_index(q, tag);
 	ublkctl_sqe_set_nop_flags(sqe, IORING_NOP_FIXED_BUFFER |
-				       IORING_NOP_INJECT_RESULT);
+					       IORING_NOP_INJECT_RESULT);
 	sqe->len = ublk_iod(q, tag)->nr_sectors << 9;
 	sqe->user_data = ublk_tgt_user_data(q, tag, NULL_OP_NOP);
 }

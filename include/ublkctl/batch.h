@@ -16,10 +16,10 @@
 /* One element of PREP/COMMIT_IO_CMDS, unpacked. */
 struct ublk_batch_elem {
 	uint16_t tag;
-	uint16_t buf_index;	/* auto-zc index (0 otherwise) */
-	int32_t result;		/* COMMIT only */
-	uint64_t buf_addr;	/* with UBLK_BATCH_F_HAS_BUF_ADDR */
-	uint64_t zone_lba;	/* with UBLK_BATCH_F_HAS_ZONE_LBA */
+	uint16_t buf_index; /* auto-zc index (0 otherwise) */
+	int32_t result; /* COMMIT only */
+	uint64_t buf_addr; /* with UBLK_BATCH_F_HAS_BUF_ADDR */
+	uint64_t zone_lba; /* with UBLK_BATCH_F_HAS_ZONE_LBA */
 };
 
 /* Bytes of one wire element for these UBLK_BATCH_F_* flags. */
@@ -64,12 +64,12 @@ bool ublk_batch_gather_add(struct ublk_batch_gather *g,
 /* One COMMIT_IO_CMDS wire buffer and its progress. */
 struct ublk_batch_commit {
 	void *wire;
-	unsigned int cap;	/* elements */
-	uint16_t flags;		/* UBLK_BATCH_F_* */
+	unsigned int cap; /* elements */
+	uint16_t flags; /* UBLK_BATCH_F_* */
 	uint8_t elem_bytes;
-	unsigned int nr;	/* elements encoded */
-	unsigned int sent;	/* elements the kernel has handled or dropped */
-	bool busy;		/* a command on it is in flight */
+	unsigned int nr; /* elements encoded */
+	unsigned int sent; /* elements the kernel has handled or dropped */
+	bool busy; /* a command on it is in flight */
 };
 
 /*
@@ -85,8 +85,8 @@ void ublk_batch_commit_chunk(const struct ublk_batch_commit *c,
 			     unsigned int *off, unsigned int *nr);
 
 enum {
-	UBLK_COMMIT_DONE = 0,	/* buffer free again */
-	UBLK_COMMIT_RESEND = 1,	/* send ublk_batch_commit_chunk() again */
+	UBLK_COMMIT_DONE = 0, /* buffer free again */
+	UBLK_COMMIT_RESEND = 1, /* send ublk_batch_commit_chunk() again */
 };
 
 /*
@@ -104,8 +104,8 @@ int ublk_batch_commit_complete(struct ublk_batch_commit *c, int res,
  */
 struct ublk_batch_fetch {
 	uint16_t *buf;
-	unsigned int bytes;	/* buffer size */
-	unsigned int off;	/* bytes consumed so far */
+	unsigned int bytes; /* buffer size */
+	unsigned int off; /* bytes consumed so far */
 };
 
 /*

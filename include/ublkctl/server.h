@@ -25,36 +25,36 @@
 
 struct ublk_ctrl;
 
-#define UBLK_DEV_ID_ANY		((uint32_t)-1)
-#define UBLK_DEF_QUEUES		1
-#define UBLK_DEF_DEPTH		128
-#define UBLK_DEF_MAX_IO		(512U << 10)
+#define UBLK_DEV_ID_ANY ((uint32_t)-1)
+#define UBLK_DEF_QUEUES 1
+#define UBLK_DEF_DEPTH 128
+#define UBLK_DEF_MAX_IO (512U << 10)
 /* io_uring's limit on registered buffers (IORING_MAX_REG_BUFFERS). */
-#define UBLK_MAX_FIXED_BUFS	16384
-#define UBLK_MAX_THREADS	256
+#define UBLK_MAX_FIXED_BUFS 16384
+#define UBLK_MAX_THREADS 256
 
 enum ublk_recovery {
 	UBLK_RECOVERY_NONE = 0,
-	UBLK_RECOVERY_REQUEUE,		/* -r: requeue I/O while recovering */
-	UBLK_RECOVERY_REISSUE,		/* -r reissue */
-	UBLK_RECOVERY_FAIL_IO,		/* -r fail-io */
+	UBLK_RECOVERY_REQUEUE, /* -r: requeue I/O while recovering */
+	UBLK_RECOVERY_REISSUE, /* -r reissue */
+	UBLK_RECOVERY_FAIL_IO, /* -r fail-io */
 };
 
 /* Everything add (or recover, from the state file) knows about a device. */
 struct ublk_dev_cfg {
-	uint32_t dev_id;		/* UBLK_DEV_ID_ANY: the kernel picks */
+	uint32_t dev_id; /* UBLK_DEV_ID_ANY: the kernel picks */
 	uint32_t queues;
 	uint32_t depth;
-	uint32_t nthreads;		/* 0: one per queue */
-	uint64_t size;			/* 0: the target's default */
-	uint32_t lbs, pbs;		/* 0: the target's default */
+	uint32_t nthreads; /* 0: one per queue */
+	uint64_t size; /* 0: the target's default */
+	uint32_t lbs, pbs; /* 0: the target's default */
 	uint32_t max_io;
 	enum ublk_recovery recovery;
 	bool read_only;
 	bool user_copy, zero_copy, auto_zc, auto_zc_fallback, batch;
 	bool unprivileged, foreground;
 	struct ublk_tgt tgt;
-	int argc;			/* add's argv after "add" (borrowed) */
+	int argc; /* add's argv after "add" (borrowed) */
 	char **argv;
 	/* What the kernel granted (ADD_DEV reply or GET_DEV_INFO). */
 	struct ublksrv_ctrl_dev_info info;
@@ -103,26 +103,26 @@ struct ublk_thread;
 
 /* One per (queue, tag). Owned by one thread at a time; no locks. */
 struct ublk_io {
-	void *buf;			/* copy / user copy buffer, else NULL */
+	void *buf; /* copy / user copy buffer, else NULL */
 	int32_t result;
-	uint16_t pending;		/* target CQEs still expected */
+	uint16_t pending; /* target CQEs still expected */
 	uint16_t flags;
 };
 
 enum ublk_buf_mode {
-	UBLK_BUF_PLAIN,		/* data in ublk_io.buf (copy, user copy) */
-	UBLK_BUF_ZC,		/* register/unregister around the I/O */
-	UBLK_BUF_AUTO,		/* registered at ublk_io_buf_index() already */
+	UBLK_BUF_PLAIN, /* data in ublk_io.buf (copy, user copy) */
+	UBLK_BUF_ZC, /* register/unregister around the I/O */
+	UBLK_BUF_AUTO, /* registered at ublk_io_buf_index() already */
 };
 
 struct ublk_queue {
-	const struct ublksrv_io_desc *descs;	/* mmapped, read-only */
+	const struct ublksrv_io_desc *descs; /* mmapped, read-only */
 	struct ublk_io *ios;
 	struct ublk_tgt *tgt;
 	uint16_t q_id;
 	uint16_t depth;
-	bool zc;		/* UBLK_F_SUPPORT_ZERO_COPY without auto-zc */
-	bool auto_zc;		/* UBLK_F_AUTO_BUF_REG */
+	bool zc; /* UBLK_F_SUPPORT_ZERO_COPY without auto-zc */
+	bool auto_zc; /* UBLK_F_AUTO_BUF_REG */
 	bool user_copy;
 	int char_fd;
 } __attribute__((aligned(64)));
@@ -145,7 +145,8 @@ static inline enum ublk_buf_mode ublk_io_buf_mode(const struct ublk_queue *q,
 {
 	if (q->auto_zc)
 		return (ublk_iod(q, tag)->op_flags & UBLK_IO_F_NEED_REG_BUF) ?
-			UBLK_BUF_ZC : UBLK_BUF_AUTO;
+			       UBLK_BUF_ZC :
+			       UBLK_BUF_AUTO;
 	return q->zc ? UBLK_BUF_ZC : UBLK_BUF_PLAIN;
 }
 
@@ -171,7 +172,8 @@ struct io_uring_sqe *ublk_get_sqe(struct ublk_thread *t);
  * CQEs: the target's and the unregister's.
  */
 struct io_uring_sqe *ublk_zc_chain_begin(struct ublk_thread *t,
-					 struct ublk_queue *q, unsigned int tag);
+					 struct ublk_queue *q,
+					 unsigned int tag);
 void ublk_zc_chain_end(struct ublk_thread *t, struct ublk_queue *q,
 		       unsigned int tag, struct io_uring_sqe *io_sqe);
 /* Record one target CQE result; completes the I/O when none is left. */
@@ -182,6 +184,6 @@ void ublk_complete_io(struct ublk_thread *t, struct ublk_queue *q,
 		      unsigned int tag, int res);
 
 /* Server-side test knob: env var forcing auto-zc registration to fail. */
-#define UBLK_ENV_FORCE_NEED_REG_BUF	"UBLKCTL_TEST_FORCE_NEED_REG_BUF"
+#define UBLK_ENV_FORCE_NEED_REG_BUF "UBLKCTL_TEST_FORCE_NEED_REG_BUF"
 
 #endif /* UBLKCTL_SERVER_H */

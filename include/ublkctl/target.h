@@ -18,27 +18,27 @@ struct ublk_dev_cfg;
 struct ublk_thread;
 struct ublk_queue;
 
-#define UBLK_TGT_MAX_FDS	2
+#define UBLK_TGT_MAX_FDS 2
 
 /* A target instance: filled by the target's init, read by the server. */
 struct ublk_tgt {
 	const struct target_ops *ops;
-	void *priv;			/* the target's own state */
-	uint64_t size;			/* device size in bytes */
-	uint32_t lbs;			/* logical block size (bytes) */
-	uint32_t pbs;			/* physical block size (bytes) */
-	uint32_t min_lbs;		/* smallest lbs the backing allows */
-	uint32_t dma_align;		/* required buffer alignment (bytes) */
-	uint32_t attrs;			/* UBLK_ATTR_* */
-	bool discard;			/* handles DISCARD and WRITE_ZEROES */
-	int nr_fds;			/* backing fds, fixed files 1..nr_fds */
+	void *priv; /* the target's own state */
+	uint64_t size; /* device size in bytes */
+	uint32_t lbs; /* logical block size (bytes) */
+	uint32_t pbs; /* physical block size (bytes) */
+	uint32_t min_lbs; /* smallest lbs the backing allows */
+	uint32_t dma_align; /* required buffer alignment (bytes) */
+	uint32_t attrs; /* UBLK_ATTR_* */
+	bool discard; /* handles DISCARD and WRITE_ZEROES */
+	int nr_fds; /* backing fds, fixed files 1..nr_fds */
 	int fds[UBLK_TGT_MAX_FDS];
-	char backing[4096];		/* shown by list; "" if none */
+	char backing[4096]; /* shown by list; "" if none */
 };
 
 struct target_ops {
 	const char *name;
-	const char *summary;		/* one line for add --help */
+	const char *summary; /* one line for add --help */
 	/* Optional: option table (keys >= 1000 or unused letters). */
 	const struct ublk_opt *opts;
 	/* Optional: extra lines for add --help (semantics of the options). */

@@ -13,7 +13,8 @@ static void test_elem_bytes(void)
 	CHECK_EQ(ublk_batch_elem_bytes(UBLK_BATCH_F_HAS_BUF_ADDR), 16);
 	CHECK_EQ(ublk_batch_elem_bytes(UBLK_BATCH_F_HAS_ZONE_LBA), 16);
 	CHECK_EQ(ublk_batch_elem_bytes(UBLK_BATCH_F_HAS_BUF_ADDR |
-				       UBLK_BATCH_F_HAS_ZONE_LBA), 24);
+				       UBLK_BATCH_F_HAS_ZONE_LBA),
+		 24);
 	CHECK_EQ(ublk_batch_elem_bytes(UBLK_BATCH_F_AUTO_BUF_REG_FALLBACK), 8);
 }
 
@@ -22,14 +23,18 @@ static void test_cmd_flags(void)
 	CHECK_EQ(ublk_batch_cmd_flags(UBLK_F_BATCH_IO, false),
 		 UBLK_BATCH_F_HAS_BUF_ADDR);
 	CHECK_EQ(ublk_batch_cmd_flags(UBLK_F_BATCH_IO | UBLK_F_USER_COPY,
-				      false), 0);
-	CHECK_EQ(ublk_batch_cmd_flags(UBLK_F_BATCH_IO |
-				      UBLK_F_SUPPORT_ZERO_COPY, false), 0);
+				      false),
+		 0);
+	CHECK_EQ(ublk_batch_cmd_flags(
+			 UBLK_F_BATCH_IO | UBLK_F_SUPPORT_ZERO_COPY, false),
+		 0);
 	CHECK_EQ(ublk_batch_cmd_flags(UBLK_F_BATCH_IO | UBLK_F_AUTO_BUF_REG,
-				      false), 0);
+				      false),
+		 0);
 	/* fallback: auto-zc plus zero copy for the manual path */
 	CHECK_EQ(ublk_batch_cmd_flags(UBLK_F_BATCH_IO | UBLK_F_AUTO_BUF_REG |
-				      UBLK_F_SUPPORT_ZERO_COPY, true),
+					      UBLK_F_SUPPORT_ZERO_COPY,
+				      true),
 		 UBLK_BATCH_F_AUTO_BUF_REG_FALLBACK);
 	/* FALLBACK never without auto-zc, never with HAS_BUF_ADDR */
 	CHECK_EQ(ublk_batch_cmd_flags(UBLK_F_BATCH_IO, true),
@@ -39,7 +44,9 @@ static void test_cmd_flags(void)
 static void test_encode(void)
 {
 	static const uint16_t flag_sets[] = {
-		0, UBLK_BATCH_F_HAS_BUF_ADDR, UBLK_BATCH_F_HAS_ZONE_LBA,
+		0,
+		UBLK_BATCH_F_HAS_BUF_ADDR,
+		UBLK_BATCH_F_HAS_ZONE_LBA,
 		UBLK_BATCH_F_HAS_BUF_ADDR | UBLK_BATCH_F_HAS_ZONE_LBA,
 		UBLK_BATCH_F_AUTO_BUF_REG_FALLBACK,
 	};
@@ -70,14 +77,17 @@ static void test_encode(void)
 			ublk_batch_decode(wire, fl, i, &out);
 			CHECK_EQ(out.tag, in[i].tag);
 			CHECK_EQ(out.buf_addr, fl & UBLK_BATCH_F_HAS_BUF_ADDR ?
-				 in[i].buf_addr : 0);
+						       in[i].buf_addr :
+						       0);
 			CHECK_EQ(out.zone_lba, fl & UBLK_BATCH_F_HAS_ZONE_LBA ?
-				 in[i].zone_lba : 0);
+						       in[i].zone_lba :
+						       0);
 		}
 	}
 	/* buf_addr right after the header, zone LBA after buf_addr */
-	ublk_batch_encode(wire, 1, UBLK_BATCH_F_HAS_BUF_ADDR |
-			  UBLK_BATCH_F_HAS_ZONE_LBA, in, 1);
+	ublk_batch_encode(wire, 1,
+			  UBLK_BATCH_F_HAS_BUF_ADDR | UBLK_BATCH_F_HAS_ZONE_LBA,
+			  in, 1);
 	{
 		uint64_t a, z;
 
@@ -96,7 +106,9 @@ static void test_gather_and_commit(void)
 	struct ublk_batch_gather g = { g_elems, 0, 4 };
 	unsigned char wire[2 * 16];
 	struct ublk_batch_commit c = {
-		.wire = wire, .cap = 2, .flags = UBLK_BATCH_F_HAS_BUF_ADDR,
+		.wire = wire,
+		.cap = 2,
+		.flags = UBLK_BATCH_F_HAS_BUF_ADDR,
 	};
 	unsigned int off, nr, dropped = 0, i;
 
@@ -105,7 +117,7 @@ static void test_gather_and_commit(void)
 		e.result = (int32_t)(i * 512);
 		CHECK(ublk_batch_gather_add(&g, &e));
 	}
-	CHECK(!ublk_batch_gather_add(&g, &e));	/* full: depth bounds it */
+	CHECK(!ublk_batch_gather_add(&g, &e)); /* full: depth bounds it */
 	CHECK_EQ(g.nr, 4);
 
 	/* a commit buffer holds 2: the other 2 stay gathered, in order */
@@ -161,8 +173,7 @@ static void test_gather_and_commit(void)
 	ublk_batch_gather_add(&g, &e);
 	CHECK_EQ(ublk_batch_commit_fill(&c, &g), 1);
 	dropped = 0;
-	CHECK_EQ(ublk_batch_commit_complete(&c, 0, &dropped),
-		 UBLK_COMMIT_DONE);
+	CHECK_EQ(ublk_batch_commit_complete(&c, 0, &dropped), UBLK_COMMIT_DONE);
 	CHECK_EQ(dropped, 1);
 
 	/* empty gather: nothing to send, buffer stays free */

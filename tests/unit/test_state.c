@@ -27,9 +27,12 @@ int main(void)
 	char dir[] = "/tmp/ublkctl-test-state.XXXXXX";
 	char *argv[] = { "-t", "loop", "-f", "/a \"b\"\\c\n\td\x01", "-n", "7" };
 	struct ublk_state s = {
-		.id = 7, .pid = 4242, .target = "loop",
+		.id = 7,
+		.pid = 4242,
+		.target = "loop",
 		.backing = "/srv/with \"quotes\" and \\ back",
-		.argc = 6, .argv = argv,
+		.argc = 6,
+		.argv = argv,
 	};
 	struct ublk_state r;
 	int i;
@@ -53,7 +56,8 @@ int main(void)
 	CHECK_EQ(ublk_state_read(8, &r), -ENOENT);
 
 	/* unicode escapes decode to UTF-8 */
-	put_file(dir, "9.json", "{\"id\":9,\"pid\":1,\"target\":\"null\","
+	put_file(dir, "9.json",
+		 "{\"id\":9,\"pid\":1,\"target\":\"null\","
 		 "\"backing\":\"\\u00e9\",\"argv\":[]}");
 	CHECK_EQ(ublk_state_read(9, &r), 0);
 	CHECK(!strcmp(r.backing, "\xc3\xa9"));
