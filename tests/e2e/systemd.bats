@@ -66,9 +66,12 @@ dev_live() {
 	[ -b /dev/ublkb310 ]
 
 	kill -TERM "$pid"
-	run wait "$pid"
-	echo "ExecStart exit status after SIGTERM: $status"
-	[ "$status" -eq 0 ]
+	# wait in this shell: `run` would wait from a subshell, whose child
+	# the server is not.
+	local rc=0
+	wait "$pid" || rc=$?
+	echo "ExecStart exit status after SIGTERM: $rc"
+	[ "$rc" -eq 0 ]
 	# SIGTERM alone stops and deletes the device.
 	[ ! -e /sys/class/ublk-char/ublkc310 ]
 	# ExecStopPost then finds nothing to do, and the unit ignores that.
