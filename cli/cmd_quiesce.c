@@ -43,7 +43,6 @@ static int quiesce_fn(struct ublk_ctrl *c, uint32_t id, uint64_t timeout_ms)
 static int quiesce(struct ublk_ctrl *c, uint32_t id, uint32_t timeout_ms)
 {
 	struct ublksrv_ctrl_dev_info info;
-	uint64_t features;
 	char buf[32];
 	int ret;
 
@@ -52,8 +51,7 @@ static int quiesce(struct ublk_ctrl *c, uint32_t id, uint32_t timeout_ms)
 		ublk_dev_err(id, ret, "cannot read device info");
 		return -1;
 	}
-	if (ublk_get_features_or_err(c, &features) ||
-	    ublk_need_feature(features, UBLK_F_QUIESCE, "quiesce"))
+	if (ublk_require_feature(c, UBLK_F_QUIESCE, "quiesce"))
 		return -1;
 	if (!(info.flags & UBLK_F_USER_RECOVERY) ||
 	    !(info.flags & UBLK_F_QUIESCE)) {

@@ -116,7 +116,6 @@ static int resize(struct ublk_ctrl *c, uint32_t id, const char *arg,
 {
 	struct ublksrv_ctrl_dev_info info;
 	struct ublk_params p;
-	uint64_t features;
 	uint32_t lbs;
 	char buf[32];
 	int ret;
@@ -126,8 +125,7 @@ static int resize(struct ublk_ctrl *c, uint32_t id, const char *arg,
 		ublk_dev_err(id, ret, "cannot read device info");
 		return -1;
 	}
-	if (ublk_get_features_or_err(c, &features) ||
-	    ublk_need_feature(features, UBLK_F_UPDATE_SIZE, "resize"))
+	if (ublk_require_feature(c, UBLK_F_UPDATE_SIZE, "resize"))
 		return -1;
 	if (info.state != UBLK_S_DEV_LIVE) {
 		ublk_err("device %u: cannot resize: it is %s, not live", id,

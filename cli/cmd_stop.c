@@ -36,7 +36,6 @@ int cmd_stop(int argc, char **argv)
 	bool have_id = false, safe = false;
 	struct ublk_getopt g;
 	struct ublk_ctrl c;
-	uint64_t features;
 	int opt, ret, rc = EXIT_FAIL;
 	uint32_t id = 0;
 
@@ -65,9 +64,7 @@ int cmd_stop(int argc, char **argv)
 
 	if (ublk_open_ctrl(&c))
 		return EXIT_FAIL;
-	if (safe &&
-	    (ublk_get_features_or_err(&c, &features) ||
-	     ublk_need_feature(features, UBLK_F_SAFE_STOP_DEV, "--safe")))
+	if (safe && ublk_require_feature(&c, UBLK_F_SAFE_STOP_DEV, "--safe"))
 		goto close;
 	ret = ublk_ctrl_get_info(&c, id, &info);
 	if (ret) {

@@ -162,6 +162,15 @@ int ublk_need_feature(uint64_t features, uint64_t flag, const char *why)
 	return -1;
 }
 
+int ublk_require_feature(struct ublk_ctrl *c, uint64_t flag, const char *why)
+{
+	uint64_t features;
+
+	if (ublk_get_features_or_err(c, &features))
+		return -1;
+	return ublk_need_feature(features, flag, why);
+}
+
 int64_t ublk_now_ms(void)
 {
 	struct timespec ts;

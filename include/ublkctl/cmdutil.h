@@ -77,6 +77,8 @@ int ublk_get_features_or_err(struct ublk_ctrl *c, uint64_t *features);
  * in features, else 0.
  */
 int ublk_need_feature(uint64_t features, uint64_t flag, const char *why);
+/* GET_FEATURES, then ublk_need_feature: 0, or -1 with the message printed. */
+int ublk_require_feature(struct ublk_ctrl *c, uint64_t flag, const char *why);
 
 /* A control command run by ublk_ctrl_bounded, in a child process. */
 typedef int (*ublk_ctrl_fn)(struct ublk_ctrl *c, uint32_t dev_id, uint64_t arg);
