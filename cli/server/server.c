@@ -55,6 +55,7 @@ static inline unsigned int ud_slot(uint64_t ud)
 #define NR_COMMIT_BUFS 4 /* COMMIT_IO_CMDS buffers per thread and queue */
 #define NR_FETCH_PER_Q 2 /* multishot FETCH_IO_CMDS per thread and queue */
 #define UBLK_CHAR_OPEN_MS 3000
+#define INLINE_WAIT_NS (10 * 1000 * 1000) /* see thread_wait() */
 
 /* Batch: one multishot FETCH_IO_CMDS and its provided-buffer ring. */
 struct fetch_slot {
@@ -79,6 +80,13 @@ struct ublk_thread {
 	unsigned int idx;
 	unsigned int cmd_inflight; /* ublk uring_cmds in flight */
 	unsigned int tgt_inflight; /* I/Os the target holds */
+	/*
+	 * CQEs of SQEs queued since the last reaping pass that complete
+	 * during submission (COMMIT_IO_CMDS, NOPs): the next wait asks for
+	 * one more than these, so submitting them and waiting for new work
+	 * take one io_uring_enter, not two.
+	 */
+	unsigned int inline_cqes;
 	bool stopping;
 	bool started;
 	bool ring_ok;
@@ -149,6 +157,11 @@ struct io_uring_sqe *ublk_get_sqe(struct ublk_thread *t)
 	/* Sized at start for every command in flight: cannot fail. */
 	memset(sqe, 0, sizeof(*sqe));
 	return sqe;
+}
+
+void ublk_expect_inline_cqes(struct ublk_thread *t, unsigned int n)
+{
+	t->inline_cqes += n;
 }
 
 uint64_t ublk_tgt_user_data(const struct ublk_queue *q, unsigned int tag,
@@ -427,6 +440,8 @@ static void commit_send(struct ublk_thread *t, struct thread_queue *tq,
 		ud_make(0, tq->q->q_id, UBLK_IO_COMMIT_IO_CMDS,
 			(unsigned int)(tq - t->tqs) * NR_COMMIT_BUFS + ci);
 	t->cmd_inflight++;
+	/* The driver handles a commit in the submitting task. */
+	t->inline_cqes++;
 }
 
 /* End of a reaping pass: one COMMIT_IO_CMDS per queue with completions. */
@@ -558,6 +573,25 @@ static void handle_cqe(struct ublk_thread *t, const struct io_uring_cqe *cqe)
 	}
 }
 
+/*
+ * Wait for the next CQEs. After queueing SQEs that complete during
+ * submission, ask for one CQE more than those; the timeout bounds the
+ * wait should the count be off (a commit the driver left partly undone
+ * waits for our resend, which this pass has not seen yet).
+ */
+static int thread_wait(struct ublk_thread *t)
+{
+	struct __kernel_timespec ts = { .tv_nsec = INLINE_WAIT_NS };
+	struct io_uring_cqe *cqe;
+	unsigned int want = 1 + t->inline_cqes;
+
+	t->inline_cqes = 0;
+	if (want == 1 || t->stopping)
+		return io_uring_submit_and_wait(&t->ring, 1);
+	return io_uring_submit_and_wait_timeout(&t->ring, &cqe, want, &ts,
+						NULL);
+}
+
 static void thread_loop(struct ublk_thread *t)
 {
 	struct io_uring_cqe *cqe;
@@ -565,7 +599,7 @@ static void thread_loop(struct ublk_thread *t)
 	int ret;
 
 	while (!(t->stopping && !t->cmd_inflight && !t->tgt_inflight)) {
-		ret = io_uring_submit_and_wait(&t->ring, 1);
+		ret = thread_wait(t);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN &&
 		    ret != -EBUSY && ret != -ETIME) {
 			ublk_err("device %u: thread %u: io_uring_enter: %s",

@@ -161,6 +161,12 @@ uint64_t ublk_tgt_user_data(const struct ublk_queue *q, unsigned int tag,
  * submits what is queued if the SQ ring lacks space.
  */
 void ublk_reserve_sqes(struct ublk_thread *t, unsigned int n);
+/*
+ * The last n SQEs queued complete while they are submitted (a NOP, a
+ * zero-copy chain around one): the thread then submits them and waits for
+ * further work in one io_uring_enter.
+ */
+void ublk_expect_inline_cqes(struct ublk_thread *t, unsigned int n);
 /* One SQE, zeroed; never NULL (submits to make room). */
 struct io_uring_sqe *ublk_get_sqe(struct ublk_thread *t);
 /*
