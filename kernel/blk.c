@@ -28,13 +28,23 @@ void ubk_end_request(struct request *rq, blk_status_t status)
 	local_bh_enable();
 }
 
-/* Copy-back (copy mode reads) and completion of a committed request. */
+/*
+ * Completion of a committed request by the server's result. A request with
+ * data advances by the bytes reported and the rest is sent again; one that
+ * moved nothing has failed (a retry would loop). A request without data
+ * (flush, discard, write zeroes) has no bytes to advance by: servers report
+ * 0 for it, and any result >= 0 ends it whole.
+ */
 void ubk_complete_request(struct ubk_io *io, struct request *rq)
 {
 	int res = io->result;
 
-	if (!res && req_op(rq) == REQ_OP_READ)
-		res = -EIO;	/* a read that returned nothing */
+	if (res >= 0 && !blk_rq_has_data(rq)) {
+		ubk_end_request(rq, BLK_STS_OK);
+		return;
+	}
+	if (!res)
+		res = -EIO;
 	if (res < 0) {
 		ubk_end_request(rq, errno_to_blk_status(res));
 		return;
