@@ -139,6 +139,7 @@ static int server_run(struct ublk_dev_cfg *cfg, bool recover, int report_fd)
 		ret = EXIT_FAIL;
 		goto out;
 	}
+	ublk_srv_get_affinity(srv, &ctrl);
 	drop_caps(cfg);
 	if (ublk_srv_start(srv, efd) || start_or_recover(&ctrl, cfg, recover)) {
 		/*

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,10 +82,12 @@ struct ublk_thread {
 	unsigned int cmd_inflight; /* ublk uring_cmds in flight */
 	unsigned int tgt_inflight; /* I/Os the target holds */
 	/*
-	 * CQEs of SQEs queued since the last reaping pass that complete
-	 * during submission (COMMIT_IO_CMDS, NOPs): the next wait asks for
-	 * one more than these, so submitting them and waiting for new work
-	 * take one io_uring_enter, not two.
+	 * COMMIT_IO_CMDS queued since the last reaping pass: the driver
+	 * completes them during submission, and their CQEs only free commit
+	 * buffers, so the next wait asks for one CQE more than these:
+	 * submitting them and waiting for new work take one io_uring_enter.
+	 * (Not so for a target's NOPs: their CQEs are what lets the I/O be
+	 * committed, so they must be reaped at once.)
 	 */
 	unsigned int inline_cqes;
 	bool stopping;
@@ -114,6 +117,7 @@ struct ublk_srv {
 	bool fallback;
 	bool force_miss; /* test knob: auto-zc index invalid */
 	bool *map; /* batch thread/queue map */
+	cpu_set_t *affinity; /* by queue, from GET_QUEUE_AFFINITY; or NULL */
 	sem_t ready;
 	/*
 	 * Batch: every PREP before any FETCH. A queue being (re)prepared
@@ -157,11 +161,6 @@ struct io_uring_sqe *ublk_get_sqe(struct ublk_thread *t)
 	/* Sized at start for every command in flight: cannot fail. */
 	memset(sqe, 0, sizeof(*sqe));
 	return sqe;
-}
-
-void ublk_expect_inline_cqes(struct ublk_thread *t, unsigned int n)
-{
-	t->inline_cqes += n;
 }
 
 uint64_t ublk_tgt_user_data(const struct ublk_queue *q, unsigned int tag,
@@ -574,10 +573,9 @@ static void handle_cqe(struct ublk_thread *t, const struct io_uring_cqe *cqe)
 }
 
 /*
- * Wait for the next CQEs. After queueing SQEs that complete during
- * submission, ask for one CQE more than those; the timeout bounds the
- * wait should the count be off (a commit the driver left partly undone
- * waits for our resend, which this pass has not seen yet).
+ * Wait for the next CQEs. After queueing commits, ask for one CQE more
+ * than those; the timeout bounds the wait should that CQE not come (a
+ * commit the driver handled only in part waits for our resend).
  */
 static int thread_wait(struct ublk_thread *t)
 {
@@ -880,6 +878,41 @@ static int thread_start_cmds(struct ublk_thread *t)
 	return 0;
 }
 
+static bool thread_serves(const struct ublk_thread *t, unsigned int q)
+{
+	const struct ublk_srv *s = t->srv;
+	unsigned int tag;
+
+	if (s->batch)
+		return s->map[t->idx * s->nr_queues + q];
+	for (tag = 0; tag < s->depth; tag++)
+		if (ublk_io_thread(s->nr_threads, s->nr_queues, s->depth, q,
+				   tag) == t->idx)
+			return true;
+	return false;
+}
+
+/* Run on the CPUs of the queues this thread serves. */
+static void thread_pin(struct ublk_thread *t)
+{
+	struct ublk_srv *s = t->srv;
+	cpu_set_t set;
+	unsigned int q;
+	int ret;
+
+	if (!s->affinity)
+		return;
+	CPU_ZERO(&set);
+	for (q = 0; q < s->nr_queues; q++)
+		if (thread_serves(t, q))
+			CPU_OR(&set, &set, &s->affinity[q]);
+	if (!CPU_COUNT(&set))
+		return;
+	ret = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (ret)
+		ublk_dbg("thread %u: affinity: %s", t->idx, strerror(ret));
+}
+
 static void *thread_fn(void *arg)
 {
 	struct ublk_thread *t = arg;
@@ -887,6 +920,7 @@ static void *thread_fn(void *arg)
 	uint64_t one = 1;
 	int ret;
 
+	thread_pin(t);
 	ret = thread_init(t);
 	if (s->batch) {
 		if (!ret)
@@ -1035,6 +1069,28 @@ fail:
 	return ret;
 }
 
+void ublk_srv_get_affinity(struct ublk_srv *s, struct ublk_ctrl *c)
+{
+	unsigned int q;
+	int ret;
+
+	s->affinity = calloc(s->nr_queues, sizeof(*s->affinity));
+	if (!s->affinity)
+		return;
+	for (q = 0; q < s->nr_queues; q++) {
+		ret = ublk_ctrl_get_affinity(c, s->cfg->info.dev_id,
+					     (uint16_t)q, &s->affinity[q],
+					     sizeof(s->affinity[q]));
+		if (ret < 0) {
+			ublk_dbg("device %u: queue %u: affinity: %s",
+				 s->cfg->info.dev_id, q, strerror(-ret));
+			free(s->affinity);
+			s->affinity = NULL;
+			return;
+		}
+	}
+}
+
 int ublk_srv_start(struct ublk_srv *s, int exit_efd)
 {
 	unsigned int i, started = 0;
@@ -1132,6 +1188,7 @@ void ublk_srv_destroy(struct ublk_srv *s)
 	free(s->queues);
 	free(s->threads);
 	free(s->map);
+	free(s->affinity);
 	if (s->char_fd >= 0)
 		close(s->char_fd);
 	sem_destroy(&s->ready);

@@ -50,13 +50,11 @@ static int null_queue_io(struct ublk_thread *t, struct ublk_queue *q,
 	switch (ublk_io_buf_mode(q, tag)) {
 	case UBLK_BUF_AUTO:
 		prep_nop(ublk_get_sqe(t), q, tag);
-		ublk_expect_inline_cqes(t, 1);
 		return 1;
 	case UBLK_BUF_ZC:
 		sqe = ublk_zc_chain_begin(t, q, tag);
 		prep_nop(sqe, q, tag);
 		ublk_zc_chain_end(t, q, tag, sqe);
-		ublk_expect_inline_cqes(t, 2);
 		return 2;
 	default:
 		ublk_complete_io(t, q, tag, (int)(iod->nr_sectors << 9));

@@ -86,6 +86,13 @@ struct ublk_srv;
 /* Open /dev/ublkcN (retrying while udev settles), map descriptors, buffers. */
 int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out);
 /*
+ * Read each queue's CPU affinity (GET_QUEUE_AFFINITY); each thread then
+ * runs on the CPUs of the queues it serves, where blk-mq submits their
+ * requests. A queue whose affinity cannot be read leaves its threads
+ * unpinned (not an error).
+ */
+void ublk_srv_get_affinity(struct ublk_srv *s, struct ublk_ctrl *c);
+/*
  * Start the threads; returns once each has queued its FETCH (or PREP and
  * FETCH) commands, so START_DEV / END_USER_RECOVERY can follow. Each
  * thread writes 1 to exit_efd (an eventfd) when it ends.
@@ -161,12 +168,6 @@ uint64_t ublk_tgt_user_data(const struct ublk_queue *q, unsigned int tag,
  * submits what is queued if the SQ ring lacks space.
  */
 void ublk_reserve_sqes(struct ublk_thread *t, unsigned int n);
-/*
- * The last n SQEs queued complete while they are submitted (a NOP, a
- * zero-copy chain around one): the thread then submits them and waits for
- * further work in one io_uring_enter.
- */
-void ublk_expect_inline_cqes(struct ublk_thread *t, unsigned int n);
 /* One SQE, zeroed; never NULL (submits to make room). */
 struct io_uring_sqe *ublk_get_sqe(struct ublk_thread *t);
 /*
