@@ -56,7 +56,7 @@ static inline unsigned int ud_slot(uint64_t ud)
 #define NR_COMMIT_BUFS 4 /* COMMIT_IO_CMDS buffers per thread and queue */
 #define NR_FETCH_PER_Q 2 /* multishot FETCH_IO_CMDS per thread and queue */
 #define UBLK_CHAR_OPEN_MS 3000
-#define INLINE_WAIT_NS (10 * 1000 * 1000) /* see thread_wait() */
+#define COMMIT_WAIT_NS (10 * 1000 * 1000) /* see thread_wait() */
 
 /* Batch: one multishot FETCH_IO_CMDS and its provided-buffer ring. */
 struct fetch_slot {
@@ -89,7 +89,7 @@ struct ublk_thread {
 	 * (Not so for a target's NOPs: their CQEs are what lets the I/O be
 	 * committed, so they must be reaped at once.)
 	 */
-	unsigned int inline_cqes;
+	unsigned int commits_queued;
 	bool stopping;
 	bool started;
 	bool ring_ok;
@@ -440,7 +440,7 @@ static void commit_send(struct ublk_thread *t, struct thread_queue *tq,
 			(unsigned int)(tq - t->tqs) * NR_COMMIT_BUFS + ci);
 	t->cmd_inflight++;
 	/* The driver handles a commit in the submitting task. */
-	t->inline_cqes++;
+	t->commits_queued++;
 }
 
 /* End of a reaping pass: one COMMIT_IO_CMDS per queue with completions. */
@@ -579,11 +579,11 @@ static void handle_cqe(struct ublk_thread *t, const struct io_uring_cqe *cqe)
  */
 static int thread_wait(struct ublk_thread *t)
 {
-	struct __kernel_timespec ts = { .tv_nsec = INLINE_WAIT_NS };
+	struct __kernel_timespec ts = { .tv_nsec = COMMIT_WAIT_NS };
 	struct io_uring_cqe *cqe;
-	unsigned int want = 1 + t->inline_cqes;
+	unsigned int want = 1 + t->commits_queued;
 
-	t->inline_cqes = 0;
+	t->commits_queued = 0;
 	if (want == 1 || t->stopping)
 		return io_uring_submit_and_wait(&t->ring, 1);
 	return io_uring_submit_and_wait_timeout(&t->ring, &cqe, want, &ts,

@@ -88,8 +88,8 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out);
 /*
  * Read each queue's CPU affinity (GET_QUEUE_AFFINITY); each thread then
  * runs on the CPUs of the queues it serves, where blk-mq submits their
- * requests. A queue whose affinity cannot be read leaves its threads
- * unpinned (not an error).
+ * requests. If any queue's affinity cannot be read, no thread is pinned
+ * (not an error).
  */
 void ublk_srv_get_affinity(struct ublk_srv *s, struct ublk_ctrl *c);
 /*
