@@ -113,19 +113,17 @@ static void ubk_batch_end_fetch(struct ubk_queue *q,
 	ubk_batch_schedule(next);
 }
 
-/* QUEUED -> SERVER for one tag; false if the request went elsewhere. */
-static bool ubk_batch_prep_one(struct ubk_queue *q, u16 tag,
+/*
+ * Set up one QUEUED request for the server: descriptor, copy-mode data,
+ * reference, automatic buffer. Runs with the state still QUEUED (the
+ * automatic registration requires it); false if the request went
+ * elsewhere (requeued, or failed), the caller makes the rest SERVER.
+ */
+static bool ubk_batch_prep_one(struct ubk_queue *q, struct ubk_io *io,
 			       struct io_uring_cmd *cmd,
 			       unsigned int issue_flags)
 {
-	struct ubk_io *io = &q->ios[tag];
-	struct request *rq;
-
-	spin_lock(&q->lock);
-	rq = io->state == UBK_IO_QUEUED ? io->req : NULL;
-	spin_unlock(&q->lock);
-	if (WARN_ON_ONCE(!rq))
-		return false;
+	struct request *rq = io->req;
 
 	ubk_setup_desc(q, rq);
 	if (!ubk_io_map(q, rq, io)) {
@@ -149,10 +147,42 @@ static bool ubk_batch_prep_one(struct ubk_queue *q, u16 tag,
 		ubk_end_request(rq, BLK_STS_IOERR);
 		return false;
 	}
-	spin_lock(&q->lock);
-	io->state = UBK_IO_SERVER;
-	spin_unlock(&q->lock);
 	return true;
+}
+
+/*
+ * Take up to @max tags off the FIFO and move the QUEUED ones to SERVER;
+ * returns how many went to the server, their tags first in @tags. Two
+ * lock round trips a batch rather than three a tag: tags taken here are
+ * in no FIFO any more, so nothing else moves their requests meanwhile.
+ */
+static unsigned int ubk_batch_take(struct ubk_queue *q, u16 *tags,
+				   unsigned int max, struct io_uring_cmd *cmd,
+				   unsigned int issue_flags)
+{
+	unsigned int nr, kept, i;
+
+	spin_lock(&q->lock);
+	nr = kfifo_out(&q->tag_fifo, tags, max);
+	for (i = 0, kept = 0; i < nr; i++) {
+		struct ubk_io *io = &q->ios[tags[i]];
+
+		if (!WARN_ON_ONCE(io->state != UBK_IO_QUEUED || !io->req))
+			tags[kept++] = tags[i];
+	}
+	spin_unlock(&q->lock);
+
+	for (i = 0, nr = kept, kept = 0; i < nr; i++)
+		if (ubk_batch_prep_one(q, &q->ios[tags[i]], cmd, issue_flags))
+			tags[kept++] = tags[i];
+
+	if (!kept)
+		return 0;
+	spin_lock(&q->lock);
+	for (i = 0; i < kept; i++)
+		q->ios[tags[i]].state = UBK_IO_SERVER;
+	spin_unlock(&q->lock);
+	return kept;
 }
 
 /* The server never saw @tags: put them back as they were. */
@@ -193,7 +223,7 @@ static int ubk_batch_deliver(struct ubk_queue *q,
 {
 	struct io_uring_cmd *cmd = fetch_cmd->cmd;
 	u16 tags[UBK_BATCH_MAX_TAGS];
-	unsigned int nr, kept, i;
+	unsigned int nr, kept;
 	struct io_br_sel sel;
 	size_t len = 0;
 	int ret;
@@ -206,12 +236,7 @@ static int ubk_batch_deliver(struct ubk_queue *q,
 		return -ENOBUFS;
 
 	nr = min_t(size_t, len / sizeof(tags[0]), ARRAY_SIZE(tags));
-	nr = kfifo_out_spinlocked(&q->tag_fifo, tags, nr, &q->lock);
-
-	kept = 0;
-	for (i = 0; i < nr; i++)
-		if (ubk_batch_prep_one(q, tags[i], cmd, issue_flags))
-			tags[kept++] = tags[i];
+	kept = ubk_batch_take(q, tags, nr, cmd, issue_flags);
 
 	if (!kept) {
 		/* Review: return the selected buffer when every tag was filtered */
@@ -479,60 +504,86 @@ out:
 	return ret;
 }
 
+/* Commits are taken UBK_COMMIT_CHUNK at a time under one lock. */
+#define UBK_COMMIT_CHUNK 16
+
+/* Under q->lock: SERVER -> ARMED for one element; 0 or why not. */
 static int ubk_batch_commit_one(struct ubk_queue *q, struct io_uring_cmd *cmd,
 				const struct ubk_batch_elem *elem,
-				unsigned int issue_flags)
+				struct request **rqp, int *index)
 {
 	struct ubk_io *io = &q->ios[elem->tag];
-	struct request *rq;
-	int index;
 
-	spin_lock(&q->lock);
-	if (io->state != UBK_IO_SERVER) {
-		spin_unlock(&q->lock);
+	lockdep_assert_held(&q->lock);
+	if (io->state != UBK_IO_SERVER)
 		return -EBUSY;
-	}
 	/* Review: no NEED_GET_DATA in batch commit: copy mode needs a buffer */
-	if (ubk_copy_mode(q->flags) && !elem->buf_addr) {
-		spin_unlock(&q->lock);
+	if (ubk_copy_mode(q->flags) && !elem->buf_addr)
 		return -EINVAL;
-	}
-	rq = io->req;
+	*rqp = io->req;
 	io->result = elem->result;
 	io->buf_addr = elem->buf_addr;
-	ubk_take_auto_reg(io, cmd, &index);
+	ubk_take_auto_reg(io, cmd, index);
 	io->auto_reg = elem->reg;
 	io->req = NULL;
 	io->state = UBK_IO_ARMED;
-	spin_unlock(&q->lock);
-
-	if (index >= 0)
-		io_buffer_unregister(cmd, index, issue_flags);
-	if (ubk_need_ref(q->flags))
-		ubk_io_put_ref(io, rq);
-	else
-		ubk_complete_copied(io, rq);
 	return 0;
 }
 
+/*
+ * The elements are read from the server UBK_COMMIT_CHUNK at a time into
+ * the stack (at most 16 bytes each): no allocation per commit.
+ */
 static int ubk_batch_commit(struct ubk_device *ub, struct io_uring_cmd *cmd,
-			    const struct ublk_batch_io *uc, const void *buf,
-			    unsigned int issue_flags)
+			    const struct ublk_batch_io *uc,
+			    const void __user *ubuf, unsigned int issue_flags)
 {
 	struct ubk_queue *q = ub->queues[uc->q_id];
+	u8 buf[UBK_COMMIT_CHUNK * (sizeof(struct ublk_elem_header) + sizeof(u64))];
+	struct request *rqs[UBK_COMMIT_CHUNK];
+	u16 tags[UBK_COMMIT_CHUNK];
+	int index[UBK_COMMIT_CHUNK];
 	struct ubk_batch_elem elem;
-	unsigned int done;
+	unsigned int done = 0, n, i;
 	int ret = 0;
 
-	for (done = 0; done < uc->nr_elem; done++) {
-		ubk_batch_parse(uc, buf + done * uc->elem_bytes, &elem);
-		ret = elem.tag < q->depth ?
-			ubk_batch_commit_one(q, cmd, &elem, issue_flags) : -EINVAL;
-		if (ret) {
-			pr_warn_ratelimited("ublkc%d: queue %u tag %u: commit failed %d\n",
-					    ub->id, q->q_id, elem.tag, ret);
+	while (!ret && done < uc->nr_elem) {
+		unsigned int chunk = min_t(unsigned int, UBK_COMMIT_CHUNK,
+					   uc->nr_elem - done);
+
+		if (copy_from_user(buf, ubuf + done * uc->elem_bytes,
+				   chunk * uc->elem_bytes)) {
+			ret = -EFAULT;
 			break;
 		}
+		/* move the chunk on under the lock, complete it outside */
+		spin_lock(&q->lock);
+		for (n = 0; n < chunk; n++) {
+			ubk_batch_parse(uc, buf + n * uc->elem_bytes, &elem);
+			ret = elem.tag < q->depth ?
+				      ubk_batch_commit_one(q, cmd, &elem,
+							   &rqs[n], &index[n]) :
+				      -EINVAL;
+			if (ret)
+				break;
+			tags[n] = elem.tag;
+		}
+		spin_unlock(&q->lock);
+
+		for (i = 0; i < n; i++) {
+			struct ubk_io *io = &q->ios[tags[i]];
+
+			if (index[i] >= 0)
+				io_buffer_unregister(cmd, index[i], issue_flags);
+			if (ubk_need_ref(q->flags))
+				ubk_io_put_ref(io, rqs[i]);
+			else
+				ubk_complete_copied(io, rqs[i]);
+		}
+		done += n;
+		if (ret)
+			pr_warn_ratelimited("ublkc%d: queue %u tag %u: commit failed %d\n",
+					    ub->id, q->q_id, elem.tag, ret);
 	}
 	/* partial success reports the element bytes handled */
 	return done ? done * uc->elem_bytes : ret;
@@ -637,14 +688,15 @@ int ubk_batch_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 		return ret;
 	if (!uc.nr_elem)
 		return cmd->cmd_op == UBLK_U_IO_PREP_IO_CMDS ? 0 : -EINVAL;
+	if (cmd->cmd_op == UBLK_U_IO_COMMIT_IO_CMDS)
+		return ubk_batch_commit(ub, cmd, &uc,
+					u64_to_user_ptr(READ_ONCE(cmd->sqe->addr)),
+					issue_flags);
 	buf = vmemdup_user(u64_to_user_ptr(READ_ONCE(cmd->sqe->addr)),
 			   (size_t)uc.nr_elem * uc.elem_bytes);
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
-	if (cmd->cmd_op == UBLK_U_IO_PREP_IO_CMDS)
-		ret = ubk_batch_prep(ub, &uc, buf);
-	else
-		ret = ubk_batch_commit(ub, cmd, &uc, buf, issue_flags);
+	ret = ubk_batch_prep(ub, &uc, buf);
 	kvfree(buf);
 	return ret;
 }
