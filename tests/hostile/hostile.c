@@ -1136,8 +1136,12 @@ static int batch_live(struct srv *s, uint64_t flags, unsigned int nq,
 	return 0;
 }
 
-/* The closing check of most scenarios: a correct server makes progress. */
-static void expect_serving(struct srv *s, const char *after)
+/*
+ * The closing check of most scenarios: a correct server makes progress.
+ * With @must false the outcome is only reported (the server broke its own
+ * device, the driver need not repair it).
+ */
+static void check_serving(struct srv *s, const char *after, bool must)
 {
 	unsigned long n = serve(s, 3000);
 
@@ -1145,8 +1149,13 @@ static void expect_serving(struct srv *s, const char *after)
 		report("note", "%s: a correct server then committed %lu I/Os",
 		       after, n);
 	else
-		report("fail", "%s: a correct server then got no I/O in 3 s",
-		       after);
+		report(must ? "fail" : "note",
+		       "%s: a correct server then got no I/O in 3 s", after);
+}
+
+static void expect_serving(struct srv *s, const char *after)
+{
+	check_serving(s, after, true);
 }
 
 /* --------------------------------------------------------- scenarios */
@@ -1610,7 +1619,12 @@ static void sv_commit_other_ring(struct srv *s, const struct scenario *sc)
 	       offered);
 	if (!offered)
 		report("fail", "no I/O delivered in 3 s");
-	expect_serving(s, "commits from a second ring");
+	/*
+	 * Auto-registered buffers live in ring a's table: a commit on ring b
+	 * cannot unregister them, so later registrations at those indexes
+	 * fail and their requests with them. Self-inflicted: only reported.
+	 */
+	check_serving(s, "commits from a second ring", !s_autoreg(s));
 	ring_exit(&b);
 }
 
@@ -2198,6 +2212,9 @@ static int async_wait(struct async_ctrl *a, unsigned int ms)
 	close(a->fd);
 	a->fd = -1;
 	if (res == RES_NONE) {
+		printf("#   %s from the parent still waiting after %u ms:\n",
+		       a->name, ms);
+		print_stuck(a->pid);
 		kill(a->pid, SIGKILL);
 		if (!wait_gone(a->pid, 2000)) {
 			printf("#   %s helper stuck in the kernel:\n", a->name);
@@ -2409,6 +2426,56 @@ static void kill_servers(struct run *r)
 		;
 }
 
+/*
+ * I/O workers whose server died before it could name them came back to
+ * us (we are the subreaper): find them by their command line.
+ */
+static void adopt_workers(struct run *r)
+{
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+	pid_t self = getpid();
+
+	while (d && (e = readdir(d))) {
+		pid_t pid = (pid_t)atoi(e->d_name), ppid = 0;
+		char path[64], buf[512], *p;
+		unsigned int i;
+		size_t n;
+		FILE *f;
+
+		if (pid <= 0 || r->nio == ARRAY_SIZE(r->io))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		p = fgets(buf, sizeof(buf), f);
+		fclose(f);
+		p = p ? strrchr(buf, ')') : NULL;
+		if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1 || ppid != self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		for (i = 0; i < n; i++)
+			if (!buf[i])
+				buf[i] = ' ';
+		buf[n] = '\0';
+		if (!strstr(buf, "--io-worker"))
+			continue;
+		for (i = 0; i < r->nio && r->io[i] != pid; i++)
+			;
+		if (i == r->nio)
+			r->io[r->nio++] = pid;
+		kill(pid, SIGKILL);
+	}
+	if (d)
+		closedir(d);
+}
+
 /* Kill everything, then STOP_DEV + DEL_DEV within the bound; check 2. */
 static void finish_dev(struct run *r)
 {
@@ -2420,6 +2487,10 @@ static void finish_dev(struct run *r)
 	for (i = 0; i < r->nio; i++)
 		kill(r->io[i], SIGKILL);
 	kill_servers(r);
+	/* those the servers named at the end, and those they could not */
+	for (i = 0; i < r->nio; i++)
+		kill(r->io[i], SIGKILL);
+	adopt_workers(r);
 	for (i = 0; i < r->npending; i++) {
 		res = async_wait(&r->pending[i], DEL_BOUND_S * 1000);
 		if (res == RES_NONE)
@@ -2446,10 +2517,13 @@ static void finish_dev(struct run *r)
 					   (uint32_t)r->dev_id, 0, path,
 					   t < end ? (unsigned int)(end - t) :
 						     1000);
-			if (res == RES_NONE)
+			if (res == RES_NONE) {
 				fail(r, "DEL_DEV did not return within %d s",
 				     DEL_BOUND_S);
-			else if (res < 0 && res != -ENODEV)
+				for (i = 0; i < r->nio; i++)
+					if (!gone(r->io[i]))
+						print_stuck(r->io[i]);
+			} else if (res < 0 && res != -ENODEV)
 				fail(r, "DEL_DEV: %s",
 				     res_str(res, b, sizeof(b)));
 		}
@@ -2706,12 +2780,6 @@ static const struct scenario scenarios[] = {
 	{ "fetch-unmapped-autoreg",
 	  "as fetch-unmapped with automatic buffer registration: the undo unregisters the buffers",
 	  F_AUTO, 1, 16, sv_fetch_unmapped, NULL, 0, false, true },
-	{ "fetch-unmapped-race",
-	  "unmapped FETCH buffer in a loop while a second ring commits guessed tags 0..depth-1 (upstream 7.3.4 WARNs in blk_mq_free_request)",
-	  F_BATCH, 1, 16, sv_fetch_unmapped, NULL, 1, false, false },
-	{ "fetch-unmapped-race-autoreg",
-	  "as fetch-unmapped-race with automatic buffer registration", F_AUTO,
-	  1, 16, sv_fetch_unmapped, NULL, 1, false, true },
 	{ "commit-args-copy",
 	  "COMMIT_IO_CMDS with duplicate, never-fetched, out-of-range tags, nr_elem 0 / > depth, bad elem_bytes, flags, q_id, zero buffer, unmapped array (copy mode)",
 	  F_BATCH, 1, 16, sv_commit_args, NULL, 0, false, false },
@@ -2782,6 +2850,16 @@ static const struct scenario scenarios[] = {
 	  0, 1, 4, sv_perio, NULL, 0, false, false },
 	{ "perio-bad-cmds-autoreg", "perio-bad-cmds in auto-buf-reg mode",
 	  UBLK_F_AUTO_BUF_REG, 1, 4, sv_perio, NULL, 0, false, true },
+	/*
+	 * Last: on upstream 7.3.4 these WARN and then oops (the VM boots
+	 * with oops=panic), which would end the run for every later one.
+	 */
+	{ "fetch-unmapped-race",
+	  "unmapped FETCH buffer in a loop while a second ring commits guessed tags 0..depth-1 (upstream 7.3.4 WARNs in blk_mq_free_request)",
+	  F_BATCH, 1, 16, sv_fetch_unmapped, NULL, 1, false, false },
+	{ "fetch-unmapped-race-autoreg",
+	  "as fetch-unmapped-race with automatic buffer registration", F_AUTO,
+	  1, 16, sv_fetch_unmapped, NULL, 1, false, true },
 };
 
 static const struct scenario random_scenario = {
@@ -2915,6 +2993,7 @@ static void run_one(const struct scenario *sc, uint64_t iter)
 static int io_worker(const char *id, const char *seed)
 {
 	char path[64];
+	unsigned int errors = 0;
 	struct rng r;
 	void *buf;
 	int fd, waited = 0;
@@ -2938,8 +3017,14 @@ static int io_worker(const char *id, const char *seed)
 		ssize_t n = rng_below(&r, 2) ? pread(fd, buf, PAGE, off) :
 					       pwrite(fd, buf, PAGE, off);
 
-		if (n < 0)
-			sleep_ms(5);
+		if (n >= 0) {
+			errors = 0;
+			continue;
+		}
+		sleep_ms(5);
+		/* a device deleted under us: nothing left to do */
+		if (++errors % 200 == 0 && access(path, F_OK))
+			return 0;
 	}
 	return 0;
 }
