@@ -1,23 +1,44 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * ublkctl del: stop a device, wait for its server to exit, delete it and
- * its state file. Every step is bounded by --timeout: DEL_DEV blocks while
- * anyone still holds the device, so it runs in a child we stop waiting for
- * at the bound (ublk_ctrl_bounded), with an error naming the cause.
+ * its state file. Safe by default: a device whose block device is open (a
+ * mounted file system, a process, a stacked device) is left alone and its
+ * holders named; TRY_STOP_DEV makes that check atomic where the driver has
+ * SAFE_STOP_DEV. --force stops and deletes it all the same and returns at
+ * once; the kernel frees the id when the last holder closes it. Every
+ * step is bounded by --timeout: DEL_DEV blocks while anyone still holds
+ * the device, so it runs in a child we stop waiting for at the bound
+ * (ublk_ctrl_bounded), with an error naming the cause.
  */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ublkctl/cmdutil.h"
+#include "ublkctl/holders.h"
 #include "ublkctl/state.h"
 
 #define DEL_DEFAULT_TIMEOUT_S 10
 #define DEL_MAX_TIMEOUT_S 3600
 
+/*
+ * --force on a held device: how long DEL_DEV may take when DEL_DEV_ASYNC
+ * is refused (unprivileged); it then waits for the holders, we do not.
+ */
+#define DEL_FORCE_SYNC_MS 300
+
 enum {
 	OPT_ASYNC = 256,
 	OPT_TIMEOUT,
+	OPT_FORCE,
+};
+
+/* What every device of one invocation is deleted with. */
+struct del_how {
+	bool async;
+	bool force;
+	bool safe_stop; /* the driver has SAFE_STOP_DEV (TRY_STOP_DEV) */
+	int timeout_s;
 };
 
 static const struct ublk_opt options[] = {
@@ -27,6 +48,8 @@ static const struct ublk_opt options[] = {
 	  "do not wait until the device id is free again" },
 	{ "timeout", OPT_TIMEOUT, required_argument, "SEC",
 	  "give up on a device after SEC seconds (default 10)" },
+	{ "force", OPT_FORCE, no_argument, NULL,
+	  "delete even while the block device is open" },
 	UBLK_OPT_END,
 };
 
@@ -34,7 +57,7 @@ static void usage(void)
 {
 	ublk_usage_begin(
 		stdout, "-n ID | -a [options]",
-		"Stop ublk devices, wait for their servers to exit, and delete them.",
+		"Stop ublk devices that nobody holds open, and delete them.",
 		options);
 	ublk_usage_end(stdout);
 }
@@ -52,15 +75,82 @@ static bool char_dev_listed(uint32_t id)
 	return access(path, F_OK) == 0;
 }
 
+/* 0, or -1 with a message printed. */
+static int remove_state(uint32_t id)
+{
+	int ret = ublk_state_remove(id);
+
+	if (ret && ret != -ENOENT) {
+		ublk_errno(ret, "device %u: cannot remove the state file in %s",
+			   id, ublk_run_dir());
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Stop device id unless its block device is open; h gets the holders.
+ * 0 when stopped, -EBUSY when held (nothing printed, nothing changed),
+ * -1 with a message printed.
+ */
+static int stop_unheld(const struct del_how *how, uint32_t id, pid_t pid,
+		       int64_t deadline, struct ublk_holders *h)
+{
+	int ret;
+
+	if (how->safe_stop) {
+		ret = ublk_dev_stop(id, pid, true, true, deadline,
+				    how->timeout_s);
+		if (ret == -EBUSY)
+			ublk_holders_find(id, h);
+		return ret;
+	}
+	/* No TRY_STOP_DEV: the holders we can see are the check. */
+	ublk_holders_find(id, h);
+	if (h->count)
+		return -EBUSY;
+	return ublk_dev_stop(id, pid, false, true, deadline, how->timeout_s);
+}
+
+/*
+ * --force on a device with holders: STOP_DEV (its I/O now fails), then
+ * DEL_DEV_ASYNC, without waiting for the server or the holders. The
+ * server exits by itself once its commands are aborted.
+ */
+static int del_held(uint32_t id, const struct ublk_holders *h, int64_t deadline,
+		    int timeout_s, struct ublk_ctrl *c)
+{
+	int ret;
+
+	if (ublk_dev_stop(id, 0, false, false, deadline, timeout_s))
+		return -1;
+	ret = ublk_ctrl_del_dev(c, id, true);
+	/* Refused for unprivileged devices: DEL_DEV, not waited for. */
+	if (ret == -EINVAL && geteuid() != 0)
+		ret = ublk_ctrl_bounded(del_fn, id, false, DEL_FORCE_SYNC_MS);
+	if (ret && ret != -ETIMEDOUT && ret != -ENODEV && ret != -ENOENT) {
+		ublk_dev_err(id, ret, "delete failed");
+		return -1;
+	}
+	if (remove_state(id))
+		return -1;
+	ublk_err(
+		"device %u: deleted while in use (%s): id %u is freed when they close it",
+		id, h->text, id);
+	return 0;
+}
+
 /*
  * Delete one device; missing_ok for -a, where a device may vanish between
  * listing and deleting. 0 or -1 (message printed).
  */
-static int del_one(struct ublk_ctrl *c, uint32_t id, bool async, int timeout_s,
+static int del_one(struct ublk_ctrl *c, const struct del_how *how, uint32_t id,
 		   bool missing_ok)
 {
-	int64_t deadline = ublk_now_ms() + (int64_t)timeout_s * 1000;
+	int64_t deadline = ublk_now_ms() + (int64_t)how->timeout_s * 1000;
 	struct ublksrv_ctrl_dev_info info;
+	struct ublk_holders h;
+	int timeout_s = how->timeout_s;
 	pid_t pid;
 	int ret;
 
@@ -75,7 +165,21 @@ static int del_one(struct ublk_ctrl *c, uint32_t id, bool async, int timeout_s,
 	ublk_dbg("device %u: state %u, server pid %d", id, info.state,
 		 (int)pid);
 
-	if (ublk_dev_stop(id, pid, false, true, deadline, timeout_s))
+	if (how->force) {
+		ublk_holders_find(id, &h);
+		if (h.count)
+			return del_held(id, &h, deadline, timeout_s, c);
+		ret = ublk_dev_stop(id, pid, false, true, deadline, timeout_s);
+	} else {
+		ret = stop_unheld(how, id, pid, deadline, &h);
+	}
+	if (ret == -EBUSY) {
+		ublk_err(
+			"device %u: in use%s%s: not deleted (--force deletes it anyway)",
+			id, h.count ? ": " : "", h.text);
+		return -1;
+	}
+	if (ret)
 		return -1;
 
 	/*
@@ -84,13 +188,13 @@ static int del_one(struct ublk_ctrl *c, uint32_t id, bool async, int timeout_s,
 	 * at our bound leaves the device deleted, its id freed later.
 	 */
 	ret = -EINVAL;
-	if (async)
+	if (how->async)
 		ret = ublk_ctrl_del_dev(c, id, true);
 	/*
 	 * The driver's permission check for unprivileged devices does not
 	 * list DEL_DEV_ASYNC (-EINVAL): use the bounded synchronous delete.
 	 */
-	if (!async || (ret == -EINVAL && geteuid() != 0))
+	if (!how->async || (ret == -EINVAL && geteuid() != 0))
 		ret = ublk_ctrl_bounded(del_fn, id, false,
 					ublk_left_ms(deadline));
 	/* Gone already: its server deletes it itself on SIGTERM. */
@@ -100,17 +204,8 @@ static int del_one(struct ublk_ctrl *c, uint32_t id, bool async, int timeout_s,
 		ublk_dev_err(id, ret, "delete failed");
 		return -1;
 	}
-	if (!ret || !char_dev_listed(id)) {
-		int err = ublk_state_remove(id);
-
-		if (err && err != -ENOENT) {
-			ublk_errno(
-				err,
-				"device %u: cannot remove the state file in %s",
-				id, ublk_run_dir());
-			return -1;
-		}
-	}
+	if ((!ret || !char_dev_listed(id)) && remove_state(id))
+		return -1;
 	if (ret == -ETIMEDOUT) {
 		ublk_err(
 			"device %u: still in use after %d s (is " UBLK_BLOCK_PATH_FMT
@@ -121,7 +216,7 @@ static int del_one(struct ublk_ctrl *c, uint32_t id, bool async, int timeout_s,
 	return 0;
 }
 
-static int del_all(struct ublk_ctrl *c, bool async, int timeout_s)
+static int del_all(struct ublk_ctrl *c, const struct del_how *how)
 {
 	uint32_t ids[4096];
 	int n, i, failed = 0;
@@ -132,7 +227,7 @@ static int del_all(struct ublk_ctrl *c, bool async, int timeout_s)
 		return EXIT_FAIL;
 	}
 	for (i = 0; i < n; i++)
-		if (del_one(c, ids[i], async, timeout_s, true))
+		if (del_one(c, how, ids[i], true))
 			failed++;
 	if (!failed)
 		return EXIT_OK;
@@ -141,9 +236,11 @@ static int del_all(struct ublk_ctrl *c, bool async, int timeout_s)
 
 int cmd_del(int argc, char **argv)
 {
+	struct del_how how = { .timeout_s = DEL_DEFAULT_TIMEOUT_S };
 	uint32_t id = 0, timeout_s = DEL_DEFAULT_TIMEOUT_S;
-	bool have_id = false, all = false, async = false;
+	bool have_id = false, all = false;
 	struct ublk_getopt g;
+	uint64_t features;
 	struct ublk_ctrl c;
 	int opt, rc;
 
@@ -159,12 +256,16 @@ int cmd_del(int argc, char **argv)
 			all = true;
 			break;
 		case OPT_ASYNC:
-			async = true;
+			how.async = true;
+			break;
+		case OPT_FORCE:
+			how.force = true;
 			break;
 		case OPT_TIMEOUT:
 			if (ublk_parse_u32("timeout", optarg, 1,
 					   DEL_MAX_TIMEOUT_S, &timeout_s))
 				return ublk_usage_hint();
+			how.timeout_s = (int)timeout_s;
 			break;
 		case 'h':
 			usage();
@@ -182,11 +283,13 @@ int cmd_del(int argc, char **argv)
 
 	if (ublk_open_ctrl(&c))
 		return EXIT_FAIL;
+	/* Unknown features (an old driver): check the holders ourselves. */
+	if (!ublk_ctrl_get_features(&c, &features))
+		how.safe_stop = features & UBLK_F_SAFE_STOP_DEV;
 	if (all)
-		rc = del_all(&c, async, (int)timeout_s);
+		rc = del_all(&c, &how);
 	else
-		rc = del_one(&c, id, async, (int)timeout_s, false) ? EXIT_FAIL :
-								     EXIT_OK;
+		rc = del_one(&c, &how, id, false) ? EXIT_FAIL : EXIT_OK;
 	ublk_ctrl_close(&c);
 	return rc;
 }

@@ -71,9 +71,12 @@ int cmd_stop(int argc, char **argv)
 		ublk_dev_err(id, ret, "cannot read device info");
 		goto close;
 	}
-	if (!ublk_dev_stop(id, ublk_server_pid(id, &info), safe, false,
-			   ublk_now_ms() + STOP_TIMEOUT_S * 1000,
-			   STOP_TIMEOUT_S))
+	ret = ublk_dev_stop(id, ublk_server_pid(id, &info), safe, false,
+			    ublk_now_ms() + STOP_TIMEOUT_S * 1000,
+			    STOP_TIMEOUT_S);
+	if (ret == -EBUSY)
+		ublk_err("device %u: device is open", id);
+	else if (!ret)
 		rc = EXIT_OK;
 close:
 	ublk_ctrl_close(&c);

@@ -11,7 +11,11 @@
 #include <unistd.h>
 
 #include "ublkctl/cmdutil.h"
+#include "ublkctl/holders.h"
 #include "ublkctl/state.h"
+
+/* How long an open by nobody we can name may count as a passing probe. */
+#define TRANSIENT_OPEN_MS 1000
 
 void ublk_usage_begin(FILE *f, const char *synopsis, const char *summary,
 		      const struct ublk_opt *opts)
@@ -347,22 +351,48 @@ static int wait_server(uint32_t id, pid_t pid, bool term, int64_t deadline,
 	return -1;
 }
 
+/*
+ * TRY_STOP_DEV, retried for a moment while the device is open but nobody
+ * we can see holds it: a prober (udev's blkid, a partition scan) that
+ * opened it just after add closes it again at once.
+ */
+static int try_stop(uint32_t id, int64_t deadline)
+{
+	int64_t grace = ublk_now_ms() + TRANSIENT_OPEN_MS;
+	struct ublk_holders h;
+	int ret;
+
+	for (;;) {
+		ret = ublk_ctrl_bounded(stop_fn, id, true,
+					ublk_left_ms(deadline));
+		if (ret != -EBUSY || ublk_now_ms() >= grace ||
+		    ublk_now_ms() >= deadline)
+			return ret;
+		ublk_holders_find(id, &h);
+		if (h.count)
+			return ret;
+		sleep_ms(50);
+	}
+}
+
 int ublk_dev_stop(uint32_t id, pid_t pid, bool safe, bool term,
 		  int64_t deadline, int bound_s)
 {
 	int ret;
 
-	ret = ublk_ctrl_bounded(stop_fn, id, safe, ublk_left_ms(deadline));
+	if (safe)
+		ret = try_stop(id, deadline);
+	else
+		ret = ublk_ctrl_bounded(stop_fn, id, false,
+					ublk_left_ms(deadline));
 	if (ret == -ETIMEDOUT) {
 		ublk_err(
 			"device %u: stop did not finish within %d s (server hung?)",
 			id, bound_s);
 		return -1;
 	}
-	if (safe && ret == -EBUSY) {
-		ublk_err("device %u: device is open", id);
-		return -1;
-	}
+	if (safe && ret == -EBUSY)
+		return -EBUSY;
 	/* TRY_STOP_DEV without a block device: stopped already, as STOP_DEV
 	 * would treat it.
 	 */

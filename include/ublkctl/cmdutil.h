@@ -118,7 +118,8 @@ pid_t ublk_server_pid(uint32_t id, const struct ublksrv_ctrl_dev_info *info);
  * halfway to the deadline gets SIGTERM (ublkctl's server then deletes the
  * device itself, so only del asks for it). Every step is bounded by
  * deadline (ublk_now_ms() based); bound_s only words the messages.
- * 0, or -1 with a message printed.
+ * 0; -EBUSY (safe only, nothing printed, nothing changed) when the block
+ * device is open; or -1 with a message printed.
  */
 int ublk_dev_stop(uint32_t id, pid_t pid, bool safe, bool term,
 		  int64_t deadline, int bound_s);

@@ -25,4 +25,9 @@ load helpers
 	no_driver del -n 3
 	no_driver del -a
 	no_driver del -a --async
+	no_driver del -n 3 --force
+}
+
+@test "del: --force is a usage error with an argument" {
+	usage_err "ublkctl: del: option '--force' doesn't allow an argument" del -n 1 --force=yes
 }

@@ -31,7 +31,9 @@ teardown() {
 	e2e_teardown_extra 2>/dev/null || true
 	for id in "${E2E_IDS[@]}"; do
 		if [ -e "/sys/class/ublk-char/ublkc$id" ]; then
+			# A failed test may leave it open: then --force.
 			timeout 30 "$UBLKCTL" del -n "$id" >/dev/null 2>&1 ||
+				timeout 30 "$UBLKCTL" del -n "$id" --force >/dev/null 2>&1 ||
 				echo "teardown: del -n $id failed" >&2
 		fi
 	done
