@@ -963,6 +963,19 @@ static int srv_add(struct srv *s, uint64_t flags, unsigned int nq,
 	p.basic.io_opt_shift = 12;
 	p.basic.max_sectors = IO_BYTES >> 9;
 	p.basic.dev_sectors = DEV_BYTES >> 9;
+	/*
+	 * An unprivileged device is commanded through its node: wait until
+	 * it is ours (udev, or the stand-in node_helper(), hands it over).
+	 */
+	if (s->path) {
+		char node[64];
+		int waited;
+
+		snprintf(node, sizeof(node), "/dev/ublkc%u", s->dev_id);
+		for (waited = 0; access(node, R_OK | W_OK) && waited < 10000;
+		     waited += 20)
+			sleep_ms(20);
+	}
 	ret = ctrl_cmd(&s->ctrl, UBLK_U_CMD_SET_PARAMS, s->dev_id, &p,
 		       sizeof(p), 0, s->path, CTRL_MS);
 	if (ret < 0) {
@@ -2121,7 +2134,7 @@ static char task_state(pid_t pid, pid_t tid)
 }
 
 /* Print each thread's state and, if readable, kernel stack, as comments. */
-static void print_stuck(pid_t pid)
+static void print_stuck_now(pid_t pid)
 {
 	char path[96], line[256];
 	struct dirent *e;
@@ -2150,6 +2163,27 @@ static void print_stuck(pid_t pid)
 	}
 	closedir(d);
 	fflush(stdout);
+}
+
+/*
+ * The same from a child that gets 3 s: reading the stack of a task that
+ * spins in the kernel has been seen to hang the reader.
+ */
+static void print_stuck(pid_t pid)
+{
+	pid_t child;
+
+	fflush(stdout);
+	child = fork();
+	if (child == 0) {
+		print_stuck_now(pid);
+		_exit(0);
+	}
+	if (child > 0 && !wait_gone(child, 3000)) {
+		kill(child, SIGKILL);
+		printf("#   (reading the state of %d did not finish in 3 s)\n",
+		       (int)pid);
+	}
 }
 
 /*
