@@ -32,6 +32,8 @@ enum {
 	COL_GID,
 	COL_CHAR,
 	COL_BLOCK,
+	COL_MODE,
+	COL_THREADS,
 };
 
 /* Column names and JSON keys are an API: add, never rename. */
@@ -72,12 +74,26 @@ static const struct ublk_col columns[] = {
 		       SCOLS_JSON_STRING, 10, 0 },
 	[COL_BLOCK] = { "BLOCK", "block device (while started)",
 			SCOLS_JSON_STRING, 10, 0 },
+	[COL_MODE] = { "MODE",
+		       "data path: copy, user-copy, zero-copy, auto-zc (batch-: batch I/O)",
+		       SCOLS_JSON_STRING, 5, 0 },
+	[COL_THREADS] = { "THREADS", "server I/O threads", SCOLS_JSON_NUMBER, 3,
+			  UBLK_COL_RIGHT },
 };
 
-/* Every column the spec names: `list -J` carries all of them. */
+/*
+ * Text: one readable line per device; MODE where FLAGS was (the
+ * positions of the others stay), FLAGS, THREADS and the rest on request.
+ */
 static const int default_columns[] = {
 	COL_ID,	    COL_STATE,	COL_TARGET, COL_SIZE,	 COL_QUEUES, COL_DEPTH,
-	COL_LOGSEC, COL_MAJMIN, COL_PID,    COL_BACKING, COL_FLAGS,
+	COL_LOGSEC, COL_MAJMIN, COL_PID,    COL_BACKING, COL_MODE,
+};
+
+/* JSON keys are an API: -J keeps every key it ever printed by default. */
+static const int default_json_columns[] = {
+	COL_ID,	    COL_STATE,	COL_TARGET, COL_SIZE,	 COL_QUEUES, COL_DEPTH,
+	COL_LOGSEC, COL_MAJMIN, COL_PID,    COL_BACKING, COL_FLAGS,  COL_MODE,
 };
 
 enum {
@@ -170,6 +186,30 @@ static void flag_names(uint64_t flags, bool json, char *buf, size_t len)
 	}
 }
 
+/*
+ * The data path, named as add's options and tests/bench/run name it:
+ * copy, user-copy, zero-copy, auto-zc; with batch I/O "batch-" in front,
+ * and batch alone for batch with copy.
+ */
+static const char *mode_name(uint64_t flags, char *buf, size_t len)
+{
+	const char *path = "copy";
+	bool batch = flags & UBLK_F_BATCH_IO;
+
+	if (flags & UBLK_F_AUTO_BUF_REG)
+		path = "auto-zc";
+	else if (flags & UBLK_F_SUPPORT_ZERO_COPY)
+		path = "zero-copy";
+	else if (flags & UBLK_F_USER_COPY)
+		path = "user-copy";
+	if (!batch)
+		return path;
+	if (!strcmp(path, "copy"))
+		return "batch";
+	snprintf(buf, len, "batch-%s", path);
+	return buf;
+}
+
 static int set_cell(const struct ublk_out *o, struct libscols_line *ln,
 		    size_t i, const struct dev_row *r)
 {
@@ -244,6 +284,13 @@ static int set_cell(const struct ublk_out *o, struct libscols_line *ln,
 		if (!disk)
 			return ublk_out_set(o, ln, i, NULL);
 		return ublk_out_setf(o, ln, i, UBLK_BLOCK_PATH_FMT, r->id);
+	case COL_MODE:
+		return ublk_out_set(o, ln, i,
+				    mode_name(r->info.flags, buf, sizeof(buf)));
+	case COL_THREADS:
+		if (!r->have_state || !r->st.threads)
+			return ublk_out_set(o, ln, i, NULL);
+		return ublk_out_setf(o, ln, i, "%u", r->st.threads);
 	}
 	return 0;
 }
@@ -367,7 +414,6 @@ int cmd_list(int argc, char **argv)
 	bool have_id = false;
 	int c;
 
-	ublk_out_set_default(&o, default_columns, ARRAY_SIZE(default_columns));
 	ublk_getopt_init(&g, options);
 	while ((c = ublk_getopt_next(&g, argc, argv)) != -1) {
 		switch (c) {
@@ -407,6 +453,12 @@ int cmd_list(int argc, char **argv)
 	if (o.json && o.raw)
 		return ublk_usage_err(
 			"--json and --raw are mutually exclusive");
+	if (o.json)
+		ublk_out_set_default(&o, default_json_columns,
+				     ARRAY_SIZE(default_json_columns));
+	else
+		ublk_out_set_default(&o, default_columns,
+				     ARRAY_SIZE(default_columns));
 	if (cols &&
 	    ublk_out_parse_columns(&o, columns, ARRAY_SIZE(columns), cols))
 		return EXIT_USAGE;

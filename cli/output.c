@@ -31,6 +31,16 @@ static int find_column(const struct ublk_col *cols, size_t ncols,
 	return -1;
 }
 
+static bool has_col(const int *v, size_t n, int x)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] == x)
+			return true;
+	return false;
+}
+
 int ublk_out_parse_columns(struct ublk_out *o, const struct ublk_col *cols,
 			   size_t ncols, const char *arg)
 {
@@ -59,11 +69,16 @@ int ublk_out_parse_columns(struct ublk_out *o, const struct ublk_col *cols,
 					(int)len, p);
 			return -1;
 		}
-		if (n == UBLK_MAX_OUT_COLS) {
-			ublk_usage_err("--output: '%s': too many columns", arg);
-			return -1;
+		/* A column shows once: "+FLAGS" on a set with it adds none. */
+		if (!has_col(sel, n, idx)) {
+			if (n == UBLK_MAX_OUT_COLS) {
+				ublk_usage_err(
+					"--output: '%s': too many columns",
+					arg);
+				return -1;
+			}
+			sel[n++] = idx;
 		}
-		sel[n++] = idx;
 		if (!p[len])
 			break;
 		p += len + 1;

@@ -147,6 +147,9 @@ int ublk_state_write(const struct ublk_state *s)
 	sb_json_str(&b, s->target);
 	sb_str(&b, ", \"backing\": ");
 	sb_json_str(&b, s->backing);
+	sb_str(&b, ", \"threads\": ");
+	snprintf(num, sizeof(num), "%u", s->threads);
+	sb_str(&b, num);
 	sb_str(&b, ",\n  \"argv\": [");
 	for (i = 0; i < s->argc; i++) {
 		if (i)
@@ -337,6 +340,10 @@ static int parse_state(struct parser *ps, struct ublk_state *s)
 				goto bad;
 			s->id = (uint32_t)v;
 			have_id = true;
+		} else if (!strcmp(key, "threads")) {
+			if (!parse_int(ps, 0, UINT32_MAX, &v))
+				goto bad;
+			s->threads = (uint32_t)v;
 		} else if (!strcmp(key, "pid")) {
 			if (!parse_int(ps, -1, INT_MAX, &v))
 				goto bad;

@@ -73,6 +73,7 @@ static int write_state(const struct ublk_dev_cfg *cfg, pid_t pid)
 	st.pid = pid;
 	snprintf(st.target, sizeof(st.target), "%s", cfg->tgt.ops->name);
 	snprintf(st.backing, sizeof(st.backing), "%s", cfg->tgt.backing);
+	st.threads = cfg->nthreads ? cfg->nthreads : cfg->info.nr_hw_queues;
 	st.argv = state_argv(cfg, &st.argc);
 	if (!st.argv)
 		return -ENOMEM;

@@ -48,7 +48,8 @@ void ublk_out_set_default(struct ublk_out *o, const int *defaults, size_t n);
 /*
  * Parse an -o/--output argument: "A,B" replaces the selection, "+A,B"
  * appends to it (call ublk_out_set_default first). Names match
- * case-insensitively. On an unknown or empty name prints
+ * case-insensitively; a column named twice, or added with + while
+ * selected already, is shown once. On an unknown or empty name prints
  * "ublkctl: <cmd>: --output: unknown column 'X'" with the usage hint and
  * returns -1 (the caller exits EXIT_USAGE); 0 on success.
  */

@@ -5,6 +5,7 @@
  * <run dir>/<id>.json, written atomically (temp file + rename):
  *
  *   { "id": 3, "pid": 1234, "target": "loop", "backing": "/srv/disk.img",
+ *     "threads": 1,
  *     "argv": ["-t", "loop", "-f", "/srv/disk.img", "--batch"] }
  *
  * argv is add's command line after "add" (with -n pinned to the id the
@@ -23,6 +24,7 @@ struct ublk_state {
 	pid_t pid;
 	char target[32];
 	char backing[4096]; /* "" when the target has none */
+	uint32_t threads; /* server I/O threads; 0: not recorded */
 	int argc;
 	char **argv; /* owned; freed by ublk_state_free */
 };

@@ -12,7 +12,7 @@ load helpers
 	run "$UBLKCTL" list --help
 	[ "$status" -eq 0 ]
 	sed -n '/^Output columns:$/,/^$/p' <<<"$output" > "$BATS_TEST_TMPDIR/cols"
-	for c in ID STATE TARGET SIZE QUEUES DEPTH FLAGS PID BACKING MAJ:MIN LOG-SEC; do
+	for c in ID STATE TARGET SIZE QUEUES DEPTH FLAGS PID BACKING MAJ:MIN LOG-SEC MODE THREADS; do
 		grep -qE "^ +$c  " "$BATS_TEST_TMPDIR/cols" || { echo "no $c"; false; }
 	done
 }

@@ -23,6 +23,18 @@ load srv
 	[ "$(jq -c .argv "$st")" = "[\"-t\",\"null\",\"-q\",\"1\",\"-d\",\"64\",\"-s\",\"256M\",\"-n\",\"$DEV_ID\"]" ]
 }
 
+@test "add: piped, prints one line per device" {
+	f=$(e2e_backing 64M)
+	run bash -c '"$0" add -t loop -f "$1" --batch --auto-zc -r | cat' "$UBLKCTL" "$f"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	id=$(awk 'NR == 2 { print $1 }' <<<"$output")
+	[[ "$id" =~ ^[0-9]+$ ]]
+	E2E_IDS+=("$id")
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[1]}" == *" $f batch-auto-zc" ]]
+}
+
 @test "add: -n picks the id; a used id fails with exit 1 and changes nothing" {
 	e2e_add -t null -n 37
 	[ "$status" -eq 0 ]

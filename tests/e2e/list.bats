@@ -110,3 +110,50 @@ load lib
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"CAP_SYS_ADMIN"* ]]
 }
+
+@test "list: MODE names the data path as add's options do" {
+	e2e_add -t null
+	[ "$status" -eq 0 ]
+	[ "$("$UBLKCTL" list -r --noheadings -n "$DEV_ID" -o MODE)" = copy ]
+	e2e_add -t null --user-copy
+	[ "$status" -eq 0 ]
+	[ "$("$UBLKCTL" list -r --noheadings -n "$DEV_ID" -o MODE)" = user-copy ]
+	e2e_add -t null --batch
+	[ "$status" -eq 0 ]
+	[ "$("$UBLKCTL" list -r --noheadings -n "$DEV_ID" -o MODE)" = batch ]
+	e2e_add -t null --batch --auto-zc
+	[ "$status" -eq 0 ]
+	[ "$("$UBLKCTL" list -J -n "$DEV_ID" | jq -r '.ublkdevices[0].mode')" = batch-auto-zc ]
+}
+
+@test "list: MODE by default, FLAGS and THREADS on request, never twice" {
+	e2e_add -t null -q 2
+	[ "$status" -eq 0 ]
+	run "$UBLKCTL" list -n "$DEV_ID"
+	[ "$status" -eq 0 ]
+	read -r -a head <<<"${lines[0]}"
+	[ "${head[-1]}" = MODE ]
+	[[ " ${head[*]} " != *" FLAGS "* && " ${head[*]} " != *" THREADS "* ]]
+	run "$UBLKCTL" list -n "$DEV_ID" -o +FLAGS,THREADS,MODE,ID
+	[ "$status" -eq 0 ]
+	read -r -a head <<<"${lines[0]}"
+	[ "$(printf '%s\n' "${head[@]}" | sort | uniq -d)" = "" ]
+	[ "${head[-2]}" = FLAGS ]
+	[ "${head[-1]}" = THREADS ]
+	[ "$("$UBLKCTL" list -r --noheadings -n "$DEV_ID" -o THREADS)" = 2 ]
+	# JSON keeps every key it had (flags) and adds mode, each once.
+	keys=$("$UBLKCTL" list -J -n "$DEV_ID" -o +FLAGS | jq -r '.ublkdevices[0] | keys_unsorted | join(" ")')
+	[ "$keys" = "id state target size queues depth log-sec maj:min pid backing flags mode" ]
+}
+
+@test "list: piped, one line per device however long its cells" {
+	e2e_add -t null --batch --auto-zc -r
+	[ "$status" -eq 0 ]
+	e2e_add -t null --user-copy -r
+	[ "$status" -eq 0 ]
+	run bash -c '"$0" list -o +FLAGS | cat' "$UBLKCTL"
+	[ "$status" -eq 0 ]
+	echo "$output"
+	[ "${#lines[@]}" -eq $(($(ls /sys/class/ublk-char | wc -l) + 1)) ]
+	[[ "$output" == *USER_RECOVERY* ]]
+}

@@ -27,6 +27,18 @@ static int human_is(uint64_t v, const char *want)
 	return !strcmp(buf, want);
 }
 
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* FLAGS cell in text output: what render() prints. */
+static const char *flags_text = "ZERO_COPY,USER_COPY";
+
 /* Render one row to a string (stdout redirected to a temp file). */
 static char *render(struct ublk_out *o)
 {
@@ -45,8 +57,7 @@ static char *render(struct ublk_out *o)
 	ublk_out_set(o, ln, 0, "7");
 	ublk_out_set(o, ln, 1, "259:0");
 	ublk_out_set(o, ln, 2, ublk_out_size(o, 1ULL << 30, buf, sizeof(buf)));
-	ublk_out_set(o, ln, 3,
-		     o->json ? "ZERO_COPY\nUSER_COPY" : "ZERO_COPY,USER_COPY");
+	ublk_out_set(o, ln, 3, o->json ? "ZERO_COPY\nUSER_COPY" : flags_text);
 	ublk_out_set(o, ln, 4, NULL);
 	ublk_out_print(tb);
 	scols_unref_table(tb);
@@ -88,6 +99,16 @@ int main(void)
 	CHECK_EQ(o.ncols, 1); /* failures leave the selection alone */
 	CHECK_EQ(o.cols[0], 1);
 
+	/* A column shows once, however often it is named. */
+	ublk_out_set_default(&o, defaults, 2);
+	CHECK(ublk_out_parse_columns(&o, cols, 5, "+SIZE,id,PID,pid") == 0);
+	CHECK_EQ(o.ncols, 3);
+	CHECK_EQ(o.cols[0], 0);
+	CHECK_EQ(o.cols[1], 2);
+	CHECK_EQ(o.cols[2], 4);
+	CHECK(ublk_out_parse_columns(&o, cols, 5, "PID,PID") == 0);
+	CHECK_EQ(o.ncols, 1);
+
 	o.ncols = 5;
 	for (int i = 0; i < 5; i++)
 		o.cols[i] = i;
@@ -110,5 +131,16 @@ int main(void)
 	o.raw = true;
 	s = render(&o);
 	CHECK(strstr(s, "7 259:0 1G ZERO_COPY,USER_COPY -") != NULL);
+
+	/* Not a terminal: one line per row however long a cell is. */
+	setenv("COLUMNS", "40", 1);
+	o.raw = false;
+	flags_text =
+		"URING_CMD_COMP_IN_TASK,CMD_IOCTL_ENCODE,USER_COPY,"
+		"AUTO_BUF_REG,BATCH_IO,USER_RECOVERY,USER_RECOVERY_REISSUE,"
+		"UNPRIVILEGED_DEV,QUIESCE,PER_IO_DAEMON";
+	s = render(&o);
+	CHECK(strstr(s, flags_text) != NULL);
+	CHECK_EQ(count_lines(s), 2);
 	return unit_done("test_output");
 }

@@ -31,6 +31,7 @@ int main(void)
 		.pid = 4242,
 		.target = "loop",
 		.backing = "/srv/with \"quotes\" and \\ back",
+		.threads = 3,
 		.argc = 6,
 		.argv = argv,
 	};
@@ -48,6 +49,7 @@ int main(void)
 	CHECK_EQ(r.pid, 4242);
 	CHECK(!strcmp(r.target, "loop"));
 	CHECK(!strcmp(r.backing, s.backing));
+	CHECK_EQ(r.threads, 3);
 	CHECK_EQ(r.argc, 6);
 	for (i = 0; i < r.argc && i < 6; i++)
 		CHECK(!strcmp(r.argv[i], argv[i]));
