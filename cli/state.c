@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Per-device state files (format in include/ublkctl/state.h): atomic
- * writes (temp file + rename) and a small parser for exactly that shape.
+ * Per-device state files (format in include/ublkctl/state.h) through
+ * json-c: written atomically (temp file, fsync, rename), read tolerantly
+ * (unknown keys ignored, so a newer ublkctl may add fields).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <json-c/json.h>
 
 #include "ublkctl/ublkctl.h"
 #include "ublkctl/state.h"
@@ -38,80 +41,58 @@ static void state_path(char *buf, size_t len, uint32_t id)
 
 /* ---- writer ---- */
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
+/* json-c reports allocation failure as a non-zero return or NULL. */
+static int add_str(struct json_object *o, const char *key, const char *val)
 {
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		char *p;
+	struct json_object *v = json_object_new_string(val);
 
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
+	if (!v || json_object_object_add(o, key, v)) {
+		json_object_put(v);
+		return -ENOMEM;
 	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	return 0;
 }
 
-static void sb_str(struct sbuf *b, const char *s)
+static int add_int(struct json_object *o, const char *key, int64_t val)
 {
-	sb_put(b, s, strlen(s));
+	struct json_object *v = json_object_new_int64(val);
+
+	if (!v || json_object_object_add(o, key, v)) {
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
-static void sb_json_str(struct sbuf *b, const char *s)
+static struct json_object *to_json(const struct ublk_state *s)
 {
-	const unsigned char *c;
+	struct json_object *o = json_object_new_object(), *argv;
+	int i, ret;
 
-	sb_put(b, "\"", 1);
-	for (c = (const unsigned char *)s; *c; c++) {
-		char esc[8];
+	if (!o)
+		return NULL;
+	ret = add_int(o, "version", UBLK_STATE_VERSION) ||
+	      add_int(o, "id", s->id) || add_int(o, "pid", s->pid) ||
+	      add_str(o, "target", s->target) ||
+	      add_str(o, "backing", s->backing) ||
+	      add_int(o, "threads", s->threads);
+	argv = json_object_new_array();
+	if (ret || !argv || json_object_object_add(o, "argv", argv)) {
+		json_object_put(argv);
+		goto nomem;
+	}
+	for (i = 0; i < s->argc; i++) {
+		struct json_object *a = json_object_new_string(s->argv[i]);
 
-		switch (*c) {
-		case '"':
-			sb_str(b, "\\\"");
-			break;
-		case '\\':
-			sb_str(b, "\\\\");
-			break;
-		case '\n':
-			sb_str(b, "\\n");
-			break;
-		case '\t':
-			sb_str(b, "\\t");
-			break;
-		case '\r':
-			sb_str(b, "\\r");
-			break;
-		case '\b':
-			sb_str(b, "\\b");
-			break;
-		case '\f':
-			sb_str(b, "\\f");
-			break;
-		default:
-			if (*c < 0x20) {
-				snprintf(esc, sizeof(esc), "\\u%04x", *c);
-				sb_str(b, esc);
-			} else {
-				sb_put(b, (const char *)c, 1);
-			}
+		if (!a || json_object_array_add(argv, a)) {
+			json_object_put(a);
+			goto nomem;
 		}
 	}
-	sb_put(b, "\"", 1);
+	return o;
+nomem:
+	json_object_put(o);
+	return NULL;
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -131,46 +112,35 @@ static int write_all(int fd, const char *p, size_t n)
 
 int ublk_state_write(const struct ublk_state *s)
 {
-	char path[PATH_MAX + 32], tmp[PATH_MAX + 64], num[32];
-	struct sbuf b = { 0 };
-	int fd, ret, i;
+	char path[PATH_MAX + 32], tmp[PATH_MAX + 64];
+	struct json_object *o;
+	const char *text;
+	int fd, ret;
 
 	if (mkdir(ublk_run_dir(), 0755) && errno != EEXIST)
 		return -errno;
-	sb_str(&b, "{ \"id\": ");
-	snprintf(num, sizeof(num), "%u", s->id);
-	sb_str(&b, num);
-	sb_str(&b, ", \"pid\": ");
-	snprintf(num, sizeof(num), "%d", (int)s->pid);
-	sb_str(&b, num);
-	sb_str(&b, ", \"target\": ");
-	sb_json_str(&b, s->target);
-	sb_str(&b, ", \"backing\": ");
-	sb_json_str(&b, s->backing);
-	sb_str(&b, ", \"threads\": ");
-	snprintf(num, sizeof(num), "%u", s->threads);
-	sb_str(&b, num);
-	sb_str(&b, ",\n  \"argv\": [");
-	for (i = 0; i < s->argc; i++) {
-		if (i)
-			sb_str(&b, ", ");
-		sb_json_str(&b, s->argv[i]);
-	}
-	sb_str(&b, "] }\n");
-	if (b.oom) {
-		free(b.p);
+	o = to_json(s);
+	text = o ? json_object_to_json_string_ext(
+			   o, JSON_C_TO_STRING_PRETTY |
+				      JSON_C_TO_STRING_SPACED |
+				      JSON_C_TO_STRING_NOSLASHESCAPE) :
+		   NULL;
+	if (!text) {
+		json_object_put(o);
 		return -ENOMEM;
 	}
-
 	state_path(path, sizeof(path), s->id);
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		free(b.p);
+		json_object_put(o);
 		return -errno;
 	}
-	ret = write_all(fd, b.p, b.len);
-	free(b.p);
+	ret = write_all(fd, text, strlen(text));
+	if (!ret)
+		ret = write_all(fd, "\n", 1);
+	json_object_put(o);
+	/* On disk before it replaces the old file: never a torn state. */
 	if (!ret && fsync(fd))
 		ret = -errno;
 	if (close(fd) && !ret)
@@ -182,233 +152,132 @@ int ublk_state_write(const struct ublk_state *s)
 	return ret;
 }
 
-/* ---- parser ---- */
+/* ---- reader ---- */
 
-struct parser {
-	const char *p;
-	const char *end;
-};
-
-static void skip_ws(struct parser *ps)
+static struct json_object *get(struct json_object *o, const char *key,
+			       json_type type)
 {
-	while (ps->p < ps->end && strchr(" \t\r\n", *ps->p))
-		ps->p++;
-}
+	struct json_object *v;
 
-static bool expect(struct parser *ps, char c)
-{
-	skip_ws(ps);
-	if (ps->p < ps->end && *ps->p == c) {
-		ps->p++;
-		return true;
-	}
-	return false;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* A JSON string into a malloc'd C string (NUL bytes refused). */
-static char *parse_string(struct parser *ps)
-{
-	struct sbuf b = { 0 };
-
-	if (!expect(ps, '"'))
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, type))
 		return NULL;
-	sb_put(&b, "", 0);
-	while (ps->p < ps->end && *ps->p != '"') {
-		char c = *ps->p++;
-
-		if ((unsigned char)c < 0x20)
-			goto bad;
-		if (c != '\\') {
-			sb_put(&b, &c, 1);
-			continue;
-		}
-		if (ps->p >= ps->end)
-			goto bad;
-		c = *ps->p++;
-		switch (c) {
-		case '"':
-		case '\\':
-		case '/':
-			sb_put(&b, &c, 1);
-			break;
-		case 'n':
-			sb_put(&b, "\n", 1);
-			break;
-		case 't':
-			sb_put(&b, "\t", 1);
-			break;
-		case 'r':
-			sb_put(&b, "\r", 1);
-			break;
-		case 'b':
-			sb_put(&b, "\b", 1);
-			break;
-		case 'f':
-			sb_put(&b, "\f", 1);
-			break;
-		case 'u': {
-			unsigned int v = 0;
-			char out[4];
-			int i;
-
-			if (ps->end - ps->p < 4)
-				goto bad;
-			for (i = 0; i < 4; i++) {
-				int h = hexval(*ps->p++);
-
-				if (h < 0)
-					goto bad;
-				v = v << 4 | (unsigned int)h;
-			}
-			if (!v || (v >= 0xd800 && v <= 0xdfff))
-				goto bad;
-			if (v < 0x80) {
-				out[0] = (char)v;
-				sb_put(&b, out, 1);
-			} else if (v < 0x800) {
-				out[0] = (char)(0xc0 | v >> 6);
-				out[1] = (char)(0x80 | (v & 0x3f));
-				sb_put(&b, out, 2);
-			} else {
-				out[0] = (char)(0xe0 | v >> 12);
-				out[1] = (char)(0x80 | ((v >> 6) & 0x3f));
-				out[2] = (char)(0x80 | (v & 0x3f));
-				sb_put(&b, out, 3);
-			}
-			break;
-		}
-		default:
-			goto bad;
-		}
-	}
-	if (!expect(ps, '"') || b.oom)
-		goto bad;
-	return b.p;
-bad:
-	free(b.p);
-	return NULL;
+	return v;
 }
 
-static bool parse_int(struct parser *ps, long long min, long long max,
-		      long long *out)
+/*
+ * An optional integer key in [min, max]: absent (or null) leaves *out
+ * alone; present with another type or out of range is -EINVAL.
+ */
+static int get_int(struct json_object *o, const char *key, int64_t min,
+		   int64_t max, int64_t *out)
 {
-	char *end;
-	long long v;
+	struct json_object *v;
+	int64_t n;
 
-	skip_ws(ps);
-	if (ps->p >= ps->end ||
-	    !(*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9')))
-		return false;
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return 0;
+	if (!json_object_is_type(v, json_type_int))
+		return -EINVAL;
 	errno = 0;
-	v = strtoll(ps->p, &end, 10);
-	if (errno || end > ps->end || v < min || v > max)
-		return false;
-	ps->p = end;
-	*out = v;
-	return true;
+	n = json_object_get_int64(v);
+	if (errno || n < min || n > max)
+		return -EINVAL;
+	*out = n;
+	return 0;
 }
 
-static int parse_state(struct parser *ps, struct ublk_state *s)
+/* A JSON string as a C string: no NUL inside. NULL if not one. */
+static const char *c_string(struct json_object *v)
 {
-	bool have_id = false, have_argv = false;
-	long long v;
+	const char *s;
 
-	if (!expect(ps, '{'))
-		return -EINVAL;
-	if (expect(ps, '}'))
-		return -EINVAL;
-	do {
-		char *key = parse_string(ps);
+	if (!v || !json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
+}
 
-		if (!key || !expect(ps, ':')) {
-			free(key);
-			return -EINVAL;
-		}
-		if (!strcmp(key, "id")) {
-			if (!parse_int(ps, 0, UINT32_MAX, &v))
-				goto bad;
-			s->id = (uint32_t)v;
-			have_id = true;
-		} else if (!strcmp(key, "threads")) {
-			if (!parse_int(ps, 0, UINT32_MAX, &v))
-				goto bad;
-			s->threads = (uint32_t)v;
-		} else if (!strcmp(key, "pid")) {
-			if (!parse_int(ps, -1, INT_MAX, &v))
-				goto bad;
-			s->pid = (pid_t)v;
-		} else if (!strcmp(key, "target") || !strcmp(key, "backing")) {
-			char *str = parse_string(ps);
-			char *dst = key[0] == 't' ? s->target : s->backing;
-			size_t cap = key[0] == 't' ? sizeof(s->target) :
-						     sizeof(s->backing);
+/* An optional string key copied into buf[cap]; bad type or too long: -EINVAL. */
+static int get_str(struct json_object *o, const char *key, char *buf,
+		   size_t cap)
+{
+	struct json_object *v;
+	const char *s;
 
-			if (!str || strlen(str) >= cap) {
-				free(str);
-				goto bad;
-			}
-			memcpy(dst, str, strlen(str) + 1);
-			free(str);
-		} else if (!strcmp(key, "argv")) {
-			if (!expect(ps, '['))
-				goto bad;
-			have_argv = true;
-			if (!expect(ps, ']')) {
-				do {
-					char *a = parse_string(ps);
-					char **nv;
-
-					if (!a)
-						goto bad;
-					nv = realloc(s->argv,
-						     (size_t)(s->argc + 2) *
-							     sizeof(*nv));
-					if (!nv) {
-						free(a);
-						goto bad;
-					}
-					s->argv = nv;
-					s->argv[s->argc++] = a;
-					s->argv[s->argc] = NULL;
-				} while (expect(ps, ','));
-				if (!expect(ps, ']'))
-					goto bad;
-			}
-		} else {
-			goto bad; /* the shape is fixed: no other keys */
-		}
-		free(key);
-		continue;
-bad:
-		free(key);
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return 0;
+	s = c_string(v);
+	if (!s || strlen(s) >= cap)
 		return -EINVAL;
-	} while (expect(ps, ','));
-	if (!expect(ps, '}'))
-		return -EINVAL;
-	skip_ws(ps);
-	if (ps->p != ps->end || !have_id || !have_argv)
-		return -EINVAL;
+	memcpy(buf, s, strlen(s) + 1);
 	return 0;
+}
+
+static int get_argv(struct json_object *o, struct ublk_state *s)
+{
+	struct json_object *a = get(o, "argv", json_type_array);
+	size_t i, n;
+
+	if (!a)
+		return json_object_object_get_ex(o, "argv", NULL) ? -EINVAL : 0;
+	n = json_object_array_length(a);
+	s->argv = calloc(n + 1, sizeof(*s->argv));
+	if (!s->argv)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const char *v = c_string(json_object_array_get_idx(a, i));
+
+		if (!v)
+			return -EINVAL;
+		s->argv[i] = strdup(v);
+		if (!s->argv[i])
+			return -ENOMEM;
+		s->argc++;
+	}
+	return 0;
+}
+
+static int from_json(struct json_object *o, uint32_t id, struct ublk_state *s)
+{
+	int64_t version = 0, v = -1;
+	int ret;
+
+	if (!json_object_is_type(o, json_type_object))
+		return -EINVAL;
+	ret = get_int(o, "version", 0, INT32_MAX, &version);
+	if (ret)
+		return ret;
+	/* Fields are only ever added; a new version means a reader must stop. */
+	if (version > UBLK_STATE_VERSION)
+		return -EPROTO;
+	ret = get_int(o, "id", 0, UINT32_MAX, &v);
+	if (ret || v != id)
+		return -EINVAL;
+	s->id = id;
+	v = 0;
+	ret = get_int(o, "pid", -1, INT_MAX, &v);
+	s->pid = (pid_t)v;
+	v = 0;
+	if (!ret)
+		ret = get_int(o, "threads", 0, UINT32_MAX, &v);
+	s->threads = (uint32_t)v;
+	if (!ret)
+		ret = get_str(o, "target", s->target, sizeof(s->target));
+	if (!ret)
+		ret = get_str(o, "backing", s->backing, sizeof(s->backing));
+	if (!ret)
+		ret = get_argv(o, s);
+	return ret;
 }
 
 int ublk_state_read(uint32_t id, struct ublk_state *s)
 {
-	char path[PATH_MAX + 32];
-	struct parser ps;
-	char *buf;
-	ssize_t n;
+	char path[PATH_MAX + 32], *buf = NULL;
+	struct json_tokener *tok = NULL;
+	struct json_object *o = NULL;
 	size_t len = 0;
+	ssize_t n;
 	int fd, ret;
 
 	memset(s, 0, sizeof(*s));
@@ -417,29 +286,33 @@ int ublk_state_read(uint32_t id, struct ublk_state *s)
 	if (fd < 0)
 		return -errno;
 	buf = malloc(STATE_MAX_BYTES);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
+	tok = json_tokener_new();
+	ret = -ENOMEM;
+	if (!buf || !tok)
+		goto out;
 	while ((n = read(fd, buf + len, STATE_MAX_BYTES - len)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			ret = -errno;
+		ret = -errno;
+		if (n < 0)
 			goto out;
-		}
 		len += (size_t)n;
-		if (len == STATE_MAX_BYTES) {
-			ret = -EFBIG;
+		ret = -EFBIG;
+		if (len == STATE_MAX_BYTES)
 			goto out;
-		}
 	}
-	ps.p = buf;
-	ps.end = buf + len;
-	ret = parse_state(&ps, s);
-	if (!ret && s->id != id)
-		ret = -EINVAL;
+	ret = -EINVAL;
+	o = json_tokener_parse_ex(tok, buf, (int)len);
+	/* One complete object, nothing but white space after it. */
+	if (!o || json_tokener_get_error(tok) != json_tokener_success)
+		goto out;
+	for (n = (ssize_t)json_tokener_get_parse_end(tok); (size_t)n < len; n++)
+		if (!strchr(" \t\r\n", buf[n]))
+			goto out;
+	ret = from_json(o, id, s);
 out:
+	json_object_put(o);
+	json_tokener_free(tok);
 	free(buf);
 	close(fd);
 	if (ret)

@@ -2,14 +2,19 @@
 /*
  * Per-device state file, written by add (and recover), read by list,
  * recover and del, removed by del. One JSON object per device at
- * <run dir>/<id>.json, written atomically (temp file + rename):
+ * <run dir>/<id>.json (json-c; jq reads it too), written atomically
+ * (temp file, fsync, rename):
  *
- *   { "id": 3, "pid": 1234, "target": "loop", "backing": "/srv/disk.img",
- *     "threads": 1,
+ *   { "version": 1, "id": 3, "pid": 1234, "target": "loop",
+ *     "backing": "/srv/disk.img", "threads": 1,
  *     "argv": ["-t", "loop", "-f", "/srv/disk.img", "--batch"] }
  *
  * argv is add's command line after "add" (with -n pinned to the id the
  * device got); recover re-parses it to rebuild the same server.
+ * Compatibility: keys are only added, never renamed or given another
+ * meaning; readers ignore keys they do not know, so an older ublkctl reads
+ * a newer file. "version" changes only for a change old readers must not
+ * misread; they then refuse the file (-EPROTO).
  * Run dir: $UBLKCTL_RUN_DIR, else /run/ublkctl for root, else
  * $XDG_RUNTIME_DIR/ublkctl.
  */
@@ -18,6 +23,9 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+
+/* The format version this build writes and the newest it reads. */
+#define UBLK_STATE_VERSION 1
 
 struct ublk_state {
 	uint32_t id;
@@ -33,7 +41,11 @@ struct ublk_state {
 const char *ublk_run_dir(void);
 /* 0, or negative errno. Creates the run dir (0755) if needed. */
 int ublk_state_write(const struct ublk_state *s);
-/* 0, -ENOENT if there is no state file, other negative errno if bad. */
+/*
+ * 0; -ENOENT if there is no state file; -EINVAL if it is not a state
+ * file of device id (not JSON, a known key of the wrong type, trailing
+ * junk); -EPROTO if its version is newer than UBLK_STATE_VERSION.
+ */
 int ublk_state_read(uint32_t id, struct ublk_state *s);
 /* 0 or -ENOENT, or another negative errno. */
 int ublk_state_remove(uint32_t id);

@@ -18,6 +18,7 @@ load srv
 	[ -b "/dev/ublkb$DEV_ID" ]
 	[ "$(blockdev --getsize64 "/dev/ublkb$DEV_ID")" = $((256 << 20)) ]
 	st=$UBLKCTL_RUN_DIR/$DEV_ID.json
+	[ "$(jq -r .version "$st")" = 1 ]
 	[ "$(jq -r .target "$st")" = null ]
 	[ "$(jq -r .pid "$st")" = "$(srv_pid "$DEV_ID")" ]
 	[ "$(jq -c .argv "$st")" = "[\"-t\",\"null\",\"-q\",\"1\",\"-d\",\"64\",\"-s\",\"256M\",\"-n\",\"$DEV_ID\"]" ]

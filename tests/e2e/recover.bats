@@ -34,6 +34,22 @@ load srv
 	[ "$status" -eq 0 ]
 }
 
+@test "recover: a state file with keys this version does not know is read" {
+	e2e_add -t null -r
+	[ "$status" -eq 0 ]
+	st=$UBLKCTL_RUN_DIR/$DEV_ID.json
+	jq '. + {"added-by-a-newer-ublkctl": {"x": [1, 2]}}' "$st" >"$st.new"
+	mv "$st.new" "$st"
+	[ "$("$UBLKCTL" list -r --noheadings -n "$DEV_ID" -o TARGET)" = null ]
+	kill -9 "$(srv_pid "$DEV_ID")"
+	e2e_wait 20 bash -c "[ \"\$(\"$UBLKCTL\" list -J | jq -r '.ublkdevices[] | select(.id == $DEV_ID) | .state')\" = quiesced ]"
+	run timeout 60 "$UBLKCTL" recover -n "$DEV_ID"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(srv_state "$DEV_ID")" = live ]
+	[ "$(jq -r .version "$st")" = 1 ]
+}
+
 @test "recover: a live device is refused" {
 	e2e_add -t null -r
 	[ "$status" -eq 0 ]

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* State files: round trip with awkward strings, refusal of bad files. */
+#include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,36 @@ static void put_file(const char *dir, const char *name, const char *text)
 		fputs(text, f);
 		fclose(f);
 	}
+}
+
+/* Temp files a write left behind. */
+static int count_tmp(const char *dir)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		n += strstr(e->d_name, ".tmp") != NULL;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static bool file_has(const char *dir, const char *name, const char *text)
+{
+	char path[512], buf[4096];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, text) != NULL;
 }
 
 int main(void)
@@ -73,15 +105,37 @@ int main(void)
 	CHECK_EQ(ublk_state_read(11, &r), -EINVAL);
 	put_file(dir, "13.json", "{\"id\":13,\"argv\":[\"abc]}");
 	CHECK_EQ(ublk_state_read(13, &r), -EINVAL);
-	put_file(dir, "14.json", "{\"id\":14,\"other\":1,\"argv\":[]}");
-	CHECK_EQ(ublk_state_read(14, &r), -EINVAL);
+	/* A key this version does not know (from a newer ublkctl): ignored. */
+	put_file(dir, "14.json",
+		 "{\"id\":14,\"other\":{\"x\":[1,2]},\"pid\":5,"
+		 "\"target\":\"null\",\"argv\":[\"-t\",\"null\"],"
+		 "\"added-later\":true}\n");
+	CHECK_EQ(ublk_state_read(14, &r), 0);
+	CHECK_EQ(r.pid, 5);
+	CHECK(!strcmp(r.target, "null"));
+	CHECK_EQ(r.argc, 2);
+	CHECK_EQ(r.threads, 0);
+	ublk_state_free(&r);
 	put_file(dir, "15.json", "{\"id\":15,\"argv\":[\"\\u0000\"]}");
 	CHECK_EQ(ublk_state_read(15, &r), -EINVAL);
 
+	/* A known key of the wrong type; a newer format version. */
+	put_file(dir, "16.json", "{\"id\":16,\"pid\":\"12\",\"argv\":[]}");
+	CHECK_EQ(ublk_state_read(16, &r), -EINVAL);
+	put_file(dir, "17.json", "{\"version\":2,\"id\":17,\"argv\":[]}");
+	CHECK_EQ(ublk_state_read(17, &r), -EPROTO);
+	put_file(dir, "18.json", "{\"version\":1,\"id\":18,\"argv\":[1]}");
+	CHECK_EQ(ublk_state_read(18, &r), -EINVAL);
+
+	/* What add writes is versioned; no temp file is left. */
+	CHECK_EQ(count_tmp(dir), 0);
+	CHECK(file_has(dir, "7.json", "\"version\": 1"));
+
 	CHECK_EQ(ublk_state_remove(7), 0);
 	CHECK_EQ(ublk_state_remove(7), -ENOENT);
-	for (i = 9; i <= 15; i++)
+	for (i = 9; i <= 18; i++)
 		ublk_state_remove((uint32_t)i);
+
 	rmdir(dir);
 	return unit_done("test_state");
 }
