@@ -19,6 +19,7 @@
 #include <linux/blk-mq.h>
 #include <linux/delay.h>
 #include <linux/module.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -29,6 +30,16 @@
 			 UBLK_BATCH_F_AUTO_BUF_REG_FALLBACK)
 /* A FETCH may keep the active role this many times in a row. */
 #define UBK_BATCH_MAX_ROUNDS	32
+
+/*
+ * Fault injection for tests/hostile: a stop or quiesce waits this long
+ * between claiming an idle FETCH and completing it, which widens the race
+ * with io_uring's cancel on ring exit from nanoseconds to a window a test
+ * can hit. Root-only, 0 (no wait) unless a test sets it.
+ */
+static unsigned int cancel_delay_ms;
+module_param(cancel_delay_ms, uint, 0600);
+MODULE_PARM_DESC(cancel_delay_ms, "test only: delay a stop's FETCH cancel (ms, default 0)");
 
 int ubk_batch_init_queue(struct ubk_queue *q)
 {
@@ -92,8 +103,23 @@ void ubk_batch_kick(struct ubk_queue *q)
 }
 
 /*
- * Take @fetch_cmd off the queue and complete it with @res; hand the
- * active role to another FETCH if work is waiting.
+ * Complete @fetch_cmd, which its caller has claimed (taken off
+ * q->fetch_cmds under q->lock: whoever takes it off the list owns it), and
+ * start the FETCH that was made active in its place, if any.
+ */
+static void ubk_batch_finish(struct ubk_fetch_cmd *fetch_cmd,
+			     struct ubk_fetch_cmd *next, int res,
+			     unsigned int issue_flags)
+{
+	io_uring_cmd_done(fetch_cmd->cmd, res, issue_flags);
+	kfree(fetch_cmd);
+	ubk_batch_schedule(next);
+}
+
+/*
+ * End the active @fetch_cmd with @res; hand the active role to another
+ * FETCH if work is waiting. Only the active FETCH's own task work calls
+ * this, and no cancel path claims the active FETCH.
  */
 static void ubk_batch_end_fetch(struct ubk_queue *q,
 				struct ubk_fetch_cmd *fetch_cmd, int res,
@@ -107,10 +133,7 @@ static void ubk_batch_end_fetch(struct ubk_queue *q,
 		q->active_fetch = NULL;
 	next = ubk_batch_pick(q);
 	spin_unlock(&q->lock);
-
-	io_uring_cmd_done(fetch_cmd->cmd, res, issue_flags);
-	kfree(fetch_cmd);
-	ubk_batch_schedule(next);
+	ubk_batch_finish(fetch_cmd, next, res, issue_flags);
 }
 
 /*
@@ -167,6 +190,12 @@ static unsigned int ubk_batch_take(struct ubk_queue *q, u16 *tags,
 	for (i = 0, kept = 0; i < nr; i++) {
 		struct ubk_io *io = &q->ios[tags[i]];
 
+		/*
+		 * A tag is pushed once per binding and only the active
+		 * dispatch takes it out, so a pushed slot is QUEUED with its
+		 * request. Anything else is a driver bug, and such an entry
+		 * has no request of its own to end.
+		 */
 		if (!WARN_ON_ONCE(io->state != UBK_IO_QUEUED || !io->req))
 			tags[kept++] = tags[i];
 	}
@@ -185,31 +214,46 @@ static unsigned int ubk_batch_take(struct ubk_queue *q, u16 *tags,
 	return kept;
 }
 
-/* The server never saw @tags: put them back as they were. */
+/*
+ * The CQE naming @tags was never posted: take back what this dispatch
+ * gave. The slots were SERVER from ubk_batch_take() on, so in that window
+ * the server - guessing tags - may already have committed one from another
+ * ring, or registered or user-copied its buffer. A slot goes back to the
+ * FIFO only if it is still SERVER and, once this ring's automatic buffer is
+ * unregistered, nothing but the dispatch's own reference holds its
+ * request: the check and the switch back to QUEUED are one critical
+ * section, and new references are only taken under q->lock on SERVER
+ * slots. Every other slot stays the server's: its commit, or the server's
+ * exit (ubk_abort_queue), ends the request.
+ */
 static void ubk_batch_undo(struct ubk_queue *q, struct io_uring_cmd *cmd,
 			   const u16 *tags, unsigned int nr,
 			   unsigned int issue_flags)
 {
+	bool need_ref = ubk_need_ref(q->flags);
 	unsigned int i;
 
 	for (i = 0; i < nr; i++) {
 		struct ubk_io *io = &q->ios[tags[i]];
-		int index;
+		int index = -1;
 
-		/*
-		 * Review: undo after a failed CQE post restores the
-		 * pre-dispatch state and unregisters auto buffers
-		 */
 		spin_lock(&q->lock);
-		ubk_take_auto_reg(io, cmd, &index);
-		io->state = UBK_IO_QUEUED;
+		if (io->state == UBK_IO_SERVER)
+			ubk_take_auto_reg(io, cmd, &index);
 		spin_unlock(&q->lock);
 		if (index >= 0)
 			io_buffer_unregister(cmd, index, issue_flags);
-		/* the never-used buffer was released synchronously above */
-		refcount_set(&io->ref, 0);
+
+		spin_lock(&q->lock);
+		if (io->state == UBK_IO_SERVER &&
+		    (!need_ref || refcount_read(&io->ref) == 1)) {
+			if (need_ref)
+				refcount_set(&io->ref, 0);
+			io->state = UBK_IO_QUEUED;
+			kfifo_put(&q->tag_fifo, tags[i]);
+		}
+		spin_unlock(&q->lock);
 	}
-	kfifo_in_spinlocked(&q->tag_fifo, tags, nr, &q->lock);
 }
 
 /*
@@ -235,20 +279,31 @@ static int ubk_batch_deliver(struct ubk_queue *q,
 	if (!sel.addr)
 		return -ENOBUFS;
 
+	/*
+	 * A buffer too short for one tag (0 or 1 byte, such as the tail of
+	 * an odd-sized incremental buffer) can never take one: end the
+	 * FETCH, or the dispatch loop would select it again forever.
+	 */
 	nr = min_t(size_t, len / sizeof(tags[0]), ARRAY_SIZE(tags));
-	kept = ubk_batch_take(q, tags, nr, cmd, issue_flags);
+	if (!nr) {
+		sel.val = -ENOBUFS;	/* recycles the buffer */
+		io_uring_mshot_cmd_post_cqe(cmd, &sel, issue_flags);
+		return -ENOBUFS;
+	}
 
+	kept = ubk_batch_take(q, tags, nr, cmd, issue_flags);
 	if (!kept) {
-		/* Review: return the selected buffer when every tag was filtered */
+		/* every tag went elsewhere: give the buffer back unused */
 		sel.val = 0;
 		io_uring_mshot_cmd_post_cqe(cmd, &sel, issue_flags);
 		return 0;
 	}
 
+	/* as upstream, a failed copy or post ends the FETCH with -ENOBUFS */
 	if (copy_to_user(sel.addr, tags, kept * sizeof(tags[0]))) {
-		ret = -EFAULT;
-		sel.val = ret;	/* recycles the buffer */
+		sel.val = -EFAULT;	/* recycles the buffer */
 		io_uring_mshot_cmd_post_cqe(cmd, &sel, issue_flags);
+		ret = -ENOBUFS;
 	} else {
 		sel.val = kept * sizeof(tags[0]);
 		ret = io_uring_mshot_cmd_post_cqe(cmd, &sel, issue_flags) ?
@@ -282,14 +337,20 @@ again:
 
 	spin_lock(&q->lock);
 	q->active_fetch = NULL;
-	/* a stop or quiesce ran while we were active: we are the last one */
+	/*
+	 * A stop or quiesce ran while we were active: we are the last one.
+	 * We claim ourselves in the critical section that ends our active
+	 * role, or a cancel could claim and complete us too.
+	 */
 	stop = q->canceling || q->force_abort;
+	if (stop)
+		list_del_init(&fetch_cmd->node);
 	next = stop ? NULL : ubk_batch_pick(q);
 	spin_unlock(&q->lock);
 
 	if (stop) {
-		ubk_batch_end_fetch(q, fetch_cmd, UBLK_IO_RES_ABORT,
-				    issue_flags);
+		ubk_batch_finish(fetch_cmd, NULL, UBLK_IO_RES_ABORT,
+				 issue_flags);
 		return;
 	}
 	if (next == fetch_cmd && rounds++ < UBK_BATCH_MAX_ROUNDS)
@@ -314,28 +375,66 @@ static void ubk_batch_tw(struct io_tw_req tw_req, io_tw_token_t tw)
 	ubk_batch_dispatch(q, fetch_cmd, issue_flags);
 }
 
-/* Complete every idle FETCH of @q with ABORT; the active one follows. */
+/*
+ * Claim @fetch_cmd for a cancel path: true if it was idle and still
+ * listed, and is now the caller's to complete. The active FETCH is left to
+ * its own task work, which ends it when it sees the queue canceling.
+ */
+static bool ubk_batch_claim(struct ubk_queue *q,
+			    struct ubk_fetch_cmd *fetch_cmd)
+{
+	bool mine;
+
+	lockdep_assert_held(&q->lock);
+	mine = q->active_fetch != fetch_cmd && !list_empty(&fetch_cmd->node);
+	if (mine)
+		list_del_init(&fetch_cmd->node);
+	return mine;
+}
+
+/* Claim any idle FETCH of @q, or NULL. */
+static struct ubk_fetch_cmd *ubk_batch_claim_idle(struct ubk_queue *q)
+{
+	struct ubk_fetch_cmd *fetch_cmd;
+
+	spin_lock(&q->lock);
+	list_for_each_entry(fetch_cmd, &q->fetch_cmds, node) {
+		if (ubk_batch_claim(q, fetch_cmd)) {
+			spin_unlock(&q->lock);
+			return fetch_cmd;
+		}
+	}
+	spin_unlock(&q->lock);
+	return NULL;
+}
+
+/*
+ * Complete every idle FETCH of @q with ABORT; the active one follows. Each
+ * is claimed under q->lock, one at a time, so io_uring's cancel callback
+ * racing on ring exit never takes one of them for its own.
+ */
 void ubk_batch_cancel_queue(struct ubk_queue *q)
 {
-	struct ubk_fetch_cmd *fetch_cmd, *tmp;
-	LIST_HEAD(victims);
+	struct ubk_fetch_cmd *fetch_cmd;
 
 	spin_lock(&q->lock);
 	q->canceling = true;
-	list_for_each_entry_safe(fetch_cmd, tmp, &q->fetch_cmds, node)
-		if (fetch_cmd != q->active_fetch)
-			list_move_tail(&fetch_cmd->node, &victims);
 	spin_unlock(&q->lock);
 
-	list_for_each_entry_safe(fetch_cmd, tmp, &victims, node) {
-		list_del_init(&fetch_cmd->node);
-		io_uring_cmd_done(fetch_cmd->cmd, UBLK_IO_RES_ABORT,
-				  IO_URING_F_UNLOCKED);
-		kfree(fetch_cmd);
+	while ((fetch_cmd = ubk_batch_claim_idle(q))) {
+		if (unlikely(READ_ONCE(cancel_delay_ms)))
+			msleep(READ_ONCE(cancel_delay_ms));
+		ubk_batch_finish(fetch_cmd, NULL, UBLK_IO_RES_ABORT,
+				 IO_URING_F_UNLOCKED);
 	}
 }
 
-/* io_uring cancels one FETCH (ring teardown). */
+/*
+ * io_uring cancels one FETCH (ring teardown). io_uring calls this under
+ * the ring's lock, and completing a FETCH claimed elsewhere takes that lock
+ * to unlink it from the cancelable list first, so @fetch_cmd is still
+ * allocated here even when another path has claimed it.
+ */
 static void ubk_batch_cancel_fn(struct io_uring_cmd *cmd,
 				unsigned int issue_flags)
 {
@@ -346,15 +445,11 @@ static void ubk_batch_cancel_fn(struct io_uring_cmd *cmd,
 
 	ubk_set_canceling(q->dev, true);
 	spin_lock(&q->lock);
-	/* the active one is finished by its own task work */
-	mine = q->active_fetch != fetch_cmd && !list_empty(&fetch_cmd->node);
-	if (mine)
-		list_del_init(&fetch_cmd->node);
+	mine = ubk_batch_claim(q, fetch_cmd);
 	spin_unlock(&q->lock);
-	if (mine) {
-		io_uring_cmd_done(cmd, UBLK_IO_RES_ABORT, issue_flags);
-		kfree(fetch_cmd);
-	}
+	if (mine)
+		ubk_batch_finish(fetch_cmd, NULL, UBLK_IO_RES_ABORT,
+				 issue_flags);
 }
 
 /* Release work: tags the server never saw. */
@@ -438,20 +533,14 @@ static void ubk_batch_parse(const struct ublk_batch_io *uc, const void *raw,
 	};
 }
 
-/* Undo PREP for one armed slot (ub->mutex held). */
-static void ubk_batch_unprep(struct ubk_device *ub, struct ubk_queue *q,
-			     u16 tag)
-{
-	if (q->nr_ready == q->depth)
-		ub->nr_queues_ready--;
-	q->nr_ready--;
-	spin_lock(&q->lock);
-	if (q->nr_ready + 1 == q->depth)
-		q->canceling = true;
-	q->ios[tag].state = UBK_IO_IDLE;
-	spin_unlock(&q->lock);
-}
-
+/*
+ * PREP is all or nothing. Every element is checked and its slot armed
+ * (IDLE -> ARMED) before any slot counts as ready, so the queue cannot go
+ * live part-way through the list: until it is ready it stays canceling,
+ * queue_rq binds none of these slots, and a failed element can put every
+ * slot this command armed back to IDLE. IDLE slots change only under
+ * ub->mutex, which we hold.
+ */
 static int ubk_batch_prep(struct ubk_device *ub, const struct ublk_batch_io *uc,
 			  const void *buf)
 {
@@ -465,6 +554,10 @@ static int ubk_batch_prep(struct ubk_device *ub, const struct ublk_batch_io *uc,
 		ret = UBLK_IO_RES_ABORT;
 		goto out;
 	}
+	if (ub->nr_queues_ready == ub->info.nr_hw_queues) {
+		ret = -EBUSY;
+		goto out;
+	}
 	for (done = 0; done < uc->nr_elem; done++) {
 		struct ubk_io *io;
 
@@ -474,10 +567,6 @@ static int ubk_batch_prep(struct ubk_device *ub, const struct ublk_batch_io *uc,
 			break;
 		if (ubk_copy_mode(q->flags) && !elem.buf_addr)
 			break;
-		if (ub->nr_queues_ready == ub->info.nr_hw_queues) {
-			ret = -EBUSY;
-			break;
-		}
 		io = &q->ios[elem.tag];
 		spin_lock(&q->lock);
 		if (io->state != UBK_IO_IDLE) {
@@ -489,16 +578,19 @@ static int ubk_batch_prep(struct ubk_device *ub, const struct ublk_batch_io *uc,
 		io->flags = 0;
 		io->state = UBK_IO_ARMED;
 		spin_unlock(&q->lock);
-		ubk_mark_io_ready(ub, q);
 		ret = 0;
 	}
 	if (ret) {
-		/* all or nothing */
 		for (i = 0; i < done; i++) {
 			ubk_batch_parse(uc, buf + i * uc->elem_bytes, &elem);
-			ubk_batch_unprep(ub, q, elem.tag);
+			spin_lock(&q->lock);
+			q->ios[elem.tag].state = UBK_IO_IDLE;
+			spin_unlock(&q->lock);
 		}
+		goto out;
 	}
+	for (i = 0; i < done; i++)
+		ubk_mark_io_ready(ub, q);
 out:
 	mutex_unlock(&ub->mutex);
 	return ret;
@@ -517,7 +609,7 @@ static int ubk_batch_commit_one(struct ubk_queue *q, struct io_uring_cmd *cmd,
 	lockdep_assert_held(&q->lock);
 	if (io->state != UBK_IO_SERVER)
 		return -EBUSY;
-	/* Review: no NEED_GET_DATA in batch commit: copy mode needs a buffer */
+	/* batch devices have no NEED_GET_DATA: a copy-mode commit names a buffer */
 	if (ubk_copy_mode(q->flags) && !elem->buf_addr)
 		return -EINVAL;
 	*rqp = io->req;
@@ -602,12 +694,12 @@ static int ubk_batch_fetch(struct ubk_device *ub, struct io_uring_cmd *cmd,
 		return -EINVAL;
 	if (!(cmd->flags & IORING_URING_CMD_MULTISHOT))
 		return -EINVAL;
-	/* Review: element size by sizeof, not a literal */
 	if (uc->elem_bytes != sizeof(u16) || uc->flags)
 		return -EINVAL;
 
 	q = ub->queues[uc->q_id];
-	fetch_cmd = kzalloc_obj(*fetch_cmd, GFP_KERNEL);
+	/* the server may be writing back to its own device: no I/O here */
+	fetch_cmd = kzalloc_obj(*fetch_cmd, GFP_NOIO);
 	if (!fetch_cmd)
 		return -ENOMEM;
 	fetch_cmd->cmd = cmd;
@@ -660,6 +752,7 @@ int ubk_batch_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 		io_uring_sqe_cmd(cmd->sqe, struct ublk_batch_io);
 	struct ubk_device *ub = cmd->file->private_data;
 	struct ublk_batch_io uc;
+	unsigned int noio;
 	void *buf;
 	int ret;
 
@@ -686,14 +779,21 @@ int ubk_batch_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags)
 	ret = ubk_batch_check(ub, &uc);
 	if (ret)
 		return ret;
+	/* an empty list is a no-op for both, as upstream */
 	if (!uc.nr_elem)
-		return cmd->cmd_op == UBLK_U_IO_PREP_IO_CMDS ? 0 : -EINVAL;
+		return 0;
 	if (cmd->cmd_op == UBLK_U_IO_COMMIT_IO_CMDS)
 		return ubk_batch_commit(ub, cmd, &uc,
 					u64_to_user_ptr(READ_ONCE(cmd->sqe->addr)),
 					issue_flags);
+	/*
+	 * PREP also runs in user recovery, with the disk live and writeback
+	 * to it stalled until the new server is ready: no I/O from reclaim.
+	 */
+	noio = memalloc_noio_save();
 	buf = vmemdup_user(u64_to_user_ptr(READ_ONCE(cmd->sqe->addr)),
 			   (size_t)uc.nr_elem * uc.elem_bytes);
+	memalloc_noio_restore(noio);
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
 	ret = ubk_batch_prep(ub, &uc, buf);

@@ -231,8 +231,14 @@ static blk_status_t ubk_batch_queue_rq(struct blk_mq_hw_ctx *hctx,
 	st = ubk_prep_rq(q, rq);
 	if (st != BLK_STS_OK)
 		return st;
+	/*
+	 * The kick goes with the last request of a run even when that one
+	 * was failed or requeued here: tags pushed before it wait for it.
+	 */
 	if (ubk_take_rq(q, rq, &cmd))
 		ubk_batch_queue_tags(q, &rq, 1, bd->last);
+	else if (bd->last)
+		ubk_batch_kick(q);
 	return BLK_STS_OK;
 }
 

@@ -94,7 +94,7 @@ bool ubk_auto_register(struct ubk_queue *q, struct request *rq,
 	struct ublk_auto_buf_reg reg;
 	int ret;
 
-	/* Review: read registration data only while QUEUED (no concurrent commit) */
+	/* while QUEUED no commit can change the registration data */
 	spin_lock(&q->lock);
 	if (WARN_ON_ONCE(io->state != UBK_IO_QUEUED)) {
 		spin_unlock(&q->lock);
@@ -132,7 +132,7 @@ void ubk_take_auto_reg(struct ubk_io *io, struct io_uring_cmd *cmd,
 	if (!(io->flags & UBK_IOF_AUTO_REG))
 		return;
 	io->flags &= ~UBK_IOF_AUTO_REG;
-	/* Review: unregister only a buffer of this ring (ctx handle check) */
+	/* a buffer in another ring's table is not this ring's to drop */
 	if (io->auto_reg_ctx == io_uring_cmd_ctx_handle(cmd))
 		*index = io->auto_reg.index;
 }

@@ -184,7 +184,7 @@ static int ubk_check_add_flags(struct ublksrv_ctrl_dev_info *info)
 		info->flags &= ~UBLK_F_NEED_GET_DATA;
 
 	if (info->flags & UBLK_F_BATCH_IO) {
-		/* Review: batch mode with NEED_GET_DATA is meaningless: clear it */
+		/* batch mode has no per-I/O command to ask for data: clear it */
 		info->flags &= ~(UBLK_F_NEED_GET_DATA | UBLK_F_PER_IO_DAEMON);
 	}
 	return 0;

@@ -93,10 +93,9 @@ struct ubk_io {
 };
 
 /*
- * One armed multishot FETCH_IO_CMDS command.
- * Review: names say what they are (fetch_cmd), element sizes use sizeof,
- * loop counters over unsigned lengths are unsigned, and helpers whose
- * result nobody reads return void.
+ * One armed multishot FETCH_IO_CMDS command. It is on its queue's
+ * fetch_cmds list from arming until a path claims it by taking it off the
+ * list under the queue lock; the claimer completes and frees it.
  */
 struct ubk_fetch_cmd {
 	struct list_head node;
