@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * ublkctl recover -n ID: restart the server of a device whose server died.
- * The target and its options come from the state file add wrote; the
- * device's queues, depth and flags come from the kernel.
+ * The configuration comes from the state file add wrote (its normalized
+ * form, loaded by devcfg.c); the device's queues, depth and flags come
+ * from the kernel.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -92,9 +93,8 @@ int cmd_recover(int argc, char **argv)
 	struct ublk_ctrl ctrl = { .fd = -1 };
 	struct ublk_state st;
 	struct ublk_dev_cfg *c = NULL;
-	char **av = NULL;
 	uint32_t id = 0;
-	int ret, i;
+	int ret;
 
 	ret = parse_args(argc, argv, &id);
 	if (ret)
@@ -111,28 +111,20 @@ int cmd_recover(int argc, char **argv)
 				   ublk_run_dir());
 		return EXIT_FAIL;
 	}
-	av = calloc((size_t)st.argc + 2, sizeof(*av));
 	c = calloc(1, sizeof(*c));
-	if (!av || !c) {
+	if (!c) {
 		ublk_errno(ENOMEM, "recover");
 		ret = EXIT_FAIL;
 		goto out;
 	}
-	av[0] = "add";
-	for (i = 0; i < st.argc; i++)
-		av[i + 1] = st.argv[i];
-	ret = ublk_cfg_parse(c, st.argc + 1, av);
-	if (ret) {
-		ublk_err("device %u: state file: bad add arguments", id);
-		ret = EXIT_FAIL;
+	ret = ublk_cfg_load(c, &st);
+	if (ret)
 		goto out;
-	}
 	ret = c->tgt.ops->init(&c->tgt, c);
 	if (ret) {
 		ret = EXIT_FAIL;
 		goto out;
 	}
-	c->foreground = false;
 
 	ret = ublk_ctrl_open(&ctrl);
 	if (ret) {
@@ -167,10 +159,9 @@ out_deinit:
 	if (c->tgt.ops->deinit)
 		c->tgt.ops->deinit(&c->tgt);
 out:
-	if (c && c->tgt.ops && c->tgt.ops->deinit && c->tgt.priv)
-		c->tgt.ops->deinit(&c->tgt);
+	if (c)
+		ublk_cfg_release(c);
 	free(c);
-	free(av);
 	ublk_state_free(&st);
 	return ret;
 }

@@ -1,19 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * ublkctl resize: UPDATE_SIZE on a live device, after checking what the
- * driver does not: the size is a multiple of the logical block size and,
- * for a loop device, fits in the backing file.
+ * driver does not: the size is a multiple of the logical block size and
+ * the target allows it (its check_resize hook: loop's backing file).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <linux/fs.h>
+#include <stdlib.h>
 
 #include "ublkctl/cmdutil.h"
+#include "ublkctl/devcfg.h"
 #include "ublkctl/state.h"
 
 #define SECTOR_SHIFT 9
@@ -32,53 +27,14 @@ static void usage(void)
 	ublk_usage_end(stdout);
 }
 
-/* Size of a regular file or block device; 0 or negative errno. */
-static int backing_size(const char *path, uint64_t *size)
+/*
+ * What the target allows (loop: the backing file's size past --offset),
+ * from its configuration in the state file. 0 or -1 (message printed).
+ */
+static int check_target(uint32_t id, const char *arg, uint64_t bytes)
 {
-	struct stat st;
-	int fd, ret = 0;
-
-	if (stat(path, &st))
-		return -errno;
-	if (S_ISREG(st.st_mode)) {
-		*size = (uint64_t)st.st_size;
-		return 0;
-	}
-	if (!S_ISBLK(st.st_mode))
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, BLKGETSIZE64, size))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-/* The loop target's --offset from add's command line, 0 if none. */
-static uint64_t backing_offset(const struct ublk_state *st)
-{
-	uint64_t off = 0;
-	int i;
-
-	for (i = 0; i < st->argc; i++) {
-		const char *a = st->argv[i], *v = NULL;
-
-		if (!strcmp(a, "--offset") && i + 1 < st->argc)
-			v = st->argv[i + 1];
-		else if (!strncmp(a, "--offset=", 9))
-			v = a + 9;
-		if (v && ublk_parse_size("offset", v, 0, UINT64_MAX, &off))
-			off = 0;
-	}
-	return off;
-}
-
-/* For loop: the new size must fit in the backing file. 0 or -1. */
-static int check_backing(uint32_t id, const char *arg, uint64_t bytes)
-{
+	struct ublk_dev_cfg *c;
 	struct ublk_state st;
-	uint64_t have, off;
 	int ret;
 
 	ret = ublk_state_read(id, &st);
@@ -88,25 +44,18 @@ static int check_backing(uint32_t id, const char *arg, uint64_t bytes)
 		ublk_errno(ret, "device %u: cannot read its state file", id);
 		return -1;
 	}
-	ret = 0;
-	if (strcmp(st.target, "loop") || !st.backing[0])
-		goto out;
-	off = backing_offset(&st);
-	ret = backing_size(st.backing, &have);
-	if (ret) {
-		ublk_errno(ret, "device %u: backing file %s", id, st.backing);
-		ret = -1;
-		goto out;
-	}
-	have = have > off ? have - off : 0;
-	if (bytes > have) {
-		ublk_err(
-			"device %u: --size: '%s': larger than the backing file %s (%" PRIu64
-			" bytes usable)",
-			id, arg, st.backing, have);
-		ret = -1;
-	}
-out:
+	c = calloc(1, sizeof(*c));
+	ret = -1;
+	if (!c)
+		ublk_errno(ENOMEM, "device %u", id);
+	else if (!ublk_cfg_load(c, &st))
+		ret = c->tgt.ops->check_resize ?
+			      c->tgt.ops->check_resize(&c->tgt, id, arg,
+						       bytes) :
+			      0;
+	if (c)
+		ublk_cfg_release(c);
+	free(c);
 	ublk_state_free(&st);
 	return ret;
 }
@@ -145,7 +94,7 @@ static int resize(struct ublk_ctrl *c, uint32_t id, const char *arg,
 			id, arg, lbs);
 		return -1;
 	}
-	if (check_backing(id, arg, bytes))
+	if (check_target(id, arg, bytes))
 		return -1;
 	ret = ublk_ctrl_update_size(c, id, bytes >> SECTOR_SHIFT);
 	if (ret) {

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,41 @@ static int add_int(struct json_object *o, const char *key, int64_t val)
 	return 0;
 }
 
+/* A decimal that round-trips through a JSON number (no sign, no 0123). */
+static bool is_number(const char *v)
+{
+	size_t n = strspn(v, "0123456789");
+
+	return n && !v[n] && n <= 18 && (v[0] != '0' || n == 1);
+}
+
+static int add_config(struct json_object *o, const struct ublk_state *s)
+{
+	struct json_object *cfg = json_object_new_object();
+	int i, ret = 0;
+
+	if (!cfg || json_object_object_add(o, "config", cfg)) {
+		json_object_put(cfg);
+		return -ENOMEM;
+	}
+	for (i = 0; !ret && i < s->nopts; i++) {
+		const struct ublk_state_opt *p = &s->opts[i];
+		struct json_object *v;
+
+		if (!p->value)
+			v = json_object_new_boolean(1);
+		else if (is_number(p->value))
+			v = json_object_new_int64(strtoll(p->value, NULL, 10));
+		else
+			v = json_object_new_string(p->value);
+		if (!v || json_object_object_add(cfg, p->name, v)) {
+			json_object_put(v);
+			ret = -ENOMEM;
+		}
+	}
+	return ret;
+}
+
 static struct json_object *to_json(const struct ublk_state *s)
 {
 	struct json_object *o = json_object_new_object(), *argv;
@@ -89,6 +125,8 @@ static struct json_object *to_json(const struct ublk_state *s)
 			goto nomem;
 		}
 	}
+	if (s->nopts && add_config(o, s))
+		goto nomem;
 	return o;
 nomem:
 	json_object_put(o);
@@ -238,6 +276,48 @@ static int get_argv(struct json_object *o, struct ublk_state *s)
 	return 0;
 }
 
+/*
+ * "config" back into pairs: true -> a flag, a number -> its decimal, a
+ * string -> itself; false and null mean "not given". Absent: none.
+ */
+static int get_config(struct json_object *o, struct ublk_state *s)
+{
+	struct json_object *cfg;
+
+	if (!json_object_object_get_ex(o, "config", &cfg) || !cfg)
+		return 0;
+	if (!json_object_is_type(cfg, json_type_object))
+		return -EINVAL;
+	s->opts = calloc(json_object_object_length(cfg) + 1, sizeof(*s->opts));
+	if (!s->opts)
+		return -ENOMEM;
+	json_object_object_foreach(cfg, key, v)
+	{
+		struct ublk_state_opt *p = &s->opts[s->nopts];
+		char num[24];
+		const char *str = NULL;
+
+		if (!v || (json_object_is_type(v, json_type_boolean) &&
+			   !json_object_get_boolean(v)))
+			continue;
+		if (json_object_is_type(v, json_type_int)) {
+			snprintf(num, sizeof(num), "%" PRId64,
+				 json_object_get_int64(v));
+			str = num;
+		} else if (!json_object_is_type(v, json_type_boolean)) {
+			str = c_string(v);
+			if (!str)
+				return -EINVAL;
+		}
+		p->name = strdup(key);
+		p->value = str ? strdup(str) : NULL;
+		s->nopts++;
+		if (!p->name || (str && !p->value))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int from_json(struct json_object *o, uint32_t id, struct ublk_state *s)
 {
 	int64_t version = 0, v = -1;
@@ -268,6 +348,8 @@ static int from_json(struct json_object *o, uint32_t id, struct ublk_state *s)
 		ret = get_str(o, "backing", s->backing, sizeof(s->backing));
 	if (!ret)
 		ret = get_argv(o, s);
+	if (!ret)
+		ret = get_config(o, s);
 	return ret;
 }
 
@@ -337,4 +419,11 @@ void ublk_state_free(struct ublk_state *s)
 	free(s->argv);
 	s->argv = NULL;
 	s->argc = 0;
+	for (i = 0; i < s->nopts; i++) {
+		free(s->opts[i].name);
+		free(s->opts[i].value);
+	}
+	free(s->opts);
+	s->opts = NULL;
+	s->nopts = 0;
 }

@@ -36,37 +36,10 @@ static void drop_caps(const struct ublk_dev_cfg *cfg)
 		ublk_dbg("dropping capabilities failed");
 }
 
-static char **state_argv(const struct ublk_dev_cfg *cfg, int *argc)
-{
-	char **argv = calloc((size_t)cfg->argc + 3, sizeof(*argv));
-	char idbuf[16];
-	int i, n = 0;
-
-	if (!argv)
-		return NULL;
-	for (i = 0; i < cfg->argc; i++) {
-		const char *a = cfg->argv[i];
-
-		/* -n/--id in any spelling is rewritten to the granted id. */
-		if (!strcmp(a, "-n") || !strcmp(a, "--id")) {
-			i++;
-			continue;
-		}
-		if (!strncmp(a, "--id=", 5) || (!strncmp(a, "-n", 2) && a[2]))
-			continue;
-		argv[n++] = strdup(a);
-	}
-	snprintf(idbuf, sizeof(idbuf), "%u", cfg->info.dev_id);
-	argv[n++] = strdup("-n");
-	argv[n++] = strdup(idbuf);
-	*argc = n;
-	return argv;
-}
-
 static int write_state(const struct ublk_dev_cfg *cfg, pid_t pid)
 {
 	struct ublk_state st;
-	int ret, i;
+	int ret;
 
 	memset(&st, 0, sizeof(st));
 	st.id = cfg->info.dev_id;
@@ -74,13 +47,10 @@ static int write_state(const struct ublk_dev_cfg *cfg, pid_t pid)
 	snprintf(st.target, sizeof(st.target), "%s", cfg->tgt.ops->name);
 	snprintf(st.backing, sizeof(st.backing), "%s", cfg->tgt.backing);
 	st.threads = cfg->nthreads ? cfg->nthreads : cfg->info.nr_hw_queues;
-	st.argv = state_argv(cfg, &st.argc);
-	if (!st.argv)
-		return -ENOMEM;
-	ret = ublk_state_write(&st);
-	for (i = 0; i < st.argc; i++)
-		free(st.argv[i]);
-	free(st.argv);
+	ret = ublk_cfg_save(cfg, &st);
+	if (!ret)
+		ret = ublk_state_write(&st);
+	ublk_state_free(&st);
 	if (ret)
 		ublk_errno(ret, "device %u: state file in %s", st.id,
 			   ublk_run_dir());

@@ -84,6 +84,26 @@ static int fault_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 	return EXIT_OK;
 }
 
+static int fault_save(const struct ublk_tgt *tgt,
+		      int (*emit)(void *ctx, const char *name,
+				  const char *value),
+		      void *ctx)
+{
+	const struct fault_priv *p = tgt->priv;
+	char buf[16];
+	int ret = 0;
+
+	if (p->delay_us) {
+		snprintf(buf, sizeof(buf), "%u", p->delay_us);
+		ret = emit(ctx, "delay-us", buf);
+	}
+	if (!ret && p->fail_every) {
+		snprintf(buf, sizeof(buf), "%u", p->fail_every);
+		ret = emit(ctx, "fail-every", buf);
+	}
+	return ret;
+}
+
 static void fault_deinit(struct ublk_tgt *tgt)
 {
 	free(tgt->priv);
@@ -139,6 +159,7 @@ const struct target_ops target_fault = {
 	.parse_opt = fault_parse_opt,
 	.init = fault_init,
 	.deinit = fault_deinit,
+	.save = fault_save,
 	.queue_io = fault_queue_io,
 	.io_done = fault_io_done,
 };

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <liburing.h>
@@ -194,6 +195,75 @@ static int loop_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 	return EXIT_OK;
 }
 
+static int loop_save(const struct ublk_tgt *tgt,
+		     int (*emit)(void *ctx, const char *name,
+				 const char *value),
+		     void *ctx)
+{
+	const struct loop_priv *p = tgt->priv;
+	char off[24];
+	int ret;
+
+	/* The resolved path: recover may run from another directory. */
+	ret = emit(ctx, "file", tgt->backing);
+	if (!ret && p->buffered)
+		ret = emit(ctx, "buffered", NULL);
+	if (!ret && p->offset) {
+		snprintf(off, sizeof(off), "%" PRIu64, p->offset);
+		ret = emit(ctx, "offset", off);
+	}
+	return ret;
+}
+
+/* Size of a regular file or block device; 0 or negative errno. */
+static int backing_size(const char *path, uint64_t *size)
+{
+	struct stat st;
+	int fd, ret = 0;
+
+	if (stat(path, &st))
+		return -errno;
+	if (S_ISREG(st.st_mode)) {
+		*size = (uint64_t)st.st_size;
+		return 0;
+	}
+	if (!S_ISBLK(st.st_mode))
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, BLKGETSIZE64, size))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* The device may not outgrow what the backing store has past --offset. */
+static int loop_check_resize(struct ublk_tgt *tgt, uint32_t id,
+			     const char *size_arg, uint64_t bytes)
+{
+	const struct loop_priv *p = tgt->priv;
+	uint64_t have;
+	int ret;
+
+	if (!p || !p->file)
+		return 0;
+	ret = backing_size(p->file, &have);
+	if (ret) {
+		ublk_errno(ret, "device %u: backing file %s", id, p->file);
+		return -1;
+	}
+	have = have > p->offset ? have - p->offset : 0;
+	if (bytes > have) {
+		ublk_err(
+			"device %u: --size: '%s': larger than the backing file %s (%" PRIu64
+			" bytes usable)",
+			id, size_arg, p->file, have);
+		return -1;
+	}
+	return 0;
+}
+
 static void loop_deinit(struct ublk_tgt *tgt)
 {
 	if (tgt->nr_fds)
@@ -276,5 +346,7 @@ const struct target_ops target_loop = {
 	.parse_opt = loop_parse_opt,
 	.init = loop_init,
 	.deinit = loop_deinit,
+	.save = loop_save,
+	.check_resize = loop_check_resize,
 	.queue_io = loop_queue_io,
 };

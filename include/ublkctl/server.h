@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The ublk server: device configuration shared by add and recover, the
- * life cycle (fork, report over a pipe, state file), and the I/O-path
- * helpers targets call from server threads.
+ * The ublk server: the life cycle (fork, report over a pipe, state file)
+ * of a device configured by devcfg.h, and the I/O-path helpers targets
+ * call from server threads.
  *
  * Threads and rings: one pthread per server thread, one io_uring per
  * thread, created by that thread. Per-I/O mode: every (queue, tag) is
@@ -21,51 +21,10 @@
 #include <stdint.h>
 #include <linux/ublk_cmd.h>
 
+#include "ublkctl/devcfg.h"
 #include "ublkctl/target.h"
 
 struct ublk_ctrl;
-
-#define UBLK_DEV_ID_ANY ((uint32_t)-1)
-#define UBLK_DEF_QUEUES 1
-#define UBLK_DEF_DEPTH 128
-#define UBLK_DEF_MAX_IO (512U << 10)
-/* io_uring's limit on registered buffers (IORING_MAX_REG_BUFFERS). */
-#define UBLK_MAX_FIXED_BUFS 16384
-#define UBLK_MAX_THREADS 256
-
-enum ublk_recovery {
-	UBLK_RECOVERY_NONE = 0,
-	UBLK_RECOVERY_REQUEUE, /* -r: requeue I/O while recovering */
-	UBLK_RECOVERY_REISSUE, /* -r reissue */
-	UBLK_RECOVERY_FAIL_IO, /* -r fail-io */
-};
-
-/* Everything add (or recover, from the state file) knows about a device. */
-struct ublk_dev_cfg {
-	uint32_t dev_id; /* UBLK_DEV_ID_ANY: the kernel picks */
-	uint32_t queues;
-	uint32_t depth;
-	uint32_t nthreads; /* 0: one per queue */
-	uint64_t size; /* 0: the target's default */
-	uint32_t lbs, pbs; /* 0: the target's default */
-	uint32_t max_io;
-	enum ublk_recovery recovery;
-	bool read_only;
-	bool user_copy, zero_copy, auto_zc, auto_zc_fallback, batch;
-	bool unprivileged, foreground;
-	struct ublk_tgt tgt;
-	int argc; /* add's argv after "add" (borrowed) */
-	char **argv;
-	/* What the kernel granted (ADD_DEV reply or GET_DEV_INFO). */
-	struct ublksrv_ctrl_dev_info info;
-};
-
-/*
- * Parse add's command line (argv[0] is "add") into cfg. Prints help and
- * returns -1 for --help (caller exits 0); returns EXIT_OK or EXIT_USAGE
- * after printing the error. Does not touch the system.
- */
-int ublk_cfg_parse(struct ublk_dev_cfg *cfg, int argc, char **argv);
 
 /*
  * Start the server of a device that exists (ADD_DEV and SET_PARAMS done,

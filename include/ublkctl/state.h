@@ -7,10 +7,16 @@
  *
  *   { "version": 1, "id": 3, "pid": 1234, "target": "loop",
  *     "backing": "/srv/disk.img", "threads": 1,
- *     "argv": ["-t", "loop", "-f", "/srv/disk.img", "--batch"] }
+ *     "argv": ["-t", "loop", "-f", "disk.img", "--batch"],
+ *     "config": { "type": "loop", "queues": 1, "depth": 128,
+ *                 "max-io-size": 524288, "batch": true,
+ *                 "file": "/srv/disk.img" } }
  *
- * argv is add's command line after "add" (with -n pinned to the id the
- * device got); recover re-parses it to rebuild the same server.
+ * argv is add's command line after "add", as typed (for people). config
+ * is the device's configuration in normalized form (devcfg.h): add's
+ * long option names, a number, a string, or true for an option without
+ * argument; recover and resize rebuild the device from it. Files written
+ * before config existed have only argv, which recover then parses.
  * Compatibility: keys are only added, never renamed or given another
  * meaning; readers ignore keys they do not know, so an older ublkctl reads
  * a newer file. "version" changes only for a change old readers must not
@@ -27,6 +33,12 @@
 /* The format version this build writes and the newest it reads. */
 #define UBLK_STATE_VERSION 1
 
+/* One option of the normalized configuration. */
+struct ublk_state_opt {
+	char *name; /* add's long option name */
+	char *value; /* its argument; NULL for an option without one */
+};
+
 struct ublk_state {
 	uint32_t id;
 	pid_t pid;
@@ -35,6 +47,8 @@ struct ublk_state {
 	uint32_t threads; /* server I/O threads; 0: not recorded */
 	int argc;
 	char **argv; /* owned; freed by ublk_state_free */
+	int nopts;
+	struct ublk_state_opt *opts; /* "config"; owned */
 };
 
 /* The run directory (static buffer). */

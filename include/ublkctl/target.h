@@ -39,7 +39,11 @@ struct ublk_tgt {
 struct target_ops {
 	const char *name;
 	const char *summary; /* one line for add --help */
-	/* Optional: option table (keys >= 1000 or unused letters). */
+	/*
+	 * Optional: option table (keys >= 1000, or letters add does not
+	 * use). A long name two targets share is one option of add's
+	 * command line, its letter (if any) the same in both.
+	 */
 	const struct ublk_opt *opts;
 	/* Optional: extra lines for add --help (semantics of the options). */
 	const char *notes;
@@ -64,6 +68,26 @@ struct target_ops {
 
 	/* Optional. Any thread, once no I/O runs: release init's work. */
 	void (*deinit)(struct ublk_tgt *tgt);
+
+	/*
+	 * Optional. Main thread, after init: the target's options in
+	 * normalized form for the state file (sizes in bytes, paths
+	 * absolute), one emit(ctx, long name, value) each, value NULL for
+	 * an option without argument. recover and resize feed them back
+	 * through parse_opt. Returns 0 or the first non-zero emit result.
+	 */
+	int (*save)(const struct ublk_tgt *tgt,
+		    int (*emit)(void *ctx, const char *name, const char *value),
+		    void *ctx);
+
+	/*
+	 * Optional. Main thread of resize, on a target rebuilt from the
+	 * state file (parse_opt done, init not called): may device id
+	 * become bytes long? size_arg is the option as given, for the
+	 * message. 0, or -1 after printing why. NULL: any size.
+	 */
+	int (*check_resize)(struct ublk_tgt *tgt, uint32_t id,
+			    const char *size_arg, uint64_t bytes);
 
 	/*
 	 * Required. Server thread serving the I/O: start request tag of q

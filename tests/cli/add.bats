@@ -105,6 +105,16 @@ load helpers
 		add -t null --auto-zc -q 64 -d 4096
 }
 
+@test "add: --ty loop -f x: abbreviated options, target options in any order" {
+	for args in "--ty loop -f /nonexistent/x" "-f /nonexistent/x --type=loop" \
+		"--fi=/nonexistent/x -t loop"; do
+		run "$UBLKCTL" add $args
+		echo "add $args: $output"
+		[ "$status" -eq 1 ]
+		[ "$output" = "ublkctl: add: --file: /nonexistent/x: No such file or directory" ]
+	done
+}
+
 @test "add: a loop option on the null target is refused" {
 	usage_err "ublkctl: add: unrecognized option '--file'" add -t null --file /x
 }

@@ -5,7 +5,7 @@
 
 load srv
 
-@test "add: null device is live, listed, and its state file names add's argv" {
+@test "add: null device is live, listed, and its state file holds argv and the normalized config" {
 	e2e_add -t null -q 1 -d 64 -s 256M
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
@@ -21,7 +21,28 @@ load srv
 	[ "$(jq -r .version "$st")" = 1 ]
 	[ "$(jq -r .target "$st")" = null ]
 	[ "$(jq -r .pid "$st")" = "$(srv_pid "$DEV_ID")" ]
-	[ "$(jq -c .argv "$st")" = "[\"-t\",\"null\",\"-q\",\"1\",\"-d\",\"64\",\"-s\",\"256M\",\"-n\",\"$DEV_ID\"]" ]
+	# argv as typed; the configuration normalized (sizes in bytes).
+	[ "$(jq -c .argv "$st")" = '["-t","null","-q","1","-d","64","-s","256M"]' ]
+	[ "$(jq -c .config "$st")" = '{"type":"null","queues":1,"depth":64,"size":268435456,"max-io-size":524288}' ]
+}
+
+@test "add: loop's normalized config has the absolute backing path; list and recover use it" {
+	f=$(e2e_backing 64M)
+	cd "$(dirname "$f")"
+	e2e_add -t loop -f "$(basename "$f")" --offset 1M -r --batch
+	[ "$status" -eq 0 ]
+	cd /
+	st=$UBLKCTL_RUN_DIR/$DEV_ID.json
+	[ "$(jq -r .config.file "$st")" = "$f" ]
+	[ "$(jq -r .config.offset "$st")" = 1048576 ]
+	[ "$(jq -r .config.batch "$st")" = true ]
+	[ "$(jq -r .config.recovery "$st")" = requeue ]
+	kill -9 "$(srv_pid "$DEV_ID")"
+	e2e_wait 20 bash -c "[ \"\$(\"$UBLKCTL\" list -J | jq -r '.ublkdevices[] | select(.id == $DEV_ID) | .state')\" = quiesced ]"
+	run timeout 60 "$UBLKCTL" recover -n "$DEV_ID"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$("$UBLKCTL" list -r --noheadings -n "$DEV_ID" -o STATE,BACKING,MODE)" = "live $f batch" ]
 }
 
 @test "add: piped, prints one line per device" {

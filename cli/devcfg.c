@@ -1,0 +1,570 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Device configuration: add's options and every target's in one getopt
+ * pass, one handler per option (used for argv and for the state file),
+ * one exclusion table, and the normalized form saved for recover.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ublkctl/cmdutil.h"
+#include "ublkctl/devcfg.h"
+#include "ublkctl/server.h"
+#include "ublkctl/state.h"
+
+enum {
+	OPT_NTHREADS = 1000,
+	OPT_LBS,
+	OPT_PBS,
+	OPT_MAX_IO,
+	OPT_READ_ONLY,
+	OPT_USER_COPY,
+	OPT_ZERO_COPY,
+	OPT_AUTO_ZC,
+	OPT_AUTO_ZC_FALLBACK,
+	OPT_BATCH,
+	OPT_UNPRIVILEGED,
+	OPT_FOREGROUND,
+	/* getopt keys of target options: TGT_KEY + row of the merged table */
+	TGT_KEY = 0x10000,
+};
+
+static const struct ublk_opt add_opts[] = {
+	{ "type", 't', required_argument, "TARGET",
+	  "target: null, loop or fault (required)" },
+	{ "id", 'n', required_argument, "ID",
+	  "device id (default: the first free one)" },
+	{ "queues", 'q', required_argument, "N",
+	  "hardware queues (default 1; at most the CPU count)" },
+	{ "depth", 'd', required_argument, "N",
+	  "requests per queue (default 128, at most 4096)" },
+	{ "nthreads", OPT_NTHREADS, required_argument, "N",
+	  "server threads (default: one per queue)" },
+	{ "size", 's', required_argument, "SIZE",
+	  "device size (null, fault: 1G; loop: the backing size)" },
+	{ "logical-block-size", OPT_LBS, required_argument, "BYTES",
+	  "512-4096, power of 2 (loop: from the backing)" },
+	{ "physical-block-size", OPT_PBS, required_argument, "BYTES",
+	  "power of 2, >= logical block size (default 4096)" },
+	{ "max-io-size", OPT_MAX_IO, required_argument, "SIZE",
+	  "largest request (4K-4M, multiple of 4K; default 512K)" },
+	{ "read-only", OPT_READ_ONLY, no_argument, NULL,
+	  "make the device read-only" },
+	{ "recovery", 'r', optional_argument, "MODE",
+	  "survive a server crash: requeue (default), reissue or fail-io" },
+	{ "user-copy", OPT_USER_COPY, no_argument, NULL,
+	  "server copies data with pread/pwrite on /dev/ublkcN" },
+	{ "zero-copy", OPT_ZERO_COPY, no_argument, NULL,
+	  "register request buffers around each backing I/O" },
+	{ "auto-zc", OPT_AUTO_ZC, no_argument, NULL,
+	  "kernel registers request buffers itself (zero copy)" },
+	{ "auto-zc-fallback", OPT_AUTO_ZC_FALLBACK, no_argument, NULL,
+	  "with --auto-zc: register by hand when the kernel could not" },
+	{ "batch", OPT_BATCH, no_argument, NULL,
+	  "batch I/O commands (UBLK_F_BATCH_IO)" },
+	{ "unprivileged", OPT_UNPRIVILEGED, no_argument, NULL,
+	  "device owned by the calling user (no root needed)" },
+	{ "foreground", OPT_FOREGROUND, no_argument, NULL,
+	  "serve in the foreground; SIGTERM/SIGINT stop and delete" },
+	UBLK_OPT_END,
+};
+
+/*
+ * Options that cannot be combined: any two of one row (as util-linux's
+ * ul_excl_t), reported in table order. Rows end with 0.
+ */
+static const int excl[][4] = {
+	{ OPT_USER_COPY, OPT_ZERO_COPY, OPT_AUTO_ZC },
+	{ OPT_UNPRIVILEGED, OPT_USER_COPY },
+	{ OPT_UNPRIVILEGED, OPT_ZERO_COPY },
+	{ OPT_UNPRIVILEGED, OPT_AUTO_ZC },
+	{ OPT_UNPRIVILEGED, 'r' },
+};
+
+/* An option (first) that is meaningless without another (second). */
+static const int needs[][2] = {
+	{ OPT_AUTO_ZC_FALLBACK, OPT_AUTO_ZC },
+};
+
+/* Options without argument that set one field (and are saved as true). */
+static const struct {
+	int key;
+	size_t off;
+} flag_opts[] = {
+	{ OPT_READ_ONLY, offsetof(struct ublk_dev_cfg, read_only) },
+	{ OPT_USER_COPY, offsetof(struct ublk_dev_cfg, user_copy) },
+	{ OPT_ZERO_COPY, offsetof(struct ublk_dev_cfg, zero_copy) },
+	{ OPT_AUTO_ZC, offsetof(struct ublk_dev_cfg, auto_zc) },
+	{ OPT_AUTO_ZC_FALLBACK,
+	  offsetof(struct ublk_dev_cfg, auto_zc_fallback) },
+	{ OPT_BATCH, offsetof(struct ublk_dev_cfg, batch) },
+	{ OPT_UNPRIVILEGED, offsetof(struct ublk_dev_cfg, unprivileged) },
+};
+
+static const char *const recovery_names[] = {
+	[UBLK_RECOVERY_REQUEUE] = "requeue",
+	[UBLK_RECOVERY_REISSUE] = "reissue",
+	[UBLK_RECOVERY_FAIL_IO] = "fail-io",
+};
+
+static void add_usage(void)
+{
+	const struct target_ops *const *t;
+
+	ublk_usage_begin(
+		stdout, "-t TARGET [options] [target options]",
+		"Create a ublk device, start its server and print the device.",
+		add_opts);
+	puts("\nTargets:");
+	for (t = ublk_target_list; *t; t++) {
+		printf(" %-6s %s\n", (*t)->name, (*t)->summary);
+		if ((*t)->opts)
+			ublk_opts_print(stdout, (*t)->opts);
+		if ((*t)->notes)
+			fputs((*t)->notes, stdout);
+	}
+	puts("\nAt most one of --user-copy, --zero-copy and --auto-zc.");
+	printf("Test knob: %s=1 with --auto-zc-fallback makes every automatic\n"
+	       "registration fail, so the fallback path serves all I/O.\n",
+	       UBLK_ENV_FORCE_NEED_REG_BUF);
+	ublk_usage_end(stdout);
+}
+
+static bool is_pow2(uint32_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* Index of key in add_opts (a bit of the "given" set), or -1. */
+static int add_row(int key)
+{
+	const struct ublk_opt *o = ublk_opt_find(add_opts, key);
+
+	return o ? (int)(o - add_opts) : -1;
+}
+
+/*
+ * One of add's own options (not -t, -h), from argv or from a state
+ * file. EXIT_OK, or EXIT_USAGE after printing the error and the hint.
+ */
+static int apply_opt(struct ublk_dev_cfg *c, int key, const char *arg)
+{
+	uint64_t v64;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(flag_opts); i++)
+		if (flag_opts[i].key == key) {
+			*(bool *)((char *)c + flag_opts[i].off) = true;
+			return EXIT_OK;
+		}
+	switch (key) {
+	case 'n':
+		if (ublk_parse_dev_id("id", arg, &c->dev_id))
+			return ublk_usage_hint();
+		break;
+	case 'q':
+		if (ublk_parse_u32("queues", arg, 1, UBLK_MAX_NR_QUEUES,
+				   &c->queues))
+			return ublk_usage_hint();
+		break;
+	case 'd':
+		if (ublk_parse_u32("depth", arg, 1, UBLK_MAX_QUEUE_DEPTH,
+				   &c->depth))
+			return ublk_usage_hint();
+		break;
+	case OPT_NTHREADS:
+		if (ublk_parse_u32("nthreads", arg, 1, UBLK_MAX_THREADS,
+				   &c->nthreads))
+			return ublk_usage_hint();
+		break;
+	case 's':
+		if (ublk_parse_size("size", arg, 512, UINT64_MAX >> 1,
+				    &c->size))
+			return ublk_usage_hint();
+		break;
+	case OPT_LBS:
+		if (ublk_parse_u32("logical-block-size", arg, 512, 4096,
+				   &c->lbs))
+			return ublk_usage_hint();
+		if (!is_pow2(c->lbs))
+			return ublk_usage_err(
+				"--logical-block-size: '%s': not a power of 2",
+				arg);
+		break;
+	case OPT_PBS:
+		if (ublk_parse_u32("physical-block-size", arg, 512, 256U << 20,
+				   &c->pbs))
+			return ublk_usage_hint();
+		if (!is_pow2(c->pbs))
+			return ublk_usage_err(
+				"--physical-block-size: '%s': not a power of 2",
+				arg);
+		break;
+	case OPT_MAX_IO:
+		if (ublk_parse_size("max-io-size", arg, 4096, 4U << 20, &v64))
+			return ublk_usage_hint();
+		if (v64 % 4096)
+			return ublk_usage_err(
+				"--max-io-size: '%s': not a multiple of 4K",
+				arg);
+		c->max_io = (uint32_t)v64;
+		break;
+	case 'r':
+		c->recovery = arg ? UBLK_RECOVERY_NONE : UBLK_RECOVERY_REQUEUE;
+		for (i = 1; arg && i < ARRAY_SIZE(recovery_names); i++)
+			if (!strcmp(arg, recovery_names[i]))
+				c->recovery = (enum ublk_recovery)i;
+		if (!c->recovery)
+			return ublk_usage_err(
+				"--recovery: '%s': not requeue, reissue or fail-io",
+				arg);
+		break;
+	case OPT_FOREGROUND:
+		c->foreground = true;
+		break;
+	}
+	return EXIT_OK;
+}
+
+/* A target option, by long name, for the chosen target. */
+static int apply_tgt_opt(struct ublk_dev_cfg *c, const char *name,
+			 const char *arg)
+{
+	const struct ublk_opt *o;
+
+	for (o = c->tgt.ops->opts; o && o->name; o++)
+		if (!strcmp(o->name, name))
+			break;
+	if (!o || !o->name || !c->tgt.ops->parse_opt)
+		return -1;
+	if (c->tgt.ops->parse_opt(&c->tgt, o->key, arg) == EXIT_USAGE)
+		return ublk_usage_hint();
+	return EXIT_OK;
+}
+
+static const char *opt_name(int key)
+{
+	const struct ublk_opt *o = ublk_opt_find(add_opts, key);
+
+	return o ? o->name : "?";
+}
+
+/* The exclusion and dependency tables over the set of options given. */
+static int check_given(uint64_t given)
+{
+	size_t r, i, j;
+
+#define GIVEN(key) (given & (1ULL << add_row(key)))
+	for (r = 0; r < ARRAY_SIZE(excl); r++)
+		for (i = 0; i < ARRAY_SIZE(excl[r]) && excl[r][i]; i++)
+			for (j = i + 1; j < ARRAY_SIZE(excl[r]) && excl[r][j];
+			     j++)
+				if (GIVEN(excl[r][i]) && GIVEN(excl[r][j]))
+					return ublk_usage_err(
+						"--%s cannot be combined with --%s",
+						opt_name(excl[r][i]),
+						opt_name(excl[r][j]));
+	for (r = 0; r < ARRAY_SIZE(needs); r++)
+		if (GIVEN(needs[r][0]) && !GIVEN(needs[r][1]))
+			return ublk_usage_err("--%s needs --%s",
+					      opt_name(needs[r][0]),
+					      opt_name(needs[r][1]));
+#undef GIVEN
+	return EXIT_OK;
+}
+
+/* Relations between values the kernel would refuse (or change). */
+static int check_values(const struct ublk_dev_cfg *c)
+{
+	if (c->pbs && c->lbs && c->pbs < c->lbs)
+		return ublk_usage_err(
+			"--physical-block-size %u is smaller than --logical-block-size %u",
+			c->pbs, c->lbs);
+	if ((c->zero_copy || c->auto_zc) &&
+	    c->queues * c->depth > UBLK_MAX_FIXED_BUFS)
+		return ublk_usage_err(
+			"--queues %u x --depth %u: more than %u buffers for %s",
+			c->queues, c->depth, UBLK_MAX_FIXED_BUFS,
+			c->zero_copy ? "--zero-copy" : "--auto-zc");
+	return EXIT_OK;
+}
+
+static void cfg_init(struct ublk_dev_cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->dev_id = UBLK_DEV_ID_ANY;
+	c->queues = UBLK_DEF_QUEUES;
+	c->depth = UBLK_DEF_DEPTH;
+	c->max_io = UBLK_DEF_MAX_IO;
+}
+
+static int set_type(struct ublk_dev_cfg *c, const char *type)
+{
+	if (!type)
+		return ublk_usage_err("no target given (-t null|loop|fault)");
+	c->tgt.ops = ublk_target_find(type);
+	if (!c->tgt.ops)
+		return ublk_usage_err(
+			"-t: '%s': unknown target (null, loop, fault)", type);
+	return EXIT_OK;
+}
+
+/* add's table plus every target's rows, each name once. */
+struct merged {
+	struct ublk_opt rows[64];
+	size_t n;
+	struct option lo[66];
+	char so[3 * 64 + 4];
+};
+
+static void merge_opts(struct merged *m)
+{
+	const struct target_ops *const *t;
+	const struct ublk_opt *o;
+	size_t i;
+
+	for (o = add_opts; o->name; o++)
+		m->rows[m->n++] = *o;
+	for (t = ublk_target_list; *t; t++) {
+		for (o = (*t)->opts; o && o->name; o++) {
+			for (i = 0; i < m->n; i++)
+				if (!strcmp(m->rows[i].name, o->name))
+					break;
+			if (i < m->n)
+				continue;
+			/* Tables are static: a bug if they do not fit. */
+			if (m->n == ARRAY_SIZE(m->rows) - 1)
+				abort();
+			m->rows[m->n] = *o;
+			/* Short letters stay; long-only rows get our key. */
+			if (o->key >= 256)
+				m->rows[m->n].key = TGT_KEY + (int)m->n;
+			m->n++;
+		}
+	}
+	m->rows[m->n] = (struct ublk_opt)UBLK_OPT_END;
+	ublk_opts_build(m->rows, NULL, m->lo, m->so);
+}
+
+/* A target option as met in argv, applied once the type is known. */
+struct tgt_arg {
+	const char *name;
+	char letter; /* given as -<letter>, 0 if as --name */
+	const char *arg;
+};
+
+int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
+{
+	struct tgt_arg targs[32];
+	const char *type = NULL;
+	size_t ntargs = 0, i;
+	uint64_t given = 0;
+	struct merged *m;
+	int opt, ret = EXIT_OK;
+
+	cfg_init(c);
+	c->argc = argc - 1;
+	c->argv = argv + 1;
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		ublk_errno(ENOMEM, "options");
+		return EXIT_FAIL;
+	}
+	merge_opts(m);
+
+	optind = 0;
+	opterr = 0;
+	while (!ret) {
+		int longidx = -1;
+		const struct ublk_opt *o;
+
+		opt = getopt_long(argc, argv, m->so, m->lo, &longidx);
+		if (opt == -1)
+			break;
+		o = ublk_opt_find(m->rows, opt);
+
+		if (opt == 'h') {
+			add_usage();
+			ret = -1;
+		} else if (opt == ':') {
+			ret = ublk_usage_err("option '%s' requires an argument",
+					     argv[optind - 1]);
+		} else if (opt == '?') {
+			if (optopt)
+				ret = ublk_usage_err("invalid option -- '%c'",
+						     optopt);
+			else
+				ret = ublk_usage_err("unrecognized option '%s'",
+						     argv[optind - 1]);
+		} else if (opt == 't') {
+			type = optarg;
+		} else if (o && o - m->rows >=
+					(ptrdiff_t)ublk_opts_count(add_opts)) {
+			if (ntargs == ARRAY_SIZE(targs)) {
+				ret = ublk_usage_err("too many target options");
+				break;
+			}
+			targs[ntargs++] = (struct tgt_arg){
+				o->name, longidx < 0 ? (char)opt : 0, optarg
+			};
+		} else if (add_row(opt) >= 0) {
+			given |= 1ULL << add_row(opt);
+			ret = apply_opt(c, opt, optarg);
+		}
+	}
+	if (!ret && optind < argc)
+		ret = ublk_usage_err("unexpected argument '%s'", argv[optind]);
+	if (!ret)
+		ret = set_type(c, type);
+	/* Options of another target are unknown to this one. */
+	for (i = 0; !ret && i < ntargs; i++) {
+		ret = apply_tgt_opt(c, targs[i].name, targs[i].arg);
+		if (ret >= 0)
+			continue;
+		if (targs[i].letter)
+			ret = ublk_usage_err("invalid option -- '%c'",
+					     targs[i].letter);
+		else
+			ret = ublk_usage_err("unrecognized option '--%s'",
+					     targs[i].name);
+	}
+	if (!ret)
+		ret = check_given(given);
+	if (!ret)
+		ret = check_values(c);
+	free(m);
+	return ret;
+}
+
+/* ---- the normalized form ---- */
+
+/* Append one pair to st->opts (copies); value NULL for a flag. */
+static int save_pair(void *ctx, const char *name, const char *value)
+{
+	struct ublk_state *st = ctx;
+	struct ublk_state_opt *o;
+
+	o = realloc(st->opts, (st->nopts + 1) * sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	st->opts = o;
+	o += st->nopts;
+	o->name = strdup(name);
+	o->value = value ? strdup(value) : NULL;
+	if (!o->name || (value && !o->value)) {
+		free(o->name);
+		free(o->value);
+		return -ENOMEM;
+	}
+	st->nopts++;
+	return 0;
+}
+
+static int save_u64(struct ublk_state *st, const char *name, uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	return save_pair(st, name, buf);
+}
+
+int ublk_cfg_save(const struct ublk_dev_cfg *c, struct ublk_state *st)
+{
+	int i, ret;
+
+	ret = save_pair(st, "type", c->tgt.ops->name) ||
+	      save_u64(st, "queues", c->queues) ||
+	      save_u64(st, "depth", c->depth) ||
+	      (c->nthreads && save_u64(st, "nthreads", c->nthreads)) ||
+	      (c->size && save_u64(st, "size", c->size)) ||
+	      (c->lbs && save_u64(st, "logical-block-size", c->lbs)) ||
+	      (c->pbs && save_u64(st, "physical-block-size", c->pbs)) ||
+	      save_u64(st, "max-io-size", c->max_io) ||
+	      (c->recovery &&
+	       save_pair(st, "recovery", recovery_names[c->recovery]));
+	for (i = 0; !ret && i < (int)ARRAY_SIZE(flag_opts); i++)
+		if (*(const bool *)((const char *)c + flag_opts[i].off))
+			ret = save_pair(st, opt_name(flag_opts[i].key), NULL);
+	if (!ret && c->tgt.ops->save)
+		ret = c->tgt.ops->save(&c->tgt, save_pair, st);
+	st->argv = calloc((size_t)c->argc + 1, sizeof(*st->argv));
+	for (i = 0; !ret && st->argv && i < c->argc; i++) {
+		st->argv[i] = strdup(c->argv[i]);
+		if (!st->argv[i])
+			break;
+		st->argc++;
+	}
+	return ret || !st->argv || st->argc != c->argc ? -ENOMEM : 0;
+}
+
+static int load_pairs(struct ublk_dev_cfg *c, const struct ublk_state *st)
+{
+	const char *type = NULL;
+	int i, ret;
+
+	for (i = 0; i < st->nopts; i++)
+		if (!strcmp(st->opts[i].name, "type"))
+			type = st->opts[i].value;
+	ret = set_type(c, type);
+	for (i = 0; !ret && i < st->nopts; i++) {
+		const struct ublk_state_opt *p = &st->opts[i];
+		const struct ublk_opt *o;
+
+		if (!strcmp(p->name, "type"))
+			continue;
+		for (o = add_opts; o->name && strcmp(o->name, p->name); o++)
+			;
+		if (o->name)
+			ret = apply_opt(c, o->key, p->value);
+		else
+			ret = apply_tgt_opt(c, p->name, p->value);
+		/* A key a newer ublkctl saved: leave it, as with JSON keys. */
+		if (ret < 0) {
+			ublk_dbg("state file: ignoring option '%s'", p->name);
+			ret = 0;
+		}
+	}
+	return ret;
+}
+
+int ublk_cfg_load(struct ublk_dev_cfg *c, const struct ublk_state *st)
+{
+	char **av;
+	int ret, i;
+
+	if (st->nopts) {
+		cfg_init(c);
+		ret = load_pairs(c, st);
+	} else {
+		/* Written before "config" existed: its argv, parsed as add. */
+		av = calloc((size_t)st->argc + 2, sizeof(*av));
+		if (!av) {
+			ublk_errno(ENOMEM, "device %u: state file", st->id);
+			return EXIT_FAIL;
+		}
+		av[0] = "add";
+		for (i = 0; i < st->argc; i++)
+			av[i + 1] = st->argv[i];
+		ret = ublk_cfg_parse(c, st->argc + 1, av);
+		free(av);
+	}
+	c->argc = st->argc;
+	c->argv = st->argv;
+	c->dev_id = st->id;
+	c->foreground = false;
+	if (ret) {
+		ublk_err("device %u: state file: bad device configuration",
+			 st->id);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+void ublk_cfg_release(struct ublk_dev_cfg *c)
+{
+	if (c->tgt.ops && c->tgt.ops->deinit && c->tgt.priv)
+		c->tgt.ops->deinit(&c->tgt);
+}

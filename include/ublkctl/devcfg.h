@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Device configuration, shared by add, recover and resize: add's command
+ * line parsed once (getopt_long over add's options and every target's)
+ * into a typed struct ublk_dev_cfg, validated once (an exclusion table),
+ * and saved in the state file in a normalized form ("config": long option
+ * name -> value, sizes in bytes, paths absolute) that recover and resize
+ * load back through the same option handlers. Nothing re-reads argv.
+ */
+#ifndef UBLKCTL_DEVCFG_H
+#define UBLKCTL_DEVCFG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/ublk_cmd.h>
+
+#include "ublkctl/target.h"
+
+struct ublk_state;
+
+#define UBLK_DEV_ID_ANY ((uint32_t)-1)
+#define UBLK_DEF_QUEUES 1
+#define UBLK_DEF_DEPTH 128
+#define UBLK_DEF_MAX_IO (512U << 10)
+/* io_uring's limit on registered buffers (IORING_MAX_REG_BUFFERS). */
+#define UBLK_MAX_FIXED_BUFS 16384
+#define UBLK_MAX_THREADS 256
+
+enum ublk_recovery {
+	UBLK_RECOVERY_NONE = 0,
+	UBLK_RECOVERY_REQUEUE, /* -r: requeue I/O while recovering */
+	UBLK_RECOVERY_REISSUE, /* -r reissue */
+	UBLK_RECOVERY_FAIL_IO, /* -r fail-io */
+};
+
+/* Everything add (or recover, from the state file) knows about a device. */
+struct ublk_dev_cfg {
+	uint32_t dev_id; /* UBLK_DEV_ID_ANY: the kernel picks */
+	uint32_t queues;
+	uint32_t depth;
+	uint32_t nthreads; /* 0: one per queue */
+	uint64_t size; /* 0: the target's default */
+	uint32_t lbs, pbs; /* 0: the target's default */
+	uint32_t max_io;
+	enum ublk_recovery recovery;
+	bool read_only;
+	bool user_copy, zero_copy, auto_zc, auto_zc_fallback, batch;
+	bool unprivileged, foreground;
+	struct ublk_tgt tgt;
+	/* add's command line after "add", as typed (borrowed; shown only). */
+	int argc;
+	char **argv;
+	/* What the kernel granted (ADD_DEV reply or GET_DEV_INFO). */
+	struct ublksrv_ctrl_dev_info info;
+};
+
+/*
+ * Parse add's command line (argv[0] is "add") into cfg: options and
+ * target options in any order, long options abbreviated as getopt_long
+ * allows. Prints help and returns -1 for --help (caller exits 0); returns
+ * EXIT_OK, or EXIT_USAGE after printing the error. Does not touch the
+ * system. Strings in cfg point into argv.
+ */
+int ublk_cfg_parse(struct ublk_dev_cfg *cfg, int argc, char **argv);
+
+/*
+ * The normalized form of cfg (after the target's init) into st's config
+ * pairs, and add's command line into st's argv (copies: free with
+ * ublk_state_free). 0 or -ENOMEM.
+ */
+int ublk_cfg_save(const struct ublk_dev_cfg *cfg, struct ublk_state *st);
+
+/*
+ * Rebuild cfg from a state file: its config pairs; for a file written
+ * before they existed, its argv through ublk_cfg_parse. The target's
+ * parse_opt has run, its init has not. Strings in cfg point into st,
+ * which must outlive cfg. EXIT_OK, or EXIT_FAIL after printing why
+ * ("device N: state file: ...").
+ */
+int ublk_cfg_load(struct ublk_dev_cfg *cfg, const struct ublk_state *st);
+
+/* Release what parse_opt allocated (the target's priv). */
+void ublk_cfg_release(struct ublk_dev_cfg *cfg);
+
+#endif /* UBLKCTL_DEVCFG_H */

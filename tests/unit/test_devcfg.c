@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Device configuration: one getopt pass over add's and the targets'
+ * options (abbreviations, any order), the exclusion table, and the
+ * normalized form round trip that recover and resize rely on.
+ */
+#include <string.h>
+
+#include "ublkctl/devcfg.h"
+#include "ublkctl/state.h"
+#include "unit.h"
+
+static int parse(struct ublk_dev_cfg *c, const char *line)
+{
+	static char buf[512];
+	static char *argv[32];
+	int argc = 0;
+	char *tok;
+
+	snprintf(buf, sizeof(buf), "add %s", line);
+	for (tok = strtok(buf, " "); tok && argc < 31; tok = strtok(NULL, " "))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	return ublk_cfg_parse(c, argc, argv);
+}
+
+/* The value of a normalized option; "" for a flag, NULL if absent. */
+static const char *saved(const struct ublk_state *st, const char *name)
+{
+	int i;
+
+	for (i = 0; i < st->nopts; i++)
+		if (!strcmp(st->opts[i].name, name))
+			return st->opts[i].value ? st->opts[i].value : "";
+	return NULL;
+}
+
+int main(void)
+{
+	struct ublk_dev_cfg c, r;
+	struct ublk_state st;
+
+	ublk_cmd_name = "add";
+
+	/* Abbreviations, target options before -t, --opt=value. */
+	CHECK_EQ(parse(&c, "--ty loop -f x"), EXIT_OK);
+	CHECK(c.tgt.ops == &target_loop);
+	ublk_cfg_release(&c);
+	CHECK_EQ(parse(&c, "--file=x --que 2 --type=loop"), EXIT_OK);
+	CHECK_EQ(c.queues, 2);
+	ublk_cfg_release(&c);
+
+	/* An option of another target is unknown to this one. */
+	CHECK_EQ(parse(&c, "-t null -f x"), EXIT_USAGE);
+	ublk_cfg_release(&c);
+	CHECK_EQ(parse(&c, "-t null --file x"), EXIT_USAGE);
+	ublk_cfg_release(&c);
+	CHECK_EQ(parse(&c, "-t disk"), EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-q 2"), EXIT_USAGE);
+
+	/* The exclusion table, the dependency, value relations. */
+	CHECK_EQ(parse(&c, "-t null --user-copy --auto-zc"), EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-t null --unprivileged -r"), EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-t null --auto-zc-fallback"), EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-t null --auto-zc --auto-zc-fallback"), EXIT_OK);
+	CHECK_EQ(parse(&c, "-t null --logical-block-size 4096 "
+			   "--physical-block-size 512"),
+		 EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-t null --user-copy --batch --recovery=reissue"),
+		 EXIT_OK);
+	CHECK(c.user_copy && c.batch && c.recovery == UBLK_RECOVERY_REISSUE);
+	CHECK_EQ(parse(&c, "-t null -r"), EXIT_OK);
+	CHECK_EQ(c.recovery, UBLK_RECOVERY_REQUEUE);
+	CHECK_EQ(parse(&c, "-t null --recovery"), EXIT_OK);
+	CHECK_EQ(c.recovery, UBLK_RECOVERY_REQUEUE);
+
+	/* Saved in normalized form, loaded back to the same configuration. */
+	CHECK_EQ(parse(&c, "-t fault -s 1G -q 2 --batch --delay-us 5 "
+			   "--recovery=fail-io -n 3"),
+		 EXIT_OK);
+	memset(&st, 0, sizeof(st));
+	st.id = 3;
+	CHECK_EQ(ublk_cfg_save(&c, &st), 0);
+	CHECK(!strcmp(saved(&st, "type"), "fault"));
+	CHECK(!strcmp(saved(&st, "size"), "1073741824"));
+	CHECK(!strcmp(saved(&st, "batch"), ""));
+	CHECK(!strcmp(saved(&st, "recovery"), "fail-io"));
+	CHECK(!strcmp(saved(&st, "delay-us"), "5"));
+	CHECK(saved(&st, "id") == NULL);
+	CHECK(saved(&st, "user-copy") == NULL);
+	CHECK_EQ(st.argc, 12);
+	CHECK(!strcmp(st.argv[0], "-t"));
+	CHECK_EQ(ublk_cfg_load(&r, &st), EXIT_OK);
+	CHECK(r.tgt.ops == &target_fault);
+	CHECK_EQ(r.dev_id, 3);
+	CHECK_EQ(r.size, 1ULL << 30);
+	CHECK_EQ(r.queues, 2);
+	CHECK(r.batch && !r.user_copy && r.recovery == UBLK_RECOVERY_FAIL_IO);
+	CHECK_EQ(r.argc, 12);
+	ublk_cfg_release(&r);
+	ublk_cfg_release(&c);
+	ublk_state_free(&st);
+
+	/* A state file from before "config": its argv, parsed as add. */
+	{
+		char *argv[] = { "-t", "null", "-q", "4", "-n", "9", NULL };
+
+		memset(&st, 0, sizeof(st));
+		st.id = 9;
+		st.argc = 6;
+		st.argv = argv;
+		CHECK_EQ(ublk_cfg_load(&r, &st), EXIT_OK);
+		CHECK(r.tgt.ops == &target_null);
+		CHECK_EQ(r.queues, 4);
+		CHECK_EQ(r.dev_id, 9);
+	}
+	return unit_done("test_devcfg");
+}
