@@ -1551,6 +1551,64 @@ static void sv_serve_forever(struct srv *s, const struct scenario *sc)
 		serve(s, 1000);
 }
 
+/* A server whose FETCH commands stay armed and idle: no I/O is sent. */
+static void sv_idle_fetch(struct srv *s, const struct scenario *sc)
+{
+	unsigned int q;
+
+	if (batch_live(s, sc->flags, sc->nq, sc->depth, false, 0))
+		return;
+	for (q = 0; q < s->nq; q++)
+		fslot_arm_good(&s->fs[q]);
+	for (;;)
+		serve(s, 1000);
+}
+
+/*
+ * Recovery, second server whose one PREP list holds every remaining tag
+ * and then a duplicate: the list fails as a whole, although its valid part
+ * would have completed the queue; then the rest, and END_USER_RECOVERY.
+ */
+static void sv_recover_fill_then_bad(struct srv *s, const struct scenario *sc)
+{
+	char wire[(MAX_DEPTH + 1) * 24];
+	uint16_t tags[MAX_DEPTH + 1], fl;
+	unsigned int eb, h, t;
+	int res;
+
+	s->depth = sc->depth;
+	s->nq = sc->nq;
+	if (srv_open(s, false))
+		return;
+	fl = s_bflags(s);
+	eb = elem_bytes(fl);
+	h = s->depth / 2;
+	for (t = 0; t < h; t++)
+		tags[t] = (uint16_t)t;
+	build_elems(s, wire, fl, 0, tags, h, false);
+	res = batch_sync(s, &s->a, UBLK_U_IO_PREP_IO_CMDS, 0, fl, (uint16_t)h,
+			 (uint8_t)eb, wire);
+	expect("recovery: PREP of the first half", res, 0);
+	for (t = h; t < s->depth; t++)
+		tags[t - h] = (uint16_t)t;
+	tags[s->depth - h] = (uint16_t)h;
+	build_elems(s, wire, fl, 0, tags, s->depth - h + 1, false);
+	res = batch_sync(s, &s->a, UBLK_U_IO_PREP_IO_CMDS, 0, fl,
+			 (uint16_t)(s->depth - h + 1), (uint8_t)eb, wire);
+	expect("recovery: PREP of the second half, then a duplicate", res,
+	       -EINVAL);
+	build_elems(s, wire, fl, 0, tags, s->depth - h, false);
+	res = batch_sync(s, &s->a, UBLK_U_IO_PREP_IO_CMDS, 0, fl,
+			 (uint16_t)(s->depth - h), (uint8_t)eb, wire);
+	expect("recovery: PREP of the second half again", res, 0);
+	fslot_arm_good(&s->fs[0]);
+	res = ctrl_cmd(&s->ctrl, UBLK_U_CMD_END_USER_RECOVERY, s->dev_id, NULL,
+		       0, (uint64_t)getpid(), s->path, CTRL_MS);
+	if (!expect("END_USER_RECOVERY", res, 0))
+		return;
+	expect_serving(s, "recovery whose completing PREP list failed");
+}
+
 /*
  * Recovery, second server: PREP part of the tags, then a bad list, then
  * the rest, and END_USER_RECOVERY, while the first server's I/O waits.
@@ -2639,6 +2697,67 @@ static void drive_kill_vs(struct run *r, const struct scenario *sc)
 	}
 }
 
+/*
+ * Our module's test knob: how long a stop waits between claiming an idle
+ * FETCH and completing it. Absent on other drivers, and not writable for
+ * an unprivileged run: the scenario then runs without the wider window.
+ */
+#define CANCEL_DELAY_KNOB "/sys/module/ublkctl_drv/parameters/cancel_delay_ms"
+
+static bool set_cancel_delay(unsigned int ms)
+{
+	FILE *f = fopen(CANCEL_DELAY_KNOB, "w");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fprintf(f, "%u\n", ms) > 0;
+	return !fclose(f) && ok;
+}
+
+/*
+ * STOP_DEV cancels the idle FETCH commands while the killed server's ring
+ * exit cancels them too: each must be completed exactly once.
+ */
+static void drive_cancel_vs_exit(struct run *r, const struct scenario *sc)
+{
+	unsigned int round;
+	bool widened = set_cancel_delay(2000);
+
+	printf("# %s: %s\n", sc->name,
+	       widened ? "cancel window widened to 2 s (" CANCEL_DELAY_KNOB
+			 ")" :
+			 "no cancel_delay_ms knob: natural window only");
+	for (round = 0; round < 3; round++) {
+		struct async_ctrl *a;
+		pid_t pid;
+
+		pid = spawn_server(r, sc->server, sc);
+		if (pid < 0) {
+			fail(r, "fork failed");
+			break;
+		}
+		if (!wait_server(r, 60000, true)) {
+			fail(r, "round %u: the server did not go LIVE in 60 s",
+			     round);
+			finish_dev(r);
+			break;
+		}
+		if (r->skip)
+			break;
+		a = &r->pending[r->npending++];
+		async_start(a, "STOP_DEV", UBLK_U_CMD_STOP_DEV,
+			    (uint32_t)r->dev_id, 0,
+			    r->dev_flags & UBLK_F_UNPRIVILEGED_DEV);
+		/* STOP_DEV deletes the disk first, then cancels */
+		sleep_ms(widened ? 1000 : rng_below(&r->rng, 20));
+		kill(pid, SIGKILL);
+		finish_dev(r);
+	}
+	if (widened)
+		set_cancel_delay(0);
+}
+
 /* User recovery with a second server that PREPs badly half-way. */
 static void drive_recovery(struct run *r, const struct scenario *sc)
 {
@@ -2836,6 +2955,13 @@ static const struct scenario scenarios[] = {
 	  "USER_RECOVERY: kill the server, START_USER_RECOVERY, a new server PREPs half, then a bad list, then the rest, with I/O waiting: END_USER_RECOVERY works",
 	  F_BATCH | UBLK_F_USER_RECOVERY, 1, 8, sv_recover_part, drive_recovery,
 	  0, false, true },
+	{ "prep-recovery-fill-then-bad",
+	  "USER_RECOVERY: a new server PREPs half, then one list with every other tag and a duplicate (-EINVAL: its valid part must not make the queue ready), then the rest: END_USER_RECOVERY works, I/O resumes",
+	  F_BATCH | UBLK_F_USER_RECOVERY, 1, 8, sv_recover_fill_then_bad,
+	  drive_recovery, 0, false, true },
+	{ "cancel-vs-ring-exit",
+	  "STOP_DEV cancels idle FETCH commands while SIGKILL makes the ring cancel them too (our module widens the window): each completes once (3 rounds)",
+	  F_BATCH, 2, 8, sv_idle_fetch, drive_cancel_vs_exit, 0, false, false },
 	{ "commit-other-ring",
 	  "commits of validly fetched tags from a second ring (copy mode)",
 	  F_BATCH, 1, 16, sv_commit_other_ring, NULL, 0, false, false },
