@@ -674,7 +674,7 @@ static int ubk_batch_commit(struct ubk_device *ub, struct io_uring_cmd *cmd,
 		}
 		done += n;
 		if (ret)
-			pr_warn_ratelimited("ublkc%d: queue %u tag %u: commit failed %d\n",
+			pr_debug("ublkc%d: queue %u tag %u: commit failed %d\n",
 					    ub->id, q->q_id, elem.tag, ret);
 	}
 	/* partial success reports the element bytes handled */
