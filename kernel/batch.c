@@ -41,9 +41,11 @@ static unsigned int cancel_delay_ms;
 module_param(cancel_delay_ms, uint, 0600);
 MODULE_PARM_DESC(cancel_delay_ms, "test only: delay a stop's FETCH cancel (ms, default 0)");
 
+/* Room for every tag; kfifo holds two elements at least (depth 1 too). */
 int ubk_batch_init_queue(struct ubk_queue *q)
 {
-	return kfifo_alloc(&q->tag_fifo, roundup_pow_of_two(q->depth),
+	return kfifo_alloc(&q->tag_fifo,
+			   roundup_pow_of_two(max_t(unsigned int, q->depth, 2)),
 			   GFP_KERNEL);
 }
 
