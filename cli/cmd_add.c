@@ -114,6 +114,25 @@ static void build_params(const struct ublk_dev_cfg *c, struct ublk_params *p)
 	}
 }
 
+#define UBLK_NODE_HANDOVER_MS 10000
+
+/*
+ * The driver creates /dev/ublkcN root-owned, and checks every control
+ * command on an unprivileged device against the caller's access to it:
+ * wait (bounded) for udev's rule to hand the node over. On timeout the
+ * next command fails with EACCES and says so.
+ */
+static void wait_node_handed_over(uint32_t id)
+{
+	int64_t deadline = ublk_deadline(UBLK_NODE_HANDOVER_MS);
+	char path[64];
+	int nap = 1;
+
+	snprintf(path, sizeof(path), UBLK_CHAR_PATH_FMT, id);
+	while (access(path, R_OK | W_OK) && ublk_nap(deadline, &nap))
+		;
+}
+
 /* Say which requested flags the kernel did not grant. */
 static void warn_dropped(uint64_t want, uint64_t got)
 {
@@ -227,8 +246,17 @@ int cmd_add(int argc, char **argv)
 		goto out_del;
 	}
 
+	if (c->info.flags & UBLK_F_UNPRIVILEGED_DEV)
+		wait_node_handed_over(id);
 	build_params(c, &params);
 	ret = ublk_ctrl_set_params(&ctrl, id, &params);
+	if (ret == -EACCES && (c->info.flags & UBLK_F_UNPRIVILEGED_DEV)) {
+		ublk_err("device %u: SET_PARAMS: " UBLK_CHAR_PATH_FMT
+			 " was not handed to you (is the udev rule installed?)",
+			 id, id);
+		ret = EXIT_FAIL;
+		goto out_del;
+	}
 	if (ret < 0) {
 		ublk_errno(ret, "device %u: SET_PARAMS", id);
 		ret = EXIT_FAIL;
