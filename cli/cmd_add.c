@@ -124,13 +124,12 @@ static void build_params(const struct ublk_dev_cfg *c, struct ublk_params *p)
  */
 static void wait_node_handed_over(uint32_t id)
 {
-	int64_t deadline = ublk_deadline(UBLK_NODE_HANDOVER_MS);
+	int64_t deadline = ublk_now_ms() + UBLK_NODE_HANDOVER_MS;
 	char path[64];
-	int nap = 1;
 
 	snprintf(path, sizeof(path), UBLK_CHAR_PATH_FMT, id);
-	while (access(path, R_OK | W_OK) && ublk_nap(deadline, &nap))
-		;
+	while (access(path, R_OK | W_OK) && ublk_left_ms(deadline) > 0)
+		usleep(20 * 1000);
 }
 
 /* Say which requested flags the kernel did not grant. */
