@@ -237,8 +237,9 @@ static int del_all(struct ublk_ctrl *c, const struct del_how *how)
 int cmd_del(int argc, char **argv)
 {
 	struct del_how how = { .timeout_s = DEL_DEFAULT_TIMEOUT_S };
-	uint32_t id = 0, timeout_s = DEL_DEFAULT_TIMEOUT_S;
-	bool have_id = false, all = false;
+	uint32_t timeout_s = DEL_DEFAULT_TIMEOUT_S;
+	struct ublk_dev_arg dev = { 0 };
+	bool all = false;
 	struct ublk_getopt g;
 	uint64_t features;
 	struct ublk_ctrl c;
@@ -248,9 +249,8 @@ int cmd_del(int argc, char **argv)
 	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
 		switch (opt) {
 		case 'n':
-			if (ublk_parse_dev_id("id", optarg, &id))
-				return ublk_usage_hint();
-			have_id = true;
+			if (ublk_dev_arg(&dev, optarg))
+				return EXIT_USAGE;
 			break;
 		case 'a':
 			all = true;
@@ -276,9 +276,9 @@ int cmd_del(int argc, char **argv)
 	}
 	if (ublk_no_args(argc, argv))
 		return EXIT_USAGE;
-	if (have_id && all)
+	if (dev.given && all)
 		return ublk_usage_err("--id and --all are mutually exclusive");
-	if (!have_id && !all)
+	if (!dev.given && !all)
 		return ublk_usage_err("no device given: use --id ID or --all");
 
 	if (ublk_open_ctrl(&c))
@@ -289,7 +289,7 @@ int cmd_del(int argc, char **argv)
 	if (all)
 		rc = del_all(&c, &how);
 	else
-		rc = del_one(&c, &how, id, false) ? EXIT_FAIL : EXIT_OK;
+		rc = del_one(&c, &how, dev.id, false) ? EXIT_FAIL : EXIT_OK;
 	ublk_ctrl_close(&c);
 	return rc;
 }

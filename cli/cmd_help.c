@@ -71,6 +71,6 @@ int cmd_help(int argc, char **argv)
 		execlp("man", "man", page, (char *)NULL);
 	ublk_errno(errno, "cannot run man");
 	if (cmd)
-		fprintf(stderr, "Try '" UBLKCTL_NAME " %s --help'.\n", cmd);
+		ublk_hint(cmd);
 	return EXIT_FAIL;
 }

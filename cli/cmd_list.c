@@ -410,17 +410,15 @@ int cmd_list(int argc, char **argv)
 	struct ublk_out o = { .json_root = "ublkdevices" };
 	struct ublk_getopt g;
 	const char *cols = NULL;
-	uint32_t id;
-	bool have_id = false;
+	struct ublk_dev_arg dev = { 0 };
 	int c;
 
 	ublk_getopt_init(&g, options);
 	while ((c = ublk_getopt_next(&g, argc, argv)) != -1) {
 		switch (c) {
 		case 'n':
-			if (ublk_parse_dev_id("id", optarg, &id))
-				return ublk_usage_hint();
-			have_id = true;
+			if (ublk_dev_arg(&dev, optarg))
+				return EXIT_USAGE;
 			break;
 		case 'o':
 			cols = optarg;
@@ -462,5 +460,5 @@ int cmd_list(int argc, char **argv)
 	if (cols &&
 	    ublk_out_parse_columns(&o, columns, ARRAY_SIZE(columns), cols))
 		return EXIT_USAGE;
-	return have_id ? show(&o, &id, 1) : show(&o, NULL, 0);
+	return dev.given ? show(&o, &dev.id, 1) : show(&o, NULL, 0);
 }

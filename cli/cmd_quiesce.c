@@ -92,19 +92,18 @@ static int quiesce(struct ublk_ctrl *c, uint32_t id, uint32_t timeout_ms)
 
 int cmd_quiesce(int argc, char **argv)
 {
-	uint32_t id = 0, timeout_ms = QUIESCE_DEFAULT_MS;
+	uint32_t timeout_ms = QUIESCE_DEFAULT_MS;
+	struct ublk_dev_arg dev = { 0 };
 	struct ublk_getopt g;
 	struct ublk_ctrl c;
-	bool have_id = false;
 	int opt, rc;
 
 	ublk_getopt_init(&g, options);
 	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
 		switch (opt) {
 		case 'n':
-			if (ublk_parse_dev_id("id", optarg, &id))
-				return ublk_usage_hint();
-			have_id = true;
+			if (ublk_dev_arg(&dev, optarg))
+				return EXIT_USAGE;
 			break;
 		case OPT_TIMEOUT:
 			if (ublk_parse_u32("timeout", optarg, 1, QUIESCE_MAX_MS,
@@ -120,12 +119,12 @@ int cmd_quiesce(int argc, char **argv)
 	}
 	if (ublk_no_args(argc, argv))
 		return EXIT_USAGE;
-	if (!have_id)
-		return ublk_usage_err("no device given: use --id ID");
+	if (ublk_dev_arg_need(&dev))
+		return EXIT_USAGE;
 
 	if (ublk_open_ctrl(&c))
 		return EXIT_FAIL;
-	rc = quiesce(&c, id, timeout_ms) ? EXIT_FAIL : EXIT_OK;
+	rc = quiesce(&c, dev.id, timeout_ms) ? EXIT_FAIL : EXIT_OK;
 	ublk_ctrl_close(&c);
 	return rc;
 }

@@ -34,55 +34,39 @@ static void recover_usage(void)
 
 static int parse_args(int argc, char **argv, uint32_t *id)
 {
-	struct option lo[ARRAY_SIZE(recover_opts) + 1];
-	char so[3 * ARRAY_SIZE(recover_opts) + 4];
-	bool have_id = false;
+	struct ublk_dev_arg dev = { 0 };
+	struct ublk_getopt g;
 	int opt;
 
-	ublk_opts_build(recover_opts, NULL, lo, so);
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, so, lo, NULL)) != -1) {
+	ublk_getopt_init(&g, recover_opts);
+	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
 		switch (opt) {
 		case 'h':
 			recover_usage();
 			return -1;
 		case 'n':
-			if (ublk_parse_dev_id("id", optarg, id)) {
-				fprintf(stderr, "Try '%s recover --help'.\n",
-					UBLKCTL_NAME);
+			if (ublk_dev_arg(&dev, optarg))
 				return EXIT_USAGE;
-			}
-			have_id = true;
 			break;
-		case ':':
-			return ublk_usage_err(
-				"option '%s' requires an argument",
-				argv[optind - 1]);
 		default:
-			return ublk_usage_err("unrecognized option '%s'",
-					      argv[optind - 1]);
+			return EXIT_USAGE;
 		}
 	}
-	if (optind < argc)
-		return ublk_usage_err("unexpected argument '%s'", argv[optind]);
-	if (!have_id)
-		return ublk_usage_err("no device given (-n ID)");
+	if (ublk_no_args(argc, argv) || ublk_dev_arg_need(&dev))
+		return EXIT_USAGE;
+	*id = dev.id;
 	return EXIT_OK;
 }
 
 static int start_recovery(struct ublk_ctrl *ctrl, uint32_t id)
 {
-	int waited = 0, ret;
+	int64_t deadline = ublk_deadline(RECOVER_BUSY_MS);
+	int ret, nap = 10;
 
 	/* -EBUSY while the dead server's files are still being released. */
-	for (;;) {
+	do
 		ret = ublk_ctrl_start_recovery(ctrl, id);
-		if (ret != -EBUSY || waited >= RECOVER_BUSY_MS)
-			break;
-		usleep(100 * 1000);
-		waited += 100;
-	}
+	while (ret == -EBUSY && ublk_nap(deadline, &nap));
 	if (ret < 0)
 		ublk_errno(ret, "device %u: START_USER_RECOVERY", id);
 	return ret;

@@ -16,7 +16,7 @@
 static const struct ublk_opt options[] = {
 	{ "id", 'n', required_argument, "ID", "resize device ID" },
 	{ "size", 's', required_argument, "SIZE",
-	  "new size in bytes, or with K, M, G, T (KiB...)" },
+	  "new size: bytes, or 1.5G, 1GiB (1024s), 1GB (1000s)" },
 	UBLK_OPT_END,
 };
 
@@ -107,20 +107,18 @@ static int resize(struct ublk_ctrl *c, uint32_t id, const char *arg,
 int cmd_resize(int argc, char **argv)
 {
 	const char *size_arg = NULL;
-	bool have_id = false;
+	struct ublk_dev_arg dev = { 0 };
 	struct ublk_getopt g;
 	struct ublk_ctrl c;
 	uint64_t bytes = 0;
-	uint32_t id = 0;
 	int opt, rc;
 
 	ublk_getopt_init(&g, options);
 	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
 		switch (opt) {
 		case 'n':
-			if (ublk_parse_dev_id("id", optarg, &id))
-				return ublk_usage_hint();
-			have_id = true;
+			if (ublk_dev_arg(&dev, optarg))
+				return EXIT_USAGE;
 			break;
 		case 's':
 			if (ublk_parse_size("size", optarg, 1,
@@ -137,8 +135,8 @@ int cmd_resize(int argc, char **argv)
 	}
 	if (ublk_no_args(argc, argv))
 		return EXIT_USAGE;
-	if (!have_id)
-		return ublk_usage_err("no device given: use --id ID");
+	if (ublk_dev_arg_need(&dev))
+		return EXIT_USAGE;
 	if (!size_arg)
 		return ublk_usage_err("no size given: use --size SIZE");
 	if (bytes & ((1U << SECTOR_SHIFT) - 1))
@@ -147,7 +145,7 @@ int cmd_resize(int argc, char **argv)
 
 	if (ublk_open_ctrl(&c))
 		return EXIT_FAIL;
-	rc = resize(&c, id, size_arg, bytes) ? EXIT_FAIL : EXIT_OK;
+	rc = resize(&c, dev.id, size_arg, bytes) ? EXIT_FAIL : EXIT_OK;
 	ublk_ctrl_close(&c);
 	return rc;
 }

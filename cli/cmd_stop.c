@@ -33,19 +33,19 @@ static void usage(void)
 int cmd_stop(int argc, char **argv)
 {
 	struct ublksrv_ctrl_dev_info info;
-	bool have_id = false, safe = false;
+	struct ublk_dev_arg dev = { 0 };
+	bool safe = false;
 	struct ublk_getopt g;
 	struct ublk_ctrl c;
 	int opt, ret, rc = EXIT_FAIL;
-	uint32_t id = 0;
+	uint32_t id;
 
 	ublk_getopt_init(&g, options);
 	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
 		switch (opt) {
 		case 'n':
-			if (ublk_parse_dev_id("id", optarg, &id))
-				return ublk_usage_hint();
-			have_id = true;
+			if (ublk_dev_arg(&dev, optarg))
+				return EXIT_USAGE;
 			break;
 		case OPT_SAFE:
 			safe = true;
@@ -59,8 +59,9 @@ int cmd_stop(int argc, char **argv)
 	}
 	if (ublk_no_args(argc, argv))
 		return EXIT_USAGE;
-	if (!have_id)
-		return ublk_usage_err("no device given: use --id ID");
+	if (ublk_dev_arg_need(&dev))
+		return EXIT_USAGE;
+	id = dev.id;
 
 	if (ublk_open_ctrl(&c))
 		return EXIT_FAIL;

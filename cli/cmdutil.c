@@ -3,9 +3,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +50,8 @@ void ublk_getopt_init(struct ublk_getopt *g, const struct ublk_opt *opts)
 		abort();
 	g->opts = opts;
 	ublk_opts_build(opts, NULL, g->longopts, g->shortopts);
+	/* A full rescan: recover parses a state file's argv after its own. */
+	optind = 0;
 	opterr = 0;
 }
 
@@ -56,7 +60,8 @@ int ublk_getopt_next(struct ublk_getopt *g, int argc, char **argv)
 	const struct ublk_opt *o;
 	int c;
 
-	c = getopt_long(argc, argv, g->shortopts, g->longopts, NULL);
+	g->longidx = -1;
+	c = getopt_long(argc, argv, g->shortopts, g->longopts, &g->longidx);
 	if (c == '?') {
 		/* A known option that got "=value" it does not take. */
 		o = ublk_opt_find(g->opts, optopt);
@@ -84,10 +89,17 @@ int ublk_getopt_next(struct ublk_getopt *g, int argc, char **argv)
 	return c;
 }
 
-int ublk_usage_hint(void)
+int ublk_dev_arg(struct ublk_dev_arg *d, const char *arg)
 {
-	fprintf(stderr, "Try '" UBLKCTL_NAME " %s --help'.\n", ublk_cmd_name);
-	return EXIT_USAGE;
+	if (ublk_parse_dev_id("id", arg, &d->id))
+		return ublk_usage_hint();
+	d->given = true;
+	return 0;
+}
+
+int ublk_dev_arg_need(const struct ublk_dev_arg *d)
+{
+	return d->given ? 0 : ublk_usage_err("no device given: use --id ID");
 }
 
 int ublk_no_args(int argc, char **argv)
@@ -183,19 +195,66 @@ int64_t ublk_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(int ms)
+int64_t ublk_deadline(int timeout_ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	return ublk_now_ms() + timeout_ms;
+}
 
+int ublk_left_ms(int64_t deadline)
+{
+	int64_t left = deadline - ublk_now_ms();
+
+	return left > 0 ? (int)left : 0;
+}
+
+bool ublk_nap(int64_t deadline, int *nap_ms)
+{
+	int left = ublk_left_ms(deadline), ms = *nap_ms;
+	struct timespec ts;
+
+	if (!left)
+		return false;
+	if (ms > left)
+		ms = left;
+	ts = (struct timespec){ ms / 1000, (long)(ms % 1000) * 1000000 };
 	nanosleep(&ts, NULL);
+	*nap_ms = *nap_ms < 50 ? *nap_ms * 2 : 100;
+	return true;
+}
+
+/*
+ * Wait until process pid has exited (a zombie has: nobody may reap a
+ * detached server promptly) or deadline: a pidfd polls readable then.
+ * 0, or -ETIMEDOUT.
+ */
+static int wait_exit(pid_t pid, int64_t deadline)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	int ret, nap = 1;
+
+	pfd.fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pfd.fd < 0 && errno == ESRCH)
+		return 0;
+	if (pfd.fd < 0) {
+		/* No pidfd (before Linux 5.3): signal 0 until it is reaped. */
+		while (!kill(pid, 0) || errno != ESRCH)
+			if (!ublk_nap(deadline, &nap))
+				return -ETIMEDOUT;
+		return 0;
+	}
+	do {
+		ret = poll(&pfd, 1, ublk_left_ms(deadline));
+	} while (ret < 0 && errno == EINTR);
+	close(pfd.fd);
+	return ret > 0 ? 0 : -ETIMEDOUT;
 }
 
 int ublk_ctrl_bounded(ublk_ctrl_fn fn, uint32_t dev_id, uint64_t arg,
 		      int timeout_ms)
 {
-	int64_t end = ublk_now_ms() + timeout_ms;
-	int status, nap = 1;
+	int64_t deadline = ublk_deadline(timeout_ms);
 	pid_t child;
+	int status;
 
 	fflush(NULL);
 	child = fork();
@@ -212,70 +271,23 @@ int ublk_ctrl_bounded(ublk_ctrl_fn fn, uint32_t dev_id, uint64_t arg,
 		/* errno values fit the 8-bit exit status. */
 		_exit(ret < 0 ? (-ret & 0xff) : 0);
 	}
-	for (;;) {
-		pid_t r = waitpid(child, &status, WNOHANG);
-
-		if (r == child)
-			break;
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (ublk_now_ms() >= end) {
-			kill(child, SIGKILL);
-			return -ETIMEDOUT;
-		}
-		sleep_ms(nap);
-		if (nap < 20)
-			nap *= 2;
+	if (wait_exit(child, deadline)) {
+		kill(child, SIGKILL);
+		return -ETIMEDOUT;
 	}
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
 	if (!WIFEXITED(status))
 		return -EINTR;
 	return -WEXITSTATUS(status);
 }
 
-/* Zombies count as gone: nobody may reap a detached server promptly. */
-static bool pid_gone(pid_t pid)
-{
-	char path[64], buf[256], *p;
-	ssize_t n;
-	int fd;
-
-	if (kill(pid, 0) && errno == ESRCH)
-		return true;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] && (p[2] == 'Z' || p[2] == 'X');
-}
-
 int ublk_wait_pid_exit(pid_t pid, int timeout_ms)
 {
-	int64_t end = ublk_now_ms() + timeout_ms;
-	int nap = 1;
-
 	if (pid <= 0)
 		return 0;
-	while (!pid_gone(pid)) {
-		if (ublk_now_ms() >= end)
-			return -ETIMEDOUT;
-		sleep_ms(nap);
-		if (nap < 20)
-			nap *= 2;
-	}
-	return 0;
-}
-
-int ublk_left_ms(int64_t deadline)
-{
-	int64_t left = deadline - ublk_now_ms();
-
-	return left > 0 ? (int)left : 0;
+	return wait_exit(pid, ublk_deadline(timeout_ms));
 }
 
 bool ublk_pid_holds_dev(pid_t pid, uint32_t id)
@@ -358,20 +370,20 @@ static int wait_server(uint32_t id, pid_t pid, bool term, int64_t deadline,
  */
 static int try_stop(uint32_t id, int64_t deadline)
 {
-	int64_t grace = ublk_now_ms() + TRANSIENT_OPEN_MS;
+	int64_t grace = ublk_deadline(TRANSIENT_OPEN_MS);
 	struct ublk_holders h;
-	int ret;
+	int ret, nap = 10;
 
+	if (grace > deadline)
+		grace = deadline;
 	for (;;) {
 		ret = ublk_ctrl_bounded(stop_fn, id, true,
 					ublk_left_ms(deadline));
-		if (ret != -EBUSY || ublk_now_ms() >= grace ||
-		    ublk_now_ms() >= deadline)
+		if (ret != -EBUSY)
 			return ret;
 		ublk_holders_find(id, &h);
-		if (h.count)
+		if (h.count || !ublk_nap(grace, &nap))
 			return ret;
-		sleep_ms(50);
 	}
 }
 

@@ -314,10 +314,8 @@ static int set_type(struct ublk_dev_cfg *c, const char *type)
 
 /* add's table plus every target's rows, each name once. */
 struct merged {
-	struct ublk_opt rows[64];
+	struct ublk_opt rows[32];
 	size_t n;
-	struct option lo[66];
-	char so[3 * 64 + 4];
 };
 
 static void merge_opts(struct merged *m)
@@ -346,7 +344,6 @@ static void merge_opts(struct merged *m)
 		}
 	}
 	m->rows[m->n] = (struct ublk_opt)UBLK_OPT_END;
-	ublk_opts_build(m->rows, NULL, m->lo, m->so);
 }
 
 /* A target option as met in argv, applied once the type is known. */
@@ -362,53 +359,33 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 	const char *type = NULL;
 	size_t ntargs = 0, i;
 	uint64_t given = 0;
-	struct merged *m;
+	struct ublk_getopt g;
+	struct merged m = { 0 };
 	int opt, ret = EXIT_OK;
 
 	cfg_init(c);
 	c->argc = argc - 1;
 	c->argv = argv + 1;
-	m = calloc(1, sizeof(*m));
-	if (!m) {
-		ublk_errno(ENOMEM, "options");
-		return EXIT_FAIL;
-	}
-	merge_opts(m);
+	merge_opts(&m);
+	ublk_getopt_init(&g, m.rows);
+	while (!ret && (opt = ublk_getopt_next(&g, argc, argv)) != -1) {
+		const struct ublk_opt *o = ublk_opt_find(m.rows, opt);
 
-	optind = 0;
-	opterr = 0;
-	while (!ret) {
-		int longidx = -1;
-		const struct ublk_opt *o;
-
-		opt = getopt_long(argc, argv, m->so, m->lo, &longidx);
-		if (opt == -1)
-			break;
-		o = ublk_opt_find(m->rows, opt);
-
-		if (opt == 'h') {
+		if (opt == UBLK_GETOPT_ERR) {
+			ret = EXIT_USAGE;
+		} else if (opt == 'h') {
 			add_usage();
 			ret = -1;
-		} else if (opt == ':') {
-			ret = ublk_usage_err("option '%s' requires an argument",
-					     argv[optind - 1]);
-		} else if (opt == '?') {
-			if (optopt)
-				ret = ublk_usage_err("invalid option -- '%c'",
-						     optopt);
-			else
-				ret = ublk_usage_err("unrecognized option '%s'",
-						     argv[optind - 1]);
 		} else if (opt == 't') {
 			type = optarg;
-		} else if (o && o - m->rows >=
-					(ptrdiff_t)ublk_opts_count(add_opts)) {
+		} else if (o &&
+			   o - m.rows >= (ptrdiff_t)ublk_opts_count(add_opts)) {
 			if (ntargs == ARRAY_SIZE(targs)) {
 				ret = ublk_usage_err("too many target options");
 				break;
 			}
 			targs[ntargs++] = (struct tgt_arg){
-				o->name, longidx < 0 ? (char)opt : 0, optarg
+				o->name, g.longidx < 0 ? (char)opt : 0, optarg
 			};
 		} else if (add_row(opt) >= 0) {
 			given |= 1ULL << add_row(opt);
@@ -435,7 +412,6 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 		ret = check_given(given);
 	if (!ret)
 		ret = check_values(c);
-	free(m);
 	return ret;
 }
 

@@ -46,6 +46,20 @@ void ublk_errno(int err, const char *fmt, ...)
 	va_end(ap);
 }
 
+void ublk_hint(const char *cmd)
+{
+	if (cmd)
+		fprintf(stderr, "Try '" UBLKCTL_NAME " %s --help'.\n", cmd);
+	else
+		fprintf(stderr, "Try '" UBLKCTL_NAME " --help'.\n");
+}
+
+int ublk_usage_hint(void)
+{
+	ublk_hint(ublk_cmd_name);
+	return EXIT_USAGE;
+}
+
 int ublk_usage_err(const char *fmt, ...)
 {
 	va_list ap;
@@ -53,12 +67,7 @@ int ublk_usage_err(const char *fmt, ...)
 	va_start(ap, fmt);
 	vmsg(fmt, ap, 0);
 	va_end(ap);
-	if (ublk_cmd_name)
-		fprintf(stderr, "Try '" UBLKCTL_NAME " %s --help'.\n",
-			ublk_cmd_name);
-	else
-		fprintf(stderr, "Try '" UBLKCTL_NAME " --help'.\n");
-	return EXIT_USAGE;
+	return ublk_usage_hint();
 }
 
 void ublk_dbg(const char *fmt, ...)

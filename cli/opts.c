@@ -144,40 +144,85 @@ int ublk_parse_u32(const char *opt, const char *arg, uint32_t min, uint32_t max,
 	return 0;
 }
 
+/*
+ * "1.5G" -> whole 1, fraction 5 of 10^1, power 3, base 1024. The unit
+ * as util-linux's strtosize reads it: K, M, G, T, P, E in either case,
+ * alone or with "iB" for powers of 1024, with "B" for powers of 1000; "B"
+ * alone is bytes. A fraction needs a unit. 0, or -1 if not a size.
+ */
+static int split_size(const char *arg, uint64_t *whole, uint64_t *frac,
+		      uint64_t *frac_div, unsigned int *pwr, unsigned int *base)
+{
+	static const char powers[] = "KMGTPE";
+	const char *p = arg, *u;
+	char *end;
+
+	errno = 0;
+	*whole = strtoull(p, &end, 10);
+	if (errno == ERANGE)
+		return -2;
+	p = end;
+	*frac = 0;
+	*frac_div = 1;
+	*pwr = 0;
+	*base = 1024;
+	if (*p == '.') {
+		if (!isdigit((unsigned char)*++p))
+			return -1;
+		/* Digits past 10^-18 cannot change a 64-bit size. */
+		for (; isdigit((unsigned char)*p); p++)
+			if (*frac_div < 1000000000000000000ULL) {
+				*frac = *frac * 10 + (uint64_t)(*p - '0');
+				*frac_div *= 10;
+			}
+	}
+	/* Bytes come whole. */
+	if (!*p || !strcmp(p, "B"))
+		return strchr(arg, '.') ? -1 : 0;
+	u = strchr(powers, toupper((unsigned char)*p));
+	if (!u)
+		return -1;
+	*pwr = (unsigned int)(u - powers) + 1;
+	p++;
+	if (!strcmp(p, "iB") || !strcmp(p, "ib") || !*p)
+		return 0;
+	if (!strcmp(p, "B") || !strcmp(p, "b")) {
+		*base = 1000;
+		return 0;
+	}
+	return -1;
+}
+
 int ublk_parse_size(const char *opt, const char *arg, uint64_t min,
 		    uint64_t max, uint64_t *out)
 {
-	static const struct {
-		const char *suffix;
-		unsigned int shift;
-	} units[] = {
-		{ "", 0 },   { "B", 0 },    { "K", 10 }, { "KiB", 10 },
-		{ "M", 20 }, { "MiB", 20 }, { "G", 30 }, { "GiB", 30 },
-		{ "T", 40 }, { "TiB", 40 },
-	};
-	char *end;
-	uint64_t v;
+	uint64_t whole, frac, frac_div, mult = 1;
+	unsigned int pwr, base, i;
+	unsigned __int128 v;
 	char why[96];
-	size_t i;
+	int ret;
 
-	if (parse_digits(opt, arg, &v, &end))
-		return -1;
-	for (i = 0; i < ARRAY_SIZE(units); i++)
-		if (!strcmp(end, units[i].suffix))
-			break;
-	if (i == ARRAY_SIZE(units))
+	if (!arg || !isdigit((unsigned char)arg[0]))
+		return bad_value(opt, arg ? arg : "", "not a number");
+	ret = split_size(arg, &whole, &frac, &frac_div, &pwr, &base);
+	if (ret == -2)
+		return bad_value(opt, arg, "number too large");
+	if (ret)
 		return bad_value(opt, arg,
 				 "not a size (use bytes or K, M, G, T)");
-	if (units[i].shift && v > (UINT64_MAX >> units[i].shift))
+	for (i = 0; i < pwr; i++)
+		mult *= base;
+	v = (unsigned __int128)whole * mult +
+	    (unsigned __int128)frac * mult / frac_div;
+	if (v > UINT64_MAX)
 		return bad_value(opt, arg, "size too large");
-	v <<= units[i].shift;
 	if (v < min || v > max) {
 		snprintf(why, sizeof(why),
 			 "out of range (%" PRIu64 "-%" PRIu64 " bytes)", min,
 			 max);
 		return bad_value(opt, arg, why);
 	}
-	*out = v;
+	*out = (uint64_t)v;
 	return 0;
 }
 

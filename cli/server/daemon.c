@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ublkctl/cmdutil.h"
 #include "ublkctl/ctrl.h"
 #include "ublkctl/server.h"
 #include "ublkctl/state.h"
@@ -203,27 +204,24 @@ out:
 /* Parent side of a detached start: wait for "LIVE <id>" or EOF. */
 static int wait_live(int fd, pid_t pid, uint32_t id)
 {
+	int64_t deadline = ublk_deadline(LIVE_TIMEOUT_MS);
 	char buf[64];
 	size_t len = 0;
-	int waited = 0;
 
 	while (len < sizeof(buf) - 1) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		ssize_t n;
-		int r = poll(&pfd, 1, 100);
+		int r = poll(&pfd, 1, ublk_left_ms(deadline));
 
-		if (r < 0 && errno != EINTR)
-			break;
-		if (r <= 0) {
-			waited += 100;
-			if (waited >= LIVE_TIMEOUT_MS) {
-				ublk_err(
-					"device %u: server not live after %d s",
-					id, LIVE_TIMEOUT_MS / 1000);
-				kill(pid, SIGKILL);
-				break;
-			}
+		if (r < 0 && errno == EINTR)
 			continue;
+		if (r < 0)
+			break;
+		if (!r) {
+			ublk_err("device %u: server not live after %d s", id,
+				 LIVE_TIMEOUT_MS / 1000);
+			kill(pid, SIGKILL);
+			break;
 		}
 		n = read(fd, buf + len, sizeof(buf) - 1 - len);
 		if (n < 0 && errno == EINTR)

@@ -19,6 +19,7 @@
 #include "ublkctl/batch.h"
 #include "ublkctl/compat.h"
 #include "ublkctl/ctrl.h"
+#include "ublkctl/cmdutil.h"
 #include "ublkctl/server.h"
 
 /* user_data: tag 0-15, q_id 16-27, op 28-35, slot 36-51, target bit 63. */
@@ -950,24 +951,22 @@ out:
 
 static int open_char(uint32_t id)
 {
+	int64_t deadline = ublk_deadline(UBLK_CHAR_OPEN_MS);
 	char path[64];
-	int waited = 0, fd;
+	int nap = 10, fd, err;
 
 	snprintf(path, sizeof(path), UBLK_CHAR_PATH_FMT, id);
 	for (;;) {
 		fd = open(path, O_RDWR | O_CLOEXEC);
 		if (fd >= 0)
 			return fd;
-		if ((errno != ENOENT && errno != EBUSY && errno != EACCES &&
-		     errno != EINTR) ||
-		    waited >= UBLK_CHAR_OPEN_MS) {
-			int err = errno;
-
+		err = errno;
+		if ((err != ENOENT && err != EBUSY && err != EACCES &&
+		     err != EINTR) ||
+		    !ublk_nap(deadline, &nap)) {
 			ublk_errno(err, "device %u: %s", id, path);
 			return -err;
 		}
-		usleep(50 * 1000);
-		waited += 50;
 	}
 }
 

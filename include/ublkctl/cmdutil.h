@@ -29,6 +29,7 @@ void ublk_usage_end(FILE *f);
 /* getopt_long arrays for one table (see ublk_opts_build). */
 struct ublk_getopt {
 	const struct ublk_opt *opts;
+	int longidx; /* after ublk_getopt_next: the long option's row, or -1 */
 	struct option longopts[32];
 	char shortopts[100];
 };
@@ -42,11 +43,20 @@ void ublk_getopt_init(struct ublk_getopt *g, const struct ublk_opt *opts);
  * argument): the caller returns EXIT_USAGE.
  */
 int ublk_getopt_next(struct ublk_getopt *g, int argc, char **argv);
+/* The -n/--id ID option of every command that acts on one device. */
+struct ublk_dev_arg {
+	uint32_t id;
+	bool given;
+};
+
+/* -n's argument: 0, or EXIT_USAGE after the error and the hint. */
+int ublk_dev_arg(struct ublk_dev_arg *d, const char *arg);
 /*
- * After a checked parser printed why a value is bad: "Try 'ublkctl <cmd>
- * --help'." on stderr; returns EXIT_USAGE.
+ * After the options: 0 if -n was given, else EXIT_USAGE after "no device
+ * given: use --id ID" and the hint.
  */
-int ublk_usage_hint(void);
+int ublk_dev_arg_need(const struct ublk_dev_arg *d);
+
 /*
  * Refuse positional arguments left after the options (usage error
  * printed, returns -1); 0 when there are none.
@@ -95,13 +105,23 @@ int ublk_ctrl_bounded(ublk_ctrl_fn fn, uint32_t dev_id, uint64_t arg,
 
 /*
  * Wait at most timeout_ms for process pid to exit (a zombie counts as
- * exited). 0 when it is gone (or pid <= 0), -ETIMEDOUT otherwise.
+ * exited): poll on a pidfd. 0 when it is gone (or pid <= 0), -ETIMEDOUT
+ * otherwise.
  */
 int ublk_wait_pid_exit(pid_t pid, int timeout_ms);
 
-/* Monotonic milliseconds, and what is left until a deadline (>= 0). */
+/*
+ * The one deadline helper. A deadline is a ublk_now_ms() (monotonic
+ * milliseconds) value: ublk_deadline(ms) is ms from now, ublk_left_ms what
+ * is left of it (>= 0). A loop polling a condition calls ublk_nap between
+ * tries: false once the deadline has passed; else it sleeps *nap_ms
+ * (start with 1 or more; never past the deadline), doubles it up to
+ * 100 ms, and returns true.
+ */
 int64_t ublk_now_ms(void);
+int64_t ublk_deadline(int timeout_ms);
 int ublk_left_ms(int64_t deadline);
+bool ublk_nap(int64_t deadline, int *nap_ms);
 
 /* Whether process pid has /dev/ublkc<id> open (it is that device's server). */
 bool ublk_pid_holds_dev(pid_t pid, uint32_t id);

@@ -42,6 +42,16 @@ void ublk_errno(int err, const char *fmt, ...)
  * EXIT_USAGE so callers can `return ublk_usage_err(...)`.
  */
 int ublk_usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * The one hint line: "Try 'ublkctl <cmd> --help'." on stderr ("Try
+ * 'ublkctl --help'." for cmd NULL).
+ */
+void ublk_hint(const char *cmd);
+/*
+ * After a checked parser printed why a value is bad: the hint for the
+ * running command; returns EXIT_USAGE.
+ */
+int ublk_usage_hint(void);
 /* Debug trace on stderr, only when UBLKCTL_DEBUG is set (or --debug). */
 void ublk_dbg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern bool ublk_debug;
@@ -88,7 +98,11 @@ int ublk_parse_u32(const char *opt, const char *arg, uint32_t min, uint32_t max,
 		   uint32_t *out);
 int ublk_parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t max,
 		   uint64_t *out);
-/* Sizes: bytes, or a number with K/KiB, M/MiB, G/GiB, T/TiB (powers of 2). */
+/*
+ * Sizes as util-linux's strtosize: bytes, or a number (a fraction too:
+ * "1.5G") with K, M, G, T, P, E in either case, alone or with "iB" (powers
+ * of 1024) or "B" (powers of 1000: "1GB" is 10^9).
+ */
 int ublk_parse_size(const char *opt, const char *arg, uint64_t min,
 		    uint64_t max, uint64_t *out);
 /* Device id: 0..UBLK_MAX_DEV_ID. */

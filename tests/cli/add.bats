@@ -169,11 +169,11 @@ load helpers
 }
 
 @test "recover: needs -n" {
-	usage_err "ublkctl: recover: no device given (-n ID)" recover
+	usage_err "ublkctl: recover: no device given: use --id ID" recover
 }
 
 @test "recover: takes no other arguments" {
-	usage_err "ublkctl: recover: unrecognized option '-t'" recover -n 1 -t null
+	usage_err "ublkctl: recover: invalid option -- 't'" recover -n 1 -t null
 }
 
 @test "recover: a device without a state file" {

@@ -106,3 +106,24 @@ load helpers
 @test "bad input: help with two commands" {
 	usage_err "ublkctl: help: unexpected argument 'del'" help list del
 }
+
+@test "bad input: every command words a bad or missing -n alike" {
+	for cmd in del list stop quiesce resize recover; do
+		usage_err "ublkctl: $cmd: option '--id' requires an argument" "$cmd" --id
+		usage_err "ublkctl: $cmd: --id: 'x': not a number" "$cmd" -n x
+	done
+	for cmd in stop quiesce recover; do
+		usage_err "ublkctl: $cmd: no device given: use --id ID" "$cmd"
+	done
+}
+
+@test "bad input: sizes as util-linux reads them; a fraction needs a unit" {
+	usage_err "ublkctl: add: --size: '1.5': not a size (use bytes or K, M, G, T)" add -t null -s 1.5
+	usage_err "ublkctl: add: --size: '1Gi': not a size (use bytes or K, M, G, T)" add -t null -s 1Gi
+	usage_err "ublkctl: resize: --size: '1.5B': not a size (use bytes or K, M, G, T)" resize -n 1 -s 1.5B
+}
+
+@test "bad input: add words a missing argument as every command does" {
+	usage_err "ublkctl: add: option '--file' requires an argument" add -t loop -f
+	usage_err "ublkctl: add: option '--type' requires an argument" add --type
+}

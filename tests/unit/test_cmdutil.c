@@ -20,6 +20,13 @@ static pid_t spawn_sleeper(int ms)
 	return pid;
 }
 
+static int nop_fn(struct ublk_ctrl *c, uint32_t id, uint64_t arg)
+{
+	struct ublksrv_ctrl_dev_info info;
+
+	return ublk_ctrl_get_info(c, id, &info);
+}
+
 int main(void)
 {
 	char buf[32];
@@ -51,6 +58,26 @@ int main(void)
 	CHECK(ublk_now_ms() - t0 < 1000);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
+
+	/* A bounded control command whose child fails at once (no driver
+	 * here, or no such device): its error, well within the bound.
+	 */
+	t0 = ublk_now_ms();
+	CHECK(ublk_ctrl_bounded(nop_fn, 1048575, 0, 5000) < 0);
+	CHECK(ublk_now_ms() - t0 < 4000);
+
+	/* Naps until the deadline, then says so; never far past it. */
+	{
+		int64_t end = ublk_deadline(60);
+		int nap = 1;
+
+		t0 = ublk_now_ms();
+		while (ublk_nap(end, &nap))
+			;
+		CHECK(ublk_now_ms() >= end);
+		CHECK(ublk_now_ms() - t0 < 1000);
+		CHECK(nap > 1 && nap <= 128);
+	}
 
 	/* Our own process holds no ublk device. */
 	CHECK(!ublk_pid_holds_dev(getpid(), 0));

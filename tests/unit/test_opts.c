@@ -5,10 +5,24 @@
 #include "ublkctl/ublkctl.h"
 #include "unit.h"
 
+static const struct {
+	const char *in;
+	uint64_t want;
+} sizes[] = {
+	{ "1g", 1ULL << 30 },  { "1.5G", 3ULL << 29 }, { "1GiB", 1ULL << 30 },
+	{ "1GB", 1000000000 }, { "1.5kb", 1500 },      { "0.5m", 512 * 1024 },
+	{ "2E", 2ULL << 60 },  { "512B", 512 },	       { "1.25KiB", 1280 },
+};
+
+static const char *const not_sizes[] = {
+	"1.5", "1.G", "1.5B", "1Gi", "1GiBx", "16E", ".5G",
+};
+
 int main(void)
 {
 	uint64_t v64 = 0;
 	uint32_t v32 = 0;
+	size_t i;
 
 	ublk_cmd_name = "unit";
 	CHECK(ublk_parse_u32("depth", "128", 1, 4096, &v32) == 0);
@@ -37,6 +51,17 @@ int main(void)
 	CHECK(ublk_parse_size("size", "17179869184G", 0, UINT64_MAX, &v64) ==
 	      -1);
 	CHECK(ublk_parse_size("size", "1K", 4096, UINT64_MAX, &v64) == -1);
+
+	/* As util-linux strtosize: either case, fractions, iB and B. */
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		v64 = 0;
+		CHECK(ublk_parse_size("size", sizes[i].in, 0, UINT64_MAX,
+				      &v64) == 0);
+		CHECK_EQ(v64, sizes[i].want);
+	}
+	for (i = 0; i < ARRAY_SIZE(not_sizes); i++)
+		CHECK(ublk_parse_size("size", not_sizes[i], 0, UINT64_MAX,
+				      &v64) == -1);
 
 	CHECK(ublk_parse_dev_id("id", "1048575", &v32) == 0);
 	CHECK(ublk_parse_dev_id("id", "1048576", &v32) == -1);
