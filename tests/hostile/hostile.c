@@ -2659,6 +2659,28 @@ static void drive_simple(struct run *r, const struct scenario *sc)
 		     "the server did not finish its part in 60 s (stuck in the kernel?)");
 }
 
+/*
+ * Start round @round's server and wait until its device is LIVE. Returns
+ * its pid; 0 when the scenario is to be skipped; -1 after reporting a
+ * failure (the device, if any, is cleaned up).
+ */
+static pid_t spawn_live(struct run *r, const struct scenario *sc,
+			unsigned int round)
+{
+	pid_t pid = spawn_server(r, sc->server, sc);
+
+	if (pid < 0) {
+		fail(r, "fork failed");
+		return -1;
+	}
+	if (!wait_server(r, 60000, true)) {
+		fail(r, "round %u: the server did not go LIVE in 60 s", round);
+		finish_dev(r);
+		return -1;
+	}
+	return r->skip ? 0 : pid;
+}
+
 /* Kill the server at random points while a control command runs. */
 static void drive_kill_vs(struct run *r, const struct scenario *sc)
 {
@@ -2677,18 +2699,8 @@ static void drive_kill_vs(struct run *r, const struct scenario *sc)
 		struct async_ctrl *a;
 		pid_t pid;
 
-		pid = spawn_server(r, sc->server, sc);
-		if (pid < 0) {
-			fail(r, "fork failed");
-			return;
-		}
-		if (!wait_server(r, 60000, true)) {
-			fail(r, "round %u: the server did not go LIVE in 60 s",
-			     round);
-			finish_dev(r);
-			return;
-		}
-		if (r->skip)
+		pid = spawn_live(r, sc, round);
+		if (pid <= 0)
 			return;
 		printf("# %s: round %u: %s after %u ms, SIGKILL %s %u ms\n",
 		       sc->name, round, names[k], d1,
@@ -2745,18 +2757,8 @@ static void drive_cancel_vs_exit(struct run *r, const struct scenario *sc)
 		struct async_ctrl *a;
 		pid_t pid;
 
-		pid = spawn_server(r, sc->server, sc);
-		if (pid < 0) {
-			fail(r, "fork failed");
-			break;
-		}
-		if (!wait_server(r, 60000, true)) {
-			fail(r, "round %u: the server did not go LIVE in 60 s",
-			     round);
-			finish_dev(r);
-			break;
-		}
-		if (r->skip)
+		pid = spawn_live(r, sc, round);
+		if (pid <= 0)
 			break;
 		a = &r->pending[r->npending++];
 		async_start(a, "STOP_DEV", UBLK_U_CMD_STOP_DEV,
