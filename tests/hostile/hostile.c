@@ -1548,12 +1548,13 @@ static void sv_prep_live(struct srv *s, const struct scenario *sc)
 	expect_serving(s, "PREP on a LIVE device");
 }
 
-/* A well-behaved server that serves until it is killed. */
-static void sv_serve_forever(struct srv *s, const struct scenario *sc)
+/* Serve with @nio I/O workers until killed. */
+static void serve_until_killed(struct srv *s, const struct scenario *sc,
+			       unsigned int nio)
 {
 	unsigned int q;
 
-	if (batch_live(s, sc->flags, sc->nq, sc->depth, false, 4))
+	if (batch_live(s, sc->flags, sc->nq, sc->depth, false, nio))
 		return;
 	for (q = 0; q < s->nq; q++)
 		fslot_arm_good(&s->fs[q]);
@@ -1561,17 +1562,16 @@ static void sv_serve_forever(struct srv *s, const struct scenario *sc)
 		serve(s, 1000);
 }
 
+/* A well-behaved server that serves until it is killed. */
+static void sv_serve_forever(struct srv *s, const struct scenario *sc)
+{
+	serve_until_killed(s, sc, 4);
+}
+
 /* A server whose FETCH commands stay armed and idle: no I/O is sent. */
 static void sv_idle_fetch(struct srv *s, const struct scenario *sc)
 {
-	unsigned int q;
-
-	if (batch_live(s, sc->flags, sc->nq, sc->depth, false, 0))
-		return;
-	for (q = 0; q < s->nq; q++)
-		fslot_arm_good(&s->fs[q]);
-	for (;;)
-		serve(s, 1000);
+	serve_until_killed(s, sc, 0);
 }
 
 /*
