@@ -551,7 +551,9 @@ static int ubk_batch_prep(struct ubk_device *ub, const struct ublk_batch_io *uc,
 	unsigned int i, done;
 	int ret = 0;
 
-	mutex_lock(&ub->mutex);
+	/* killable for the reason given at ubk_fetch() */
+	if (mutex_lock_killable(&ub->mutex))
+		return -EINTR;
 	if (test_bit(UBK_DEV_STOPPING, &ub->state)) {
 		ret = UBLK_IO_RES_ABORT;
 		goto out;

@@ -257,7 +257,13 @@ static int ubk_fetch(struct io_uring_cmd *cmd, struct ubk_device *ub,
 			return ret;
 	}
 
-	mutex_lock(&ub->mutex);
+	/*
+	 * Killable: STOP/DEL hold ub->mutex while del_gendisk waits for the
+	 * server's requests; a server blocked here must still die on SIGKILL,
+	 * so that the release work can end those requests.
+	 */
+	if (mutex_lock_killable(&ub->mutex))
+		return -EINTR;
 	if (test_bit(UBK_DEV_STOPPING, &ub->state)) {
 		ret = UBLK_IO_RES_ABORT;
 		goto out;
