@@ -1575,6 +1575,30 @@ static void sv_idle_fetch(struct srv *s, const struct scenario *sc)
 }
 
 /*
+ * Per-I/O server that takes requests and commits none, then, while the
+ * parent's DEL_DEV waits for those requests, issues a FETCH_REQ (which
+ * needs the device mutex DEL_DEV holds). It must still die on SIGKILL.
+ */
+static void sv_fetch_during_del(struct srv *s, const struct scenario *sc)
+{
+	uint64_t end;
+
+	if (srv_add(s, sc->flags, sc->nq, sc->depth) || srv_open(s, false))
+		return;
+	fetch_all(s);
+	if (start_dev(s))
+		return;
+	start_io(s, 4);
+	end = now_ms() + 2500;
+	while (now_ms() < end)
+		ring_reap(&s->a, 100);
+	perio_sync(s, &s->a, UBLK_U_IO_FETCH_REQ, 0, 0, 0, s_buf(s, 0, 0),
+		   CMD_MS);
+	for (;;)
+		sleep_ms(1000);
+}
+
+/*
  * Recovery, second server whose one PREP list holds every remaining tag
  * and then a duplicate: the list fails as a whole, although its valid part
  * would have completed the queue; then the rest, and END_USER_RECOVERY.
@@ -2773,6 +2797,23 @@ static void drive_cancel_vs_exit(struct run *r, const struct scenario *sc)
 		set_cancel_delay(0);
 }
 
+/* DEL_DEV while the server holds requests and then blocks in FETCH_REQ. */
+static void drive_fetch_during_del(struct run *r, const struct scenario *sc)
+{
+	struct async_ctrl *a;
+	pid_t pid = spawn_live(r, sc, 0);
+
+	if (pid <= 0)
+		return;
+	sleep_ms(1500);
+	a = &r->pending[r->npending++];
+	async_start(a, "DEL_DEV", UBLK_U_CMD_DEL_DEV, (uint32_t)r->dev_id, 0,
+		    r->dev_flags & UBLK_F_UNPRIVILEGED_DEV);
+	sleep_ms(3000);
+	kill(pid, SIGKILL);
+	finish_dev(r);
+}
+
 /* User recovery with a second server that PREPs badly half-way. */
 static void drive_recovery(struct run *r, const struct scenario *sc)
 {
@@ -3020,6 +3061,10 @@ static const struct scenario scenarios[] = {
 	  "SIGKILL the server at a random point around START_USER_RECOVERY (3 rounds)",
 	  F_BATCH | UBLK_F_USER_RECOVERY, 1, 16, sv_serve_forever,
 	  drive_kill_vs, 3, false, true },
+	{ "fetch-during-del",
+	  "per-I/O: the server holds requests, DEL_DEV from the parent waits for them, the server then issues FETCH_REQ (needs the mutex DEL_DEV holds): SIGKILL must still end it, and the delete then completes",
+	  0, 1, 8, sv_fetch_during_del, drive_fetch_during_del, 0, false,
+	  false },
 	{ "perio-bad-cmds",
 	  "per-I/O mode: FETCH_REQ/COMMIT_AND_FETCH_REQ with bad tag, bad q_id, zero buffer (copy mode), refetch, commit of an unowned tag, commit from another task",
 	  0, 1, 4, sv_perio, NULL, 0, false, false },
