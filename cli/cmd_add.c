@@ -172,7 +172,7 @@ int cmd_add(int argc, char **argv)
 		ret = ublk_usage_err(
 			"--size %llu: not a multiple of the block size (%u)",
 			(unsigned long long)c->size, c->tgt.lbs);
-		goto out_deinit;
+		goto out_free;
 	}
 
 	ret = ublk_ctrl_open(&ctrl);
@@ -189,7 +189,7 @@ int cmd_add(int argc, char **argv)
 		else
 			ublk_errno(ret, "%s", UBLK_CONTROL_PATH);
 		ret = EXIT_FAIL;
-		goto out_deinit;
+		goto out_free;
 	}
 	want = wanted_flags(c);
 	c->info.flags = want;
@@ -266,7 +266,7 @@ int cmd_add(int argc, char **argv)
 	if (ret)
 		goto out_del;
 	ublk_ctrl_close(&ctrl);
-	goto out_deinit;
+	goto out_free;
 
 out_del:
 	ret = ublk_ctrl_del_dev(&ctrl, id, false);
@@ -278,11 +278,9 @@ out_del:
 	ret = EXIT_FAIL;
 out_close:
 	ublk_ctrl_close(&ctrl);
-out_deinit:
-	if (c->tgt.ops->deinit)
-		c->tgt.ops->deinit(&c->tgt);
 out_free:
-	if (c->tgt.ops && c->tgt.ops->deinit && c->tgt.priv)
+	/* deinit copes with a failed parse or init (target.h) */
+	if (c->tgt.ops && c->tgt.ops->deinit)
 		c->tgt.ops->deinit(&c->tgt);
 	free(c);
 	return ret;

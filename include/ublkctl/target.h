@@ -66,7 +66,11 @@ struct target_ops {
 	 */
 	int (*init)(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg);
 
-	/* Optional. Any thread, once no I/O runs: release init's work. */
+	/*
+	 * Optional. Any thread, once no I/O runs: release init's work and
+	 * what option parsing allocated. Also called after a failed parse or
+	 * init, so it must cope with a partly set up target.
+	 */
 	void (*deinit)(struct ublk_tgt *tgt);
 
 	/*
