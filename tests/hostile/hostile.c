@@ -2903,9 +2903,20 @@ static void drive_random(struct run *r, const struct scenario *sc)
 		printf("# %s: parent: SIGKILL at %u ms\n", sc->name, when);
 		kill(pid, SIGKILL);
 	}
-	if (!wait_server(r, 60000, false) && !r->done && what != 3)
+	if (!wait_server(r, 60000, false) && !r->done && what != 3) {
+		unsigned int i;
+
+		/* where it is, before kill_servers() ends it */
+		printf("# %s: the server did not finish in 60 s:\n", sc->name);
+		for (i = 0; i < r->nsrv; i++)
+			if (r->srv[i] > 0)
+				print_stuck(r->srv[i]);
+		for (i = 0; i < r->npending; i++)
+			if (r->pending[i].pid > 0)
+				print_stuck(r->pending[i].pid);
 		fail(r,
 		     "the server did not finish its sequence in 60 s (stuck in the kernel?)");
+	}
 }
 
 /* ---------------------------------------------------- kernel log */
