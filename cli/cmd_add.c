@@ -133,6 +133,12 @@ static void wait_node_handed_over(uint32_t id)
 }
 
 /* Say which requested flags the kernel did not grant. */
+/* The server is live: show the new device, as list does. */
+static void show_added(uint32_t id)
+{
+	ublk_show_devices(&id, 1);
+}
+
 static void warn_dropped(uint64_t want, uint64_t got)
 {
 	uint64_t lost = want & ~got;
@@ -262,7 +268,7 @@ int cmd_add(int argc, char **argv)
 		goto out_del;
 	}
 
-	ret = ublk_server_launch(c, false);
+	ret = ublk_server_launch(c, false, show_added);
 	if (ret)
 		goto out_del;
 	ublk_ctrl_close(&ctrl);

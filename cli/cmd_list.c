@@ -34,6 +34,7 @@ enum {
 	COL_BLOCK,
 	COL_MODE,
 	COL_THREADS,
+	COL_ERROR,
 };
 
 /* Column names and JSON keys are an API: add, never rename. */
@@ -79,6 +80,8 @@ static const struct ublk_col columns[] = {
 		       SCOLS_JSON_STRING, 5, 0 },
 	[COL_THREADS] = { "THREADS", "server I/O threads", SCOLS_JSON_NUMBER, 3,
 			  UBLK_COL_RIGHT },
+	[COL_ERROR] = { "ERROR", "why the server failed, as it logged it",
+			SCOLS_JSON_STRING, 0.3, UBLK_COL_TRUNC },
 };
 
 /*
@@ -92,8 +95,9 @@ static const int default_columns[] = {
 
 /* JSON keys are an API: -J keeps every key it ever printed by default. */
 static const int default_json_columns[] = {
-	COL_ID,	    COL_STATE,	COL_TARGET, COL_SIZE,	 COL_QUEUES, COL_DEPTH,
-	COL_LOGSEC, COL_MAJMIN, COL_PID,    COL_BACKING, COL_FLAGS,  COL_MODE,
+	COL_ID,	   COL_STATE,  COL_TARGET, COL_SIZE, COL_QUEUES,
+	COL_DEPTH, COL_LOGSEC, COL_MAJMIN, COL_PID,  COL_BACKING,
+	COL_FLAGS, COL_MODE,   COL_ERROR,
 };
 
 enum {
@@ -291,6 +295,10 @@ static int set_cell(const struct ublk_out *o, struct libscols_line *ln,
 		if (!r->have_state || !r->st.threads)
 			return ublk_out_set(o, ln, i, NULL);
 		return ublk_out_setf(o, ln, i, "%u", r->st.threads);
+	case COL_ERROR:
+		return ublk_out_set(
+			o, ln, i,
+			r->have_state && r->st.error[0] ? r->st.error : NULL);
 	}
 	return 0;
 }

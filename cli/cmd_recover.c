@@ -136,7 +136,7 @@ int cmd_recover(int argc, char **argv)
 		ret = EXIT_FAIL;
 		goto out_close;
 	}
-	ret = ublk_server_launch(c, true);
+	ret = ublk_server_launch(c, true, NULL);
 out_close:
 	ublk_ctrl_close(&ctrl);
 out_deinit:

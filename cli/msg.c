@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Diagnostics: every message is "ublkctl: <cmd>: ..." on stderr. */
+/*
+ * Diagnostics: every message is "ublkctl: <cmd>: ..." on stderr, or, in a
+ * detached server, a LOG_ERR record "device N: ..." to syslog. The last
+ * error of the process is kept for the state file.
+ */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "ublkctl/ublkctl.h"
@@ -11,21 +17,49 @@
 const char *ublk_cmd_name;
 bool ublk_debug;
 
+/* Server threads report errors too: the sink and last_err under one lock. */
+static pthread_mutex_t msg_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool to_syslog;
+static uint32_t syslog_id;
+static char last_err[512];
+
+void ublk_msg_syslog(uint32_t dev_id)
+{
+	pthread_mutex_lock(&msg_lock);
+	openlog(UBLKCTL_NAME, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	syslog_id = dev_id;
+	to_syslog = true;
+	pthread_mutex_unlock(&msg_lock);
+}
+
+void ublk_last_error(char *buf, size_t len)
+{
+	pthread_mutex_lock(&msg_lock);
+	snprintf(buf, len, "%s", last_err);
+	pthread_mutex_unlock(&msg_lock);
+}
+
 static void vmsg(const char *fmt, va_list ap, int err)
 {
-	char buf[1024];
-	int n;
+	char text[1024], id[32];
+	size_t n;
 
-	if (ublk_cmd_name)
-		n = snprintf(buf, sizeof(buf),
-			     UBLKCTL_NAME ": %s: ", ublk_cmd_name);
-	else
-		n = snprintf(buf, sizeof(buf), UBLKCTL_NAME ": ");
-	vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	n = strlen(text);
 	if (err)
-		fprintf(stderr, "%s: %s\n", buf, strerror(err));
-	else
-		fprintf(stderr, "%s\n", buf);
+		snprintf(text + n, sizeof(text) - n, ": %s", strerror(err));
+	pthread_mutex_lock(&msg_lock);
+	snprintf(last_err, sizeof(last_err), "%s", text);
+	if (to_syslog) {
+		/* the device id leads every record, once */
+		n = (size_t)snprintf(id, sizeof(id), "device %u: ", syslog_id);
+		syslog(LOG_ERR, "%s%s", strncmp(text, id, n) ? id : "", text);
+	} else if (ublk_cmd_name) {
+		fprintf(stderr, UBLKCTL_NAME ": %s: %s\n", ublk_cmd_name, text);
+	} else {
+		fprintf(stderr, UBLKCTL_NAME ": %s\n", text);
+	}
+	pthread_mutex_unlock(&msg_lock);
 }
 
 void ublk_err(const char *fmt, ...)

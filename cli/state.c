@@ -111,7 +111,8 @@ static struct json_object *to_json(const struct ublk_state *s)
 	      add_int(o, "id", s->id) || add_int(o, "pid", s->pid) ||
 	      add_str(o, "target", s->target) ||
 	      add_str(o, "backing", s->backing) ||
-	      add_int(o, "threads", s->threads);
+	      add_int(o, "threads", s->threads) ||
+	      (s->error[0] && add_str(o, "error", s->error));
 	argv = json_object_new_array();
 	if (ret || !argv || json_object_object_add(o, "argv", argv)) {
 		json_object_put(argv);
@@ -346,6 +347,8 @@ static int from_json(struct json_object *o, uint32_t id, struct ublk_state *s)
 		ret = get_str(o, "target", s->target, sizeof(s->target));
 	if (!ret)
 		ret = get_str(o, "backing", s->backing, sizeof(s->backing));
+	if (!ret)
+		ret = get_str(o, "error", s->error, sizeof(s->error));
 	if (!ret)
 		ret = get_argv(o, s);
 	if (!ret)

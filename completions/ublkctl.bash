@@ -15,7 +15,7 @@ _ublkctl_opts_add='--type --id --queues --depth --nthreads --size
 	--unprivileged --foreground --help'
 _ublkctl_opts_add_null=''
 _ublkctl_opts_add_loop='--file --buffered --offset'
-_ublkctl_opts_add_fault='--delay-us --fail-every'
+_ublkctl_opts_add_fault='--delay-us --fail-every --exit-after'
 _ublkctl_opts_del='--id --all --force --async --timeout --help'
 _ublkctl_opts_list='--id --output --json --raw --noheadings --bytes
 	--list-columns --help'
@@ -140,7 +140,7 @@ _ublkctl()
 	add:-q | add:--queues | add:-d | add:--depth | add:--nthreads | \
 	add:-s | add:--size | add:--logical-block-size | \
 	add:--physical-block-size | add:--max-io-size | add:--offset | \
-	add:--delay-us | add:--fail-every | resize:-s | resize:--size | \
+	add:--delay-us | add:--fail-every | add:--exit-after | resize:-s | resize:--size | \
 	del:--timeout | quiesce:--timeout)
 		return ;;
 	esac

@@ -3,6 +3,8 @@
  * Server life cycle: fork and detach (or stay in the foreground), start the
  * threads, START_DEV or END_USER_RECOVERY, report "LIVE <id>" over a pipe,
  * drop capabilities, and on SIGTERM/SIGINT stop and delete the device.
+ * A detached server logs to syslog; one whose thread failed leaves the
+ * reason in the state file and exits, so the kernel sees it die.
  */
 #include <cap-ng.h>
 #include <errno.h>
@@ -58,6 +60,19 @@ static int write_state(const struct ublk_dev_cfg *cfg, pid_t pid)
 	return ret;
 }
 
+/* The reason for list: the error a thread logged last. */
+static void record_failure(uint32_t id)
+{
+	struct ublk_state st;
+
+	if (!ublk_state_read(id, &st)) {
+		ublk_last_error(st.error, sizeof(st.error));
+		if (ublk_state_write(&st))
+			ublk_dbg("device %u: state file not updated", id);
+	}
+	ublk_state_free(&st);
+}
+
 static int start_or_recover(struct ublk_ctrl *ctrl, struct ublk_dev_cfg *cfg,
 			    bool recover)
 {
@@ -80,7 +95,8 @@ static int start_or_recover(struct ublk_ctrl *ctrl, struct ublk_dev_cfg *cfg,
  * terminal; else the foreground process, which writes the state file and
  * prints the device itself.
  */
-static int server_run(struct ublk_dev_cfg *cfg, bool recover, int report_fd)
+static int server_run(struct ublk_dev_cfg *cfg, bool recover, int report_fd,
+		      void (*live)(uint32_t id))
 {
 	uint32_t id = cfg->info.dev_id;
 	struct ublk_ctrl ctrl = { .fd = -1 };
@@ -131,6 +147,7 @@ static int server_run(struct ublk_dev_cfg *cfg, bool recover, int report_fd)
 		if (write(report_fd, msg, (size_t)n) != n)
 			_exit(EXIT_FAIL);
 		close(report_fd);
+		ublk_msg_syslog(id);
 		devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (devnull >= 0) {
 			dup2(devnull, STDIN_FILENO);
@@ -140,8 +157,8 @@ static int server_run(struct ublk_dev_cfg *cfg, bool recover, int report_fd)
 		}
 	} else {
 		write_state(cfg, getpid());
-		if (!recover)
-			ublk_show_devices(&id, 1);
+		if (live)
+			live(id);
 		fflush(stdout);
 	}
 
@@ -151,15 +168,19 @@ static int server_run(struct ublk_dev_cfg *cfg, bool recover, int report_fd)
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = efd, .events = POLLIN },
 		};
+		unsigned int exited = ublk_srv_exited(srv, &failed);
 		uint64_t v;
 
-		if (ublk_srv_exited(srv, &failed) >= ublk_srv_nr_threads(srv))
-			break;
 		if (failed && !stopping) {
-			ublk_err("device %u: a server thread failed", id);
+			record_failure(id);
+			ublk_err(
+				"device %u: a server thread failed, the server exits",
+				id);
 			/* Let the kernel see the server die (recovery). */
 			_exit(EXIT_FAIL);
 		}
+		if (exited >= ublk_srv_nr_threads(srv))
+			break;
 		if (poll(pfd, 2, -1) < 0)
 			continue;
 		if (pfd[0].revents & POLLIN) {
@@ -248,14 +269,15 @@ static int wait_live(int fd, pid_t pid, uint32_t id)
 	return -1;
 }
 
-int ublk_server_launch(struct ublk_dev_cfg *cfg, bool recover)
+int ublk_server_launch(struct ublk_dev_cfg *cfg, bool recover,
+		       void (*live)(uint32_t id))
 {
 	uint32_t id = cfg->info.dev_id;
 	int pfd[2];
 	pid_t pid;
 
 	if (cfg->foreground)
-		return server_run(cfg, recover, -1);
+		return server_run(cfg, recover, -1, live);
 
 	if (pipe2(pfd, O_CLOEXEC)) {
 		ublk_errno(errno, "pipe");
@@ -272,7 +294,7 @@ int ublk_server_launch(struct ublk_dev_cfg *cfg, bool recover)
 	if (pid == 0) {
 		close(pfd[0]);
 		setsid();
-		_exit(server_run(cfg, recover, pfd[1]));
+		_exit(server_run(cfg, recover, pfd[1], NULL));
 	}
 	close(pfd[1]);
 	if (wait_live(pfd[0], pid, id)) {
@@ -282,7 +304,7 @@ int ublk_server_launch(struct ublk_dev_cfg *cfg, bool recover)
 	close(pfd[0]);
 	if (write_state(cfg, pid))
 		return EXIT_FAIL;
-	if (!recover)
-		ublk_show_devices(&id, 1);
+	if (live)
+		live(id);
 	return EXIT_OK;
 }

@@ -597,7 +597,14 @@ static void thread_loop(struct ublk_thread *t)
 	unsigned int head, count;
 	int ret;
 
-	while (!(t->stopping && !t->cmd_inflight && !t->tgt_inflight)) {
+	/*
+	 * A stopping thread ends once the target holds no request (its I/O
+	 * always completes); ublk commands complete only when the device
+	 * stops, which after an error nobody may do: the server exits so
+	 * that the kernel sees it die.
+	 */
+	while (!(t->stopping && !t->tgt_inflight &&
+		 (t->err || !t->cmd_inflight))) {
 		ret = thread_wait(t);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN &&
 		    ret != -EBUSY && ret != -ETIME) {
@@ -616,6 +623,17 @@ static void thread_loop(struct ublk_thread *t)
 		if (t->srv->batch)
 			batch_flush(t);
 	}
+}
+
+void ublk_thread_fail(struct ublk_thread *t, struct ublk_queue *q,
+		      unsigned int tag, int err)
+{
+	(void)q;
+	(void)tag;
+	t->tgt_inflight--; /* the kernel's now, not the target's */
+	if (!t->err)
+		t->err = err < 0 ? err : -EIO;
+	t->stopping = true;
 }
 
 /* ------------------------------------------------------------ set up */

@@ -3,7 +3,9 @@
  * fault target: a null device that misbehaves on purpose, for testing the
  * stack above it. --delay-us N completes every request N microseconds late
  * (an io_uring timeout, so the thread keeps serving others); --fail-every N
- * fails every Nth request (counted across the device) with EIO.
+ * fails every Nth request (counted across the device) with EIO;
+ * --exit-after N makes the thread that takes request N fail, so the server
+ * exits as a crashed one would, leaving that request to the kernel.
  */
 #include <errno.h>
 #include <liburing.h>
@@ -14,6 +16,7 @@
 enum {
 	FAULT_OPT_DELAY = 1200,
 	FAULT_OPT_FAIL_EVERY,
+	FAULT_OPT_EXIT_AFTER,
 };
 
 enum { FAULT_OP_DELAY = 1 };
@@ -23,6 +26,7 @@ enum { FAULT_OP_DELAY = 1 };
 struct fault_priv {
 	uint32_t delay_us;
 	uint32_t fail_every;
+	uint32_t exit_after;
 	uint64_t count; /* requests seen (atomic) */
 	struct __kernel_timespec ts; /* delay_us, for timeout SQEs */
 };
@@ -32,6 +36,8 @@ static const struct ublk_opt fault_opts[] = {
 	  "complete each request N microseconds late (default 0)" },
 	{ "fail-every", FAULT_OPT_FAIL_EVERY, required_argument, "N",
 	  "fail every Nth request with EIO (default 0: never)" },
+	{ "exit-after", FAULT_OPT_EXIT_AFTER, required_argument, "N",
+	  "the server fails and exits at request N (default 0: never)" },
 	UBLK_OPT_END,
 };
 
@@ -58,6 +64,11 @@ static int fault_parse_opt(struct ublk_tgt *tgt, int key, const char *arg)
 	if (key == FAULT_OPT_FAIL_EVERY)
 		return ublk_parse_u32("fail-every", arg, 0, UINT32_MAX,
 				      &p->fail_every) ?
+			       EXIT_USAGE :
+			       EXIT_OK;
+	if (key == FAULT_OPT_EXIT_AFTER)
+		return ublk_parse_u32("exit-after", arg, 0, UINT32_MAX,
+				      &p->exit_after) ?
 			       EXIT_USAGE :
 			       EXIT_OK;
 	return EXIT_USAGE;
@@ -110,12 +121,11 @@ static void fault_deinit(struct ublk_tgt *tgt)
 	tgt->priv = NULL;
 }
 
-static int fault_result(struct ublk_queue *q, unsigned int tag)
+static int fault_result(struct ublk_queue *q, unsigned int tag, uint64_t n)
 {
 	struct fault_priv *p = q->tgt->priv;
 	const struct ublksrv_io_desc *iod = ublk_iod(q, tag);
 	unsigned int op = ublksrv_get_op(iod);
-	uint64_t n = __atomic_add_fetch(&p->count, 1, __ATOMIC_RELAXED);
 
 	if (p->fail_every && n % p->fail_every == 0)
 		return -EIO;
@@ -128,9 +138,17 @@ static int fault_queue_io(struct ublk_thread *t, struct ublk_queue *q,
 			  unsigned int tag)
 {
 	struct fault_priv *p = q->tgt->priv;
+	uint64_t n = __atomic_add_fetch(&p->count, 1, __ATOMIC_RELAXED);
 	struct io_uring_sqe *sqe;
 
-	q->ios[tag].result = fault_result(q, tag);
+	if (p->exit_after && n == p->exit_after) {
+		ublk_err(
+			"fault: request %llu: --exit-after: the server fails on purpose",
+			(unsigned long long)n);
+		ublk_thread_fail(t, q, tag, -EIO);
+		return 0;
+	}
+	q->ios[tag].result = fault_result(q, tag, n);
 	if (!p->delay_us) {
 		ublk_complete_io(t, q, tag, q->ios[tag].result);
 		return 0;
@@ -155,7 +173,8 @@ const struct target_ops target_fault = {
 	.summary = "a null device that delays and fails requests on purpose",
 	.opts = fault_opts,
 	.notes =
-		"  --delay-us and --fail-every combine; a failed request is delayed too.\n",
+		"  --delay-us and --fail-every combine; a failed request is delayed too.\n"
+		"  --exit-after is not kept for recover: the recovered server serves on.\n",
 	.parse_opt = fault_parse_opt,
 	.init = fault_init,
 	.deinit = fault_deinit,

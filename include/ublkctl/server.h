@@ -30,11 +30,13 @@ struct ublk_ctrl;
  * Start the server of a device that exists (ADD_DEV and SET_PARAMS done,
  * or START_USER_RECOVERY done when recover is true) and wait until it is
  * live: detached (fork, setsid) unless cfg->foreground. On success writes
- * the state file and prints the device; a foreground server then serves
- * until SIGTERM/SIGINT or the device goes away. Returns an exit code; on
- * failure the device is left for the caller to delete.
+ * the state file and calls live(id) if not NULL (the caller prints the
+ * device there); a foreground server then serves until SIGTERM/SIGINT or
+ * the device goes away. Returns an exit code; on failure the device is
+ * left for the caller to delete.
  */
-int ublk_server_launch(struct ublk_dev_cfg *cfg, bool recover);
+int ublk_server_launch(struct ublk_dev_cfg *cfg, bool recover,
+		       void (*live)(uint32_t id));
 
 /*
  * Server internals used by the life cycle (cli/server/daemon.c). All run
@@ -148,6 +150,16 @@ void ublk_tgt_io_account(struct ublk_thread *t, struct ublk_queue *q,
 /* Finish request tag of q with res (bytes or -errno): commit it. */
 void ublk_complete_io(struct ublk_thread *t, struct ublk_queue *q,
 		      unsigned int tag, int res);
+
+/*
+ * From queue_io, instead of completing request tag of q: the thread
+ * cannot go on (err: negative errno, after printing why). The request is
+ * left to the kernel; the thread takes no new one and ends once the
+ * target holds no other, and the server then exits as failed, leaving
+ * the device to the kernel (recovery, or stop).
+ */
+void ublk_thread_fail(struct ublk_thread *t, struct ublk_queue *q,
+		      unsigned int tag, int err);
 
 /* Server-side test knob: env var forcing auto-zc registration to fail. */
 #define UBLK_ENV_FORCE_NEED_REG_BUF "UBLKCTL_TEST_FORCE_NEED_REG_BUF"

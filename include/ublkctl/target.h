@@ -97,6 +97,7 @@ struct target_ops {
 	 * Required. Server thread serving the I/O: start request tag of q
 	 * (descriptor: ublk_iod(q, tag)). Returns the number of target
 	 * CQEs to wait for (> 0); or 0 after calling ublk_complete_io()
+	 * (or ublk_thread_fail(), which leaves the request to the kernel)
 	 * itself; or a negative errno the server completes the I/O with.
 	 * Must not block, allocate or take locks.
 	 */

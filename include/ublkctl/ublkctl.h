@@ -32,7 +32,7 @@ enum {
 /* Name of the running subcommand, for "ublkctl: <cmd>: ..." prefixes. */
 extern const char *ublk_cmd_name;
 
-/* "ublkctl: <cmd>: <fmt>\n" on stderr. */
+/* "ublkctl: <cmd>: <fmt>\n" on stderr (syslog after ublk_msg_syslog()). */
 void ublk_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* As ublk_err, followed by ": <strerror(err)>"; err is a positive errno. */
 void ublk_errno(int err, const char *fmt, ...)
@@ -52,6 +52,14 @@ void ublk_hint(const char *cmd);
  * running command; returns EXIT_USAGE.
  */
 int ublk_usage_hint(void);
+/*
+ * From now on ublk_err/ublk_errno write LOG_ERR records to syslog (ident
+ * "ublkctl", facility daemon, each record led by "device <dev_id>: "),
+ * not to stderr: for a server that left its terminal.
+ */
+void ublk_msg_syslog(uint32_t dev_id);
+/* The text of the process's last ublk_err/ublk_errno ("" if none). */
+void ublk_last_error(char *buf, size_t len);
 /* Debug trace on stderr, only when UBLKCTL_DEBUG is set (or --debug). */
 void ublk_dbg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern bool ublk_debug;

@@ -85,6 +85,19 @@ int main(void)
 	CHECK_EQ(r.argc, 6);
 	for (i = 0; i < r.argc && i < 6; i++)
 		CHECK(!strcmp(r.argv[i], argv[i]));
+	CHECK(!r.error[0]);
+	ublk_state_free(&r);
+
+	/* a server's failure reason round-trips; no reason, no key */
+	snprintf(s.error, sizeof(s.error), "device 7: queue 0: fetch failed");
+	CHECK_EQ(ublk_state_write(&s), 0);
+	CHECK_EQ(ublk_state_read(7, &r), 0);
+	CHECK(!strcmp(r.error, s.error));
+	s.error[0] = '\0';
+	CHECK_EQ(ublk_state_write(&s), 0);
+	ublk_state_free(&r);
+	CHECK_EQ(ublk_state_read(7, &r), 0);
+	CHECK(!r.error[0]);
 	ublk_state_free(&r);
 
 	CHECK_EQ(ublk_state_read(8, &r), -ENOENT);
