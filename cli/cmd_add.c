@@ -2,7 +2,9 @@
 /*
  * ublkctl add: parse and check everything (devcfg.c), then ADD_DEV,
  * SET_PARAMS and start the server. Any failure after ADD_DEV deletes the
- * device again.
+ * device again. With --recover-existing, a device -n ID that exists and
+ * whose server died gets a new server instead (as recover, but with this
+ * command line's target): what ublkctl@.service restarts with.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -214,6 +216,11 @@ int cmd_add(int argc, char **argv)
 		struct ublksrv_ctrl_dev_info old;
 
 		if (!ublk_ctrl_get_info(&ctrl, c->dev_id, &old)) {
+			/* as recover, with this command line's target */
+			if (c->recover_existing) {
+				ret = ublk_server_recover(&ctrl, c);
+				goto out_close;
+			}
 			ublk_err("-n %u: device exists already", c->dev_id);
 			ret = EXIT_FAIL;
 			goto out_close;

@@ -9,6 +9,7 @@
  * step is bounded by --timeout: DEL_DEV blocks while anyone still holds
  * the device, so it runs in a child we stop waiting for at the bound
  * (ublk_ctrl_bounded), with an error naming the cause.
+ * --keep-recoverable leaves a device whose server died for recovery.
  */
 #include <errno.h>
 #include <string.h>
@@ -31,6 +32,7 @@ enum {
 	OPT_ASYNC = 256,
 	OPT_TIMEOUT,
 	OPT_FORCE,
+	OPT_KEEP_RECOVERABLE,
 };
 
 /* What every device of one invocation is deleted with. */
@@ -38,6 +40,7 @@ struct del_how {
 	bool async;
 	bool force;
 	bool safe_stop; /* the driver has SAFE_STOP_DEV (TRY_STOP_DEV) */
+	bool keep_recoverable;
 	int timeout_s;
 };
 
@@ -50,6 +53,8 @@ static const struct ublk_opt options[] = {
 	  "give up on a device after SEC seconds (default 10)" },
 	{ "force", OPT_FORCE, no_argument, NULL,
 	  "delete even while the block device is open" },
+	{ "keep-recoverable", OPT_KEEP_RECOVERABLE, no_argument, NULL,
+	  "keep a --recovery device whose server died" },
 	UBLK_OPT_END,
 };
 
@@ -164,6 +169,13 @@ static int del_one(struct ublk_ctrl *c, const struct del_how *how, uint32_t id,
 	pid = ublk_server_pid(id, &info);
 	ublk_dbg("device %u: state %u, server pid %d", id, info.state,
 		 (int)pid);
+	/* ublkctl@.service's ExecStopPost: the restarted unit recovers it. */
+	if (how->keep_recoverable && (info.flags & UBLK_F_USER_RECOVERY) &&
+	    !ublk_server_alive(id, &info)) {
+		ublk_err("device %u: kept for recovery (its server is gone)",
+			 id);
+		return 0;
+	}
 
 	if (how->force) {
 		ublk_holders_find(id, &h);
@@ -260,6 +272,9 @@ int cmd_del(int argc, char **argv)
 			break;
 		case OPT_FORCE:
 			how.force = true;
+			break;
+		case OPT_KEEP_RECOVERABLE:
+			how.keep_recoverable = true;
 			break;
 		case OPT_TIMEOUT:
 			if (ublk_parse_u32("timeout", optarg, 1,

@@ -15,8 +15,6 @@
 #include "ublkctl/server.h"
 #include "ublkctl/state.h"
 
-#define RECOVER_BUSY_MS 10000
-
 static const struct ublk_opt recover_opts[] = {
 	{ "id", 'n', required_argument, "ID", "device to recover (required)" },
 	UBLK_OPT_END,
@@ -56,20 +54,6 @@ static int parse_args(int argc, char **argv, uint32_t *id)
 		return EXIT_USAGE;
 	*id = dev.id;
 	return EXIT_OK;
-}
-
-static int start_recovery(struct ublk_ctrl *ctrl, uint32_t id)
-{
-	int64_t deadline = ublk_deadline(RECOVER_BUSY_MS);
-	int ret, nap = 10;
-
-	/* -EBUSY while the dead server's files are still being released. */
-	do
-		ret = ublk_ctrl_start_recovery(ctrl, id);
-	while (ret == -EBUSY && ublk_nap(deadline, &nap));
-	if (ret < 0)
-		ublk_errno(ret, "device %u: START_USER_RECOVERY", id);
-	return ret;
 }
 
 int cmd_recover(int argc, char **argv)
@@ -116,28 +100,7 @@ int cmd_recover(int argc, char **argv)
 		ret = EXIT_FAIL;
 		goto out_deinit;
 	}
-	ret = ublk_ctrl_get_info(&ctrl, id, &c->info);
-	if (ret) {
-		ublk_errno(ret, "device %u", id);
-		ret = EXIT_FAIL;
-		goto out_close;
-	}
-	if (!(c->info.flags & UBLK_F_USER_RECOVERY)) {
-		ublk_err("device %u: added without --recovery", id);
-		ret = EXIT_FAIL;
-		goto out_close;
-	}
-	if (c->info.state == UBLK_S_DEV_LIVE) {
-		ublk_err("device %u: live, its server is running", id);
-		ret = EXIT_FAIL;
-		goto out_close;
-	}
-	if (start_recovery(&ctrl, id)) {
-		ret = EXIT_FAIL;
-		goto out_close;
-	}
-	ret = ublk_server_launch(c, true, NULL);
-out_close:
+	ret = ublk_server_recover(&ctrl, c);
 	ublk_ctrl_close(&ctrl);
 out_deinit:
 	if (c->tgt.ops->deinit)

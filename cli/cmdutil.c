@@ -336,6 +336,11 @@ pid_t ublk_server_pid(uint32_t id, const struct ublksrv_ctrl_dev_info *info)
 	return pid;
 }
 
+bool ublk_server_alive(uint32_t id, const struct ublksrv_ctrl_dev_info *info)
+{
+	return ublk_pid_holds_dev(ublk_server_pid(id, info), id);
+}
+
 static int stop_fn(struct ublk_ctrl *c, uint32_t id, uint64_t safe)
 {
 	return safe ? ublk_ctrl_try_stop_dev(c, id) : ublk_ctrl_stop_dev(c, id);

@@ -28,6 +28,7 @@ enum {
 	OPT_BATCH,
 	OPT_UNPRIVILEGED,
 	OPT_FOREGROUND,
+	OPT_RECOVER_EXISTING,
 	/* getopt keys of target options: TGT_KEY + row of the merged table */
 	TGT_KEY = 0x10000,
 };
@@ -69,6 +70,8 @@ static const struct ublk_opt add_opts[] = {
 	  "device owned by the calling user (no root needed)" },
 	{ "foreground", OPT_FOREGROUND, no_argument, NULL,
 	  "serve in the foreground; SIGTERM/SIGINT stop and delete" },
+	{ "recover-existing", OPT_RECOVER_EXISTING, no_argument, NULL,
+	  "device -n ID exists, its server dead: recover it" },
 	UBLK_OPT_END,
 };
 
@@ -87,6 +90,7 @@ static const int excl[][4] = {
 /* An option (first) that is meaningless without another (second). */
 static const int needs[][2] = {
 	{ OPT_AUTO_ZC_FALLBACK, OPT_AUTO_ZC },
+	{ OPT_RECOVER_EXISTING, 'n' },
 };
 
 /* Options without argument that set one field (and are saved as true). */
@@ -224,6 +228,9 @@ static int apply_opt(struct ublk_dev_cfg *c, int key, const char *arg)
 		break;
 	case OPT_FOREGROUND:
 		c->foreground = true;
+		break;
+	case OPT_RECOVER_EXISTING:
+		c->recover_existing = true;
 		break;
 	}
 	return EXIT_OK;
@@ -531,6 +538,7 @@ int ublk_cfg_load(struct ublk_dev_cfg *c, const struct ublk_state *st)
 	c->argv = st->argv;
 	c->dev_id = st->id;
 	c->foreground = false;
+	c->recover_existing = false;
 	if (ret) {
 		ublk_err("device %u: state file: bad device configuration",
 			 st->id);

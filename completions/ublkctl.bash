@@ -12,11 +12,12 @@
 _ublkctl_opts_add='--type --id --queues --depth --nthreads --size
 	--logical-block-size --physical-block-size --max-io-size --read-only
 	--recovery --user-copy --zero-copy --auto-zc --auto-zc-fallback --batch
-	--unprivileged --foreground --help'
+	--unprivileged --foreground --recover-existing --help'
 _ublkctl_opts_add_null=''
 _ublkctl_opts_add_loop='--file --buffered --offset'
 _ublkctl_opts_add_fault='--delay-us --fail-every --exit-after'
-_ublkctl_opts_del='--id --all --force --async --timeout --help'
+_ublkctl_opts_del='--id --all --force --async --timeout --keep-recoverable
+	--help'
 _ublkctl_opts_list='--id --output --json --raw --noheadings --bytes
 	--list-columns --help'
 _ublkctl_opts_features='--output --json --raw --noheadings --help'

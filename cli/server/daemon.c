@@ -24,6 +24,7 @@
 #include "ublkctl/state.h"
 
 #define LIVE_TIMEOUT_MS 60000
+#define RECOVER_BUSY_MS 10000
 
 /* Keep only what the stop path needs (STOP_DEV/DEL_DEV on a signal). */
 static void drop_caps(const struct ublk_dev_cfg *cfg)
@@ -307,4 +308,42 @@ int ublk_server_launch(struct ublk_dev_cfg *cfg, bool recover,
 	if (live)
 		live(id);
 	return EXIT_OK;
+}
+
+static int start_recovery(struct ublk_ctrl *ctrl, uint32_t id)
+{
+	int64_t deadline = ublk_deadline(RECOVER_BUSY_MS);
+	int ret, nap = 10;
+
+	/* -EBUSY while the dead server's files are still being released. */
+	do
+		ret = ublk_ctrl_start_recovery(ctrl, id);
+	while (ret == -EBUSY && ublk_nap(deadline, &nap));
+	if (ret < 0)
+		ublk_errno(ret, "device %u: START_USER_RECOVERY", id);
+	return ret;
+}
+
+int ublk_server_recover(struct ublk_ctrl *ctrl, struct ublk_dev_cfg *cfg)
+{
+	uint32_t id = cfg->dev_id;
+	int ret;
+
+	ret = ublk_ctrl_get_info(ctrl, id, &cfg->info);
+	if (ret) {
+		ublk_errno(ret, "device %u", id);
+		return EXIT_FAIL;
+	}
+	if (!(cfg->info.flags & UBLK_F_USER_RECOVERY)) {
+		ublk_err("device %u: added without --recovery", id);
+		return EXIT_FAIL;
+	}
+	if (cfg->info.state == UBLK_S_DEV_LIVE &&
+	    ublk_server_alive(id, &cfg->info)) {
+		ublk_err("device %u: live, its server is running", id);
+		return EXIT_FAIL;
+	}
+	if (start_recovery(ctrl, id))
+		return EXIT_FAIL;
+	return ublk_server_launch(cfg, true, NULL);
 }

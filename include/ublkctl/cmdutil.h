@@ -133,6 +133,13 @@ bool ublk_pid_holds_dev(pid_t pid, uint32_t id);
 pid_t ublk_server_pid(uint32_t id, const struct ublksrv_ctrl_dev_info *info);
 
 /*
+ * Whether device id's server still runs: ublk_server_pid holds
+ * /dev/ublkcN (a killed server is gone at once, though the kernel may see
+ * the device live until the server's io_uring is torn down).
+ */
+bool ublk_server_alive(uint32_t id, const struct ublksrv_ctrl_dev_info *info);
+
+/*
  * Stop device id: STOP_DEV, or TRY_STOP_DEV when safe; then wait for its
  * server (pid, 0 if none) to exit. With term, a server still running
  * halfway to the deadline gets SIGTERM (ublkctl's server then deletes the

@@ -46,6 +46,7 @@ struct ublk_dev_cfg {
 	bool read_only;
 	bool user_copy, zero_copy, auto_zc, auto_zc_fallback, batch;
 	bool unprivileged, foreground;
+	bool recover_existing; /* add: an existing dead device is recovered */
 	struct ublk_tgt tgt;
 	/* add's command line after "add", as typed (borrowed; shown only). */
 	int argc;

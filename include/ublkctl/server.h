@@ -39,6 +39,16 @@ int ublk_server_launch(struct ublk_dev_cfg *cfg, bool recover,
 		       void (*live)(uint32_t id));
 
 /*
+ * Start a new server for device cfg->dev_id, whose server died (recover,
+ * add --recover-existing): GET_DEV_INFO into cfg->info; refuse a device
+ * added without --recovery or still live; START_USER_RECOVERY, retried
+ * while the dead server's files are being released; then
+ * ublk_server_launch(cfg, true, NULL). cfg's target is initialized. Returns an
+ * exit code, the error printed; the device is never deleted.
+ */
+int ublk_server_recover(struct ublk_ctrl *ctrl, struct ublk_dev_cfg *cfg);
+
+/*
  * Server internals used by the life cycle (cli/server/daemon.c). All run
  * in the server process's main thread, print their own errors and return
  * 0 or a negative errno.

@@ -92,6 +92,10 @@ load helpers
 	usage_err "ublkctl: add: --auto-zc-fallback needs --auto-zc" add -t null --auto-zc-fallback
 }
 
+@test "add: --recover-existing without --id" {
+	usage_err "ublkctl: add: --recover-existing needs --id" add -t null --recover-existing
+}
+
 @test "add: --unprivileged with --recovery names both" {
 	usage_err "ublkctl: add: --unprivileged cannot be combined with --recovery" add -t null --unprivileged -r
 }

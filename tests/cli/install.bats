@@ -67,8 +67,9 @@ setup() {
 	local f=$DEST/usr/lib/systemd/system/ublkctl@.service
 	[ -f "$f" ]
 	! grep -n '@[A-Z_]*@' "$f"
-	grep -qx 'ExecStart=/usr/sbin/ublkctl add --foreground -n ${ID} -t ${TARGET} $OPTIONS' "$f"
-	grep -qx 'ExecStopPost=-/usr/sbin/ublkctl del -n ${ID}' "$f"
+	grep -qx 'ExecStart=/usr/sbin/ublkctl add --foreground --recover-existing -n ${ID} -t ${TARGET} $OPTIONS' "$f"
+	grep -qx 'ExecStopPost=-/usr/sbin/ublkctl del -n ${ID} --keep-recoverable' "$f"
+	grep -qx 'Restart=on-failure' "$f"
 	grep -qx 'EnvironmentFile=/etc/ublkctl/%i.conf' "$f"
 }
 

@@ -65,3 +65,46 @@ load srv
 	[ "$status" -eq 1 ]
 	[ "$output" = "ublkctl: recover: device $DEV_ID: added without --recovery" ]
 }
+
+@test "recover: add --recover-existing refuses a live device and one added without --recovery" {
+	e2e_add -t null -r
+	[ "$status" -eq 0 ]
+	run timeout 30 "$UBLKCTL" add -t null -n "$DEV_ID" --recover-existing
+	[ "$status" -eq 1 ]
+	[ "$output" = "ublkctl: add: device $DEV_ID: live, its server is running" ]
+	e2e_add -t null
+	[ "$status" -eq 0 ]
+	kill -9 "$(srv_pid "$DEV_ID")"
+	run timeout 30 "$UBLKCTL" add -t null -n "$DEV_ID" --recover-existing
+	[ "$status" -eq 1 ]
+	[ "$output" = "ublkctl: add: device $DEV_ID: added without --recovery" ]
+}
+
+@test "recover: del --keep-recoverable keeps a device whose server died; add --recover-existing serves it again" {
+	local f old
+	f=$(e2e_backing 64M)
+	e2e_add -t loop -f "$f" --recovery=reissue
+	[ "$status" -eq 0 ]
+	old=$(srv_pid "$DEV_ID")
+	# a live server: --keep-recoverable deletes as del does
+	e2e_add -t null -r
+	[ "$status" -eq 0 ]
+	run timeout 30 "$UBLKCTL" del -n "$DEV_ID" --keep-recoverable
+	[ "$status" -eq 0 ]
+	[ ! -e "/sys/class/ublk-char/ublkc$DEV_ID" ]
+	DEV_ID=${E2E_IDS[0]}
+	kill -9 "$old"
+	run timeout 30 "$UBLKCTL" del -n "$DEV_ID" --keep-recoverable
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "ublkctl: del: device $DEV_ID: kept for recovery (its server is gone)" ]
+	[ -e "/sys/class/ublk-char/ublkc$DEV_ID" ]
+	# the kernel may still see it live until the dead ring is torn down
+	run timeout 60 "$UBLKCTL" add -t loop -f "$f" -n "$DEV_ID" --recover-existing
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(srv_state "$DEV_ID")" = live ]
+	[ "$(srv_pid "$DEV_ID")" != "$old" ]
+	e2e_fio_verify "$DEV_ID"
+	[ "$status" -eq 0 ]
+}
