@@ -2,7 +2,11 @@
 /*
  * loop target: a file or block device. O_DIRECT unless --buffered; the
  * logical block size comes from the backing store; FLUSH is an async
- * fdatasync, DISCARD punches a hole, WRITE_ZEROES zeroes a range.
+ * fdatasync, DISCARD punches a hole, WRITE_ZEROES zeroes a range (as the
+ * kernel's loop driver: by punching it, or with NOUNMAP by ZERO_RANGE,
+ * which falls back to punching where the file system lacks ZERO_RANGE,
+ * tmpfs for one). DISCARD and WRITE_ZEROES are offered only for a file
+ * whose file system can punch holes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,12 +27,16 @@ enum {
 	LOOP_OPT_OFFSET,
 };
 
-enum { LOOP_OP_RW = 1, LOOP_OP_SYNC, LOOP_OP_FALLOC };
+enum { LOOP_OP_RW = 1, LOOP_OP_SYNC, LOOP_OP_PUNCH, LOOP_OP_ZERO };
+
+#define LOOP_PUNCH (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
+#define LOOP_ZERO (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)
 
 struct loop_priv {
 	const char *file;
 	bool buffered;
 	uint64_t offset;
+	bool no_zero_range; /* the file system said so (atomic) */
 };
 
 static const struct ublk_opt loop_opts[] = {
@@ -78,6 +86,18 @@ static int fail(struct ublk_tgt *tgt, int fd, int code)
 		close(fd);
 	tgt->nr_fds = 0;
 	return code;
+}
+
+/*
+ * Whether the regular file fd can have holes punched (its file system
+ * can, and fd is open for writing): asked past the end of the file, where
+ * a punch changes nothing.
+ */
+static bool can_punch(int fd, const struct stat *st)
+{
+	off_t past = (st->st_size + 65535) / 65536 * 65536 + 65536;
+
+	return !fallocate(fd, LOOP_PUNCH, past, 4096);
 }
 
 static int loop_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
@@ -187,7 +207,7 @@ static int loop_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 	tgt->min_lbs = p->buffered ? 512 : lbs;
 	tgt->dma_align = mem_align < 512 ? 512 : mem_align;
 	tgt->attrs = UBLK_ATTR_VOLATILE_CACHE;
-	tgt->discard = S_ISREG(st.st_mode);
+	tgt->discard = S_ISREG(st.st_mode) && can_punch(fd, &st);
 	tgt->fds[0] = fd;
 	tgt->nr_fds = 1;
 	if (!realpath(p->file, tgt->backing))
@@ -273,16 +293,32 @@ static void loop_deinit(struct ublk_tgt *tgt)
 	tgt->priv = NULL;
 }
 
+/* Punch a hole (or ZERO_RANGE) over the range of request tag of q. */
+static void queue_falloc(struct ublk_thread *t, struct ublk_queue *q,
+			 unsigned int tag, bool zero)
+{
+	const struct ublksrv_io_desc *iod = ublk_iod(q, tag);
+	const struct loop_priv *p = q->tgt->priv;
+	struct io_uring_sqe *sqe = ublk_get_sqe(t);
+
+	io_uring_prep_fallocate(sqe, 1, zero ? LOOP_ZERO : LOOP_PUNCH,
+				(off_t)((iod->start_sector << 9) + p->offset),
+				(off_t)iod->nr_sectors << 9);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	sqe->user_data =
+		ublk_tgt_user_data(q, tag, zero ? LOOP_OP_ZERO : LOOP_OP_PUNCH);
+}
+
 static int loop_queue_io(struct ublk_thread *t, struct ublk_queue *q,
 			 unsigned int tag)
 {
 	const struct ublksrv_io_desc *iod = ublk_iod(q, tag);
-	const struct loop_priv *p = q->tgt->priv;
+	struct loop_priv *p = q->tgt->priv;
 	uint64_t off = (iod->start_sector << 9) + p->offset;
 	uint32_t len = iod->nr_sectors << 9;
 	unsigned int op = ublksrv_get_op(iod);
 	struct io_uring_sqe *sqe;
-	int mode;
+	bool zero;
 
 	switch (op) {
 	case UBLK_IO_OP_FLUSH:
@@ -293,13 +329,10 @@ static int loop_queue_io(struct ublk_thread *t, struct ublk_queue *q,
 		return 1;
 	case UBLK_IO_OP_DISCARD:
 	case UBLK_IO_OP_WRITE_ZEROES:
-		mode = op == UBLK_IO_OP_DISCARD ?
-			       FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE :
-			       FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
-		sqe = ublk_get_sqe(t);
-		io_uring_prep_fallocate(sqe, 1, mode, (off_t)off, len);
-		sqe->flags |= IOSQE_FIXED_FILE;
-		sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_FALLOC);
+		zero = op == UBLK_IO_OP_WRITE_ZEROES &&
+		       (iod->op_flags & UBLK_IO_F_NOUNMAP) &&
+		       !__atomic_load_n(&p->no_zero_range, __ATOMIC_RELAXED);
+		queue_falloc(t, q, tag, zero);
 		return 1;
 	case UBLK_IO_OP_READ:
 	case UBLK_IO_OP_WRITE:
@@ -339,6 +372,24 @@ static int loop_queue_io(struct ublk_thread *t, struct ublk_queue *q,
 	return -EINVAL;
 }
 
+/*
+ * A ZERO_RANGE the file system does not have is done again by punching
+ * (the range reads back as zeroes either way), and so is every later one.
+ */
+static void loop_io_done(struct ublk_thread *t, struct ublk_queue *q,
+			 unsigned int tag, unsigned int op,
+			 const struct io_uring_cqe *cqe)
+{
+	struct loop_priv *p = q->tgt->priv;
+
+	if (op == LOOP_OP_ZERO && cqe->res == -EOPNOTSUPP) {
+		__atomic_store_n(&p->no_zero_range, true, __ATOMIC_RELAXED);
+		queue_falloc(t, q, tag, false);
+		return;
+	}
+	ublk_tgt_io_account(t, q, tag, cqe->res);
+}
+
 const struct target_ops target_loop = {
 	.name = "loop",
 	.summary = "a file or block device",
@@ -349,4 +400,5 @@ const struct target_ops target_loop = {
 	.save = loop_save,
 	.check_resize = loop_check_resize,
 	.queue_io = loop_queue_io,
+	.io_done = loop_io_done,
 };

@@ -141,9 +141,9 @@ load lib
 	[ "${head[-2]}" = FLAGS ]
 	[ "${head[-1]}" = THREADS ]
 	[ "$("$UBLKCTL" list -r --noheadings -n "$DEV_ID" -o THREADS)" = 2 ]
-	# JSON keeps every key it had (flags) and adds mode, each once.
+	# JSON keeps every key it had (flags) and adds mode and error, each once.
 	keys=$("$UBLKCTL" list -J -n "$DEV_ID" -o +FLAGS | jq -r '.ublkdevices[0] | keys_unsorted | join(" ")')
-	[ "$keys" = "id state target size queues depth log-sec maj:min pid backing flags mode" ]
+	[ "$keys" = "id state target size queues depth log-sec maj:min pid backing flags mode error" ]
 }
 
 @test "list: piped, one line per device however long its cells" {

@@ -40,3 +40,23 @@ load srv
 	[ "$status" -eq 0 ]
 	mkfs_cycle "$DEV_ID"
 }
+
+@test "loop: zeroout and discard on a tmpfs file read back zeroes, the kernel logs no error" {
+	local f
+	f=$(e2e_backing 16M)
+	[ "$(stat -f -c %T "$f")" = tmpfs ]
+	e2e_add -t loop -f "$f"
+	[ "$status" -eq 0 ]
+	dev=/dev/ublkb$DEV_ID
+	# data everywhere, then zero (BLKZEROOUT: WRITE_ZEROES with NOUNMAP,
+	# which tmpfs has no ZERO_RANGE for) and discard a part each
+	dd if=/dev/urandom of="$dev" bs=1M count=16 oflag=direct status=none
+	blkdiscard -z -o 1M -l 2M "$dev"
+	blkdiscard -o 8M -l 2M "$dev"
+	cmp -n 2M "$dev" /dev/zero --ignore-initial=1M:0
+	cmp -n 2M "$dev" /dev/zero --ignore-initial=8M:0
+	# around them the data stayed
+	! cmp -s -n 1M "$dev" /dev/zero
+	! cmp -s -n 1M "$dev" /dev/zero --ignore-initial=4M:0
+	! dmesg | sed -n "/$E2E_MARK\$/,\$p" | grep -E "operation not supported|I/O error"
+}
