@@ -27,6 +27,10 @@
 #define UD_OP_SHIFT 28
 #define UD_SLOT_SHIFT 36
 #define UD_TGT (1ULL << 63)
+/* A target's thread SQE: op 40-47, arg 0-39. */
+#define UD_TGT_THREAD (1ULL << 62)
+#define UD_THREAD_OP_SHIFT 40
+#define UD_THREAD_ARG_MASK ((1ULL << UD_THREAD_OP_SHIFT) - 1)
 
 static inline uint64_t ud_make(unsigned int tag, unsigned int q_id,
 			       unsigned int op, unsigned int slot)
@@ -94,7 +98,9 @@ struct ublk_thread {
 	bool stopping;
 	bool started;
 	bool ring_ok;
+	bool tgt_thread_ok; /* the target's thread_init succeeded */
 	int err;
+	void *tgt_priv; /* from the target's thread_init */
 	/* batch */
 	struct thread_queue *tqs;
 	unsigned int nr_tqs;
@@ -168,6 +174,22 @@ uint64_t ublk_tgt_user_data(const struct ublk_queue *q, unsigned int tag,
 			    unsigned int op)
 {
 	return ud_make(tag, q->q_id, op, 0) | UD_TGT;
+}
+
+uint64_t ublk_tgt_thread_user_data(unsigned int op, uint64_t arg)
+{
+	return UD_TGT_THREAD | (uint64_t)(op & 0xff) << UD_THREAD_OP_SHIFT |
+	       (arg & UD_THREAD_ARG_MASK);
+}
+
+void *ublk_thread_tgt_priv(const struct ublk_thread *t)
+{
+	return t->tgt_priv;
+}
+
+unsigned int ublk_thread_index(const struct ublk_thread *t)
+{
+	return t->idx;
 }
 
 static void prep_uring_cmd(struct io_uring_sqe *sqe, uint32_t cmd_op)
@@ -550,6 +572,18 @@ static void handle_cqe(struct ublk_thread *t, const struct io_uring_cqe *cqe)
 		handle_tgt_cqe(t, cqe);
 		return;
 	}
+	if (cqe->user_data & UD_TGT_THREAD) {
+		const struct target_ops *ops = t->srv->cfg->tgt.ops;
+
+		if (ops->thread_cqe)
+			ops->thread_cqe(t,
+					(unsigned int)(cqe->user_data >>
+						       UD_THREAD_OP_SHIFT) &
+						0xff,
+					cqe->user_data & UD_THREAD_ARG_MASK,
+					cqe);
+		return;
+	}
 	switch (ud_op(cqe->user_data)) {
 	case UBLK_IO_FETCH_REQ:
 	case UBLK_IO_COMMIT_AND_FETCH_REQ:
@@ -843,6 +877,25 @@ static int thread_init(struct ublk_thread *t)
 	return 0;
 }
 
+/*
+ * The target's per-thread state, once the ring is ready and (batch) the
+ * queues are prepared, before the first FETCH: SQEs it queues go with
+ * those commands, never ahead of a PREP whose CQE is awaited alone.
+ */
+static int thread_tgt_init(struct ublk_thread *t)
+{
+	struct ublk_srv *s = t->srv;
+	int ret;
+
+	if (!s->cfg->tgt.ops->thread_init)
+		return 0;
+	ret = s->cfg->tgt.ops->thread_init(
+		t, &s->cfg->tgt, s->nr_queues * s->depth, &t->tgt_priv);
+	if (!ret)
+		t->tgt_thread_ok = true;
+	return ret;
+}
+
 /* Batch: PREP_IO_CMDS for the queues this thread prepares (synchronous). */
 static int thread_prep(struct ublk_thread *t)
 {
@@ -948,6 +1001,8 @@ static void *thread_fn(void *arg)
 		pthread_barrier_wait(&s->prepared);
 	}
 	if (!ret)
+		ret = thread_tgt_init(t);
+	if (!ret)
 		ret = thread_start_cmds(t);
 	if (ret) {
 		t->err = ret;
@@ -961,6 +1016,9 @@ static void *thread_fn(void *arg)
 	if (t->err)
 		__atomic_add_fetch(&s->failed, 1, __ATOMIC_SEQ_CST);
 out:
+	if (t->tgt_thread_ok && s->cfg->tgt.ops->thread_exit)
+		s->cfg->tgt.ops->thread_exit(t, &s->cfg->tgt, t->tgt_priv);
+	t->tgt_thread_ok = false;
 	__atomic_add_fetch(&s->exited, 1, __ATOMIC_SEQ_CST);
 	if (s->exit_efd >= 0 && write(s->exit_efd, &one, sizeof(one)) < 0)
 		ublk_dbg("thread %u: eventfd: %s", t->idx, strerror(errno));

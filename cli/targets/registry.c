@@ -8,6 +8,7 @@ const struct target_ops *const ublk_target_list[] = {
 	&target_null,
 	&target_loop,
 	&target_fault,
+	&target_nbd,
 	NULL,
 };
 

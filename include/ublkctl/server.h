@@ -135,6 +135,15 @@ static inline enum ublk_buf_mode ublk_io_buf_mode(const struct ublk_queue *q,
 uint64_t ublk_tgt_user_data(const struct ublk_queue *q, unsigned int tag,
 			    unsigned int op);
 /*
+ * user_data of a target SQE that belongs to the thread, not to a request
+ * (see target_ops.thread_cqe): op < 256 and arg < 2^40 come back there.
+ */
+uint64_t ublk_tgt_thread_user_data(unsigned int op, uint64_t arg);
+/* What the target's thread_init stored for this thread (or NULL). */
+void *ublk_thread_tgt_priv(const struct ublk_thread *t);
+/* Index of the thread (0..threads-1), for messages. */
+unsigned int ublk_thread_index(const struct ublk_thread *t);
+/*
  * Make room for n SQEs that must stay consecutive (a linked chain):
  * submits what is queued if the SQ ring lacks space.
  */
