@@ -773,8 +773,8 @@ const struct target_ops target_nbd = {
 	.operand = "uri",
 	.notes =
 		"  URI: nbd[s]://HOST[:PORT]/NAME or nbd[s]+unix:///NAME?socket=PATH.\n"
-		"  Copy mode and --batch only. More than one queue or thread needs a\n"
-		"  server that offers multi-conn (a connection per thread).\n",
+		"  Copy mode and --batch only. Each thread has its own connection:\n"
+		"  -q or --nthreads > 1 needs a server that offers multi-conn.\n",
 	.parse_opt = nbd_parse_opt,
 	.init = nbd_init,
 	.deinit = nbd_deinit,
