@@ -447,7 +447,8 @@ static void req_send(struct nbd_conn *c, struct nbd_req *r)
 	if (cookie >= 0 || r->state != REQ_SENT)
 		return;
 	err = nbd_get_errno() ? nbd_get_errno() : EIO;
-	if (nbd_aio_is_ready(c->h) != 1 && !c->failing) {
+	if (nbd_aio_is_ready(c->h) != 1 && nbd_aio_is_processing(c->h) != 1 &&
+	    !c->failing) {
 		hold(c, r);
 		return;
 	}
