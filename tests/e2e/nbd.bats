@@ -62,6 +62,31 @@ fio_errors() {
 	awk -F';' '/^3;/ { n++; e += $5 } END { print n ? e : "none" }' <<<"$output"
 }
 
+# fio_start ID: e2e_fio_verify's job over 16M in the background ($FIO_PID);
+# fio_finish waits for it: it must end well, without an error.
+fio_start() {
+	timeout 240 fio --name=verify --filename="/dev/ublkb$1" \
+		--ioengine=io_uring --direct=1 --rw=randwrite --bs=4k \
+		--iodepth=16 --size=16M --verify=crc32c --verify_fatal=1 \
+		--do_verify=1 --output-format=terse >"$BATS_TEST_TMPDIR/fio.out" 2>&1 &
+	FIO_PID=$!
+}
+
+fio_finish() {
+	local rc=0
+	wait "$FIO_PID" || rc=$?
+	output=$(cat "$BATS_TEST_TMPDIR/fio.out")
+	echo "fio: $output" >&2
+	[ "$rc" -eq 0 ]
+	[ "$(fio_errors)" = 0 ]
+}
+
+# written FILE KIB: wait until the export file has KIB allocated (the
+# writes are flowing).
+written() {
+	e2e_wait 60 bash -c "[ \$(du -k '$1' | cut -f1) -ge $2 ]"
+}
+
 # Devices there are now (to show that a failed add left none).
 nr_devices() {
 	"$UBLKCTL" list -J | jq '.ublkdevices | length'
@@ -223,29 +248,20 @@ nbd_verify() {
 }
 
 @test "nbd: the server killed mid-fio and restarted within the timeout: fio verifies clean" {
-	local f=$BATS_TEST_TMPDIR/export.img log=$BATS_TEST_TMPDIR/nbd2.log fio_pid
+	local f=$BATS_TEST_TMPDIR/export.img log=$BATS_TEST_TMPDIR/nbd2.log
 	truncate -s 64M "$f"
 	nbdkit_start file file "$f"
 	e2e_add -t nbd --reconnect-timeout 60 "$(nbd_uri file)"
 	[ "$status" -eq 0 ]
-	timeout 240 fio --name=verify --filename="/dev/ublkb$DEV_ID" \
-		--ioengine=io_uring --direct=1 --rw=randwrite --bs=4k \
-		--iodepth=16 --size=16M --verify=crc32c --verify_fatal=1 \
-		--do_verify=1 --output-format=terse >"$BATS_TEST_TMPDIR/fio.out" 2>&1 &
-	fio_pid=$!
+	fio_start "$DEV_ID"
 	# kill it while writes are flowing (some are in flight then)
-	e2e_wait 60 bash -c "[ \$(du -k '$f' | cut -f1) -ge 1024 ]"
+	written "$f" 1024
 	nbd_kill file KILL
-	proc_alive "$fio_pid"
+	proc_alive "$FIO_PID"
 	# the outage itself: I/O must stall across it, not fail
 	sleep 1
 	nbdkit_start file --filter=log file "$f" logfile="$log"
-	local rc=0
-	wait "$fio_pid" || rc=$?
-	cat "$BATS_TEST_TMPDIR/fio.out" >&2
-	[ "$rc" -eq 0 ]
-	output=$(cat "$BATS_TEST_TMPDIR/fio.out")
-	[ "$(fio_errors)" = 0 ]
+	fio_finish
 	# the device reconnected to the new server and kept using it
 	grep -q ' Connect export=' "$log"
 	grep -q ' Read id=' "$log"
@@ -267,18 +283,14 @@ nbd_verify() {
 }
 
 @test "nbd: kill -9 of the ublkctl server under I/O, recover -n: fio verifies clean" {
-	local f=$BATS_TEST_TMPDIR/export.img old new fio_pid
+	local f=$BATS_TEST_TMPDIR/export.img old new
 	truncate -s 64M "$f"
 	nbdkit_start file file "$f"
 	e2e_add -t nbd --recovery=reissue "$(nbd_uri file)"
 	[ "$status" -eq 0 ]
 	old=$(srv_pid "$DEV_ID")
-	timeout 240 fio --name=verify --filename="/dev/ublkb$DEV_ID" \
-		--ioengine=io_uring --direct=1 --rw=randwrite --bs=4k \
-		--iodepth=16 --size=16M --verify=crc32c --verify_fatal=1 \
-		--do_verify=1 --output-format=terse >"$BATS_TEST_TMPDIR/fio.out" 2>&1 &
-	fio_pid=$!
-	e2e_wait 60 bash -c "[ \$(du -k '$f' | cut -f1) -ge 1024 ]"
+	fio_start "$DEV_ID"
+	written "$f" 1024
 	kill -9 "$old"
 	e2e_wait 20 bash -c "[ \"\$(\"$UBLKCTL\" list -J | jq -r '.ublkdevices[] | select(.id == $DEV_ID) | .state')\" = quiesced ]"
 	run timeout 60 "$UBLKCTL" recover -n "$DEV_ID"
@@ -287,12 +299,7 @@ nbd_verify() {
 	new=$(srv_pid "$DEV_ID")
 	[ "$new" != "$old" ]
 	[ "$(srv_state "$DEV_ID")" = live ]
-	local rc=0
-	wait "$fio_pid" || rc=$?
-	cat "$BATS_TEST_TMPDIR/fio.out" >&2
-	[ "$rc" -eq 0 ]
-	output=$(cat "$BATS_TEST_TMPDIR/fio.out")
-	[ "$(fio_errors)" = 0 ]
+	fio_finish
 }
 
 @test "nbd: bad input: malformed URI, no server, unknown export, TLS required: one line, no device" {
