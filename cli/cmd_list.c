@@ -265,6 +265,9 @@ static int set_cell(const struct ublk_out *o, struct libscols_line *ln,
 			return ublk_out_set(o, ln, i, NULL);
 		return ublk_out_setf(o, ln, i, "%d", r->info.ublksrv_pid);
 	case COL_BACKING:
+		if (r->have_state && r->st.status[0])
+			return ublk_out_setf(o, ln, i, "%s (%s)", r->st.backing,
+					     r->st.status);
 		return ublk_out_set(o, ln, i,
 				    r->have_state ? r->st.backing : NULL);
 	case COL_FLAGS:

@@ -101,6 +101,7 @@ struct ublk_thread {
 	bool tgt_thread_ok; /* the target's thread_init succeeded */
 	int err;
 	void *tgt_priv; /* from the target's thread_init */
+	char status[64]; /* ublk_thread_set_status(), under srv->status_lock */
 	/* batch */
 	struct thread_queue *tqs;
 	unsigned int nr_tqs;
@@ -135,6 +136,9 @@ struct ublk_srv {
 	bool barrier_ok;
 	unsigned int exited; /* atomic */
 	unsigned int failed; /* atomic */
+	/* targets' status reports to the main thread */
+	pthread_mutex_t status_lock;
+	int status_efd;
 };
 
 static size_t page_size(void)
@@ -190,6 +194,38 @@ void *ublk_thread_tgt_priv(const struct ublk_thread *t)
 unsigned int ublk_thread_index(const struct ublk_thread *t)
 {
 	return t->idx;
+}
+
+void ublk_thread_set_status(struct ublk_thread *t, const char *status)
+{
+	struct ublk_srv *s = t->srv;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&s->status_lock);
+	snprintf(t->status, sizeof(t->status), "%s", status);
+	pthread_mutex_unlock(&s->status_lock);
+	if (write(s->status_efd, &one, sizeof(one)) < 0)
+		ublk_dbg("thread %u: status eventfd: %s", t->idx,
+			 strerror(errno));
+}
+
+int ublk_srv_status_fd(const struct ublk_srv *s)
+{
+	return s->status_efd;
+}
+
+void ublk_srv_status(struct ublk_srv *s, char *buf, size_t len)
+{
+	unsigned int i;
+	uint64_t v;
+
+	if (read(s->status_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		ublk_dbg("status eventfd: %s", strerror(errno));
+	buf[0] = '\0';
+	pthread_mutex_lock(&s->status_lock);
+	for (i = 0; i < s->nr_threads && !buf[0]; i++)
+		snprintf(buf, len, "%s", s->threads[i].status);
+	pthread_mutex_unlock(&s->status_lock);
 }
 
 static void prep_uring_cmd(struct io_uring_sqe *sqe, uint32_t cmd_op)
@@ -1070,11 +1106,18 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 	env = getenv(UBLK_ENV_FORCE_NEED_REG_BUF);
 	s->force_miss = s->fallback && env && *env && strcmp(env, "0");
 	sem_init(&s->ready, 0, 0);
+	pthread_mutex_init(&s->status_lock, NULL);
+	s->status_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->status_efd < 0) {
+		ret = -errno;
+		ublk_errno(-ret, "device %u: eventfd", info->dev_id);
+		s->char_fd = -1;
+		goto fail;
+	}
 	s->char_fd = open_char(info->dev_id);
 	if (s->char_fd < 0) {
 		ret = s->char_fd;
-		free(s);
-		return ret;
+		goto fail;
 	}
 
 	s->queues = aligned_alloc(
@@ -1266,6 +1309,9 @@ void ublk_srv_destroy(struct ublk_srv *s)
 	free(s->affinity);
 	if (s->char_fd >= 0)
 		close(s->char_fd);
+	if (s->status_efd >= 0)
+		close(s->status_efd);
+	pthread_mutex_destroy(&s->status_lock);
 	sem_destroy(&s->ready);
 	if (s->barrier_ok)
 		pthread_barrier_destroy(&s->prepared);

@@ -547,6 +547,7 @@ static void fail_held(struct nbd_conn *c)
 	struct nbd_req *r;
 
 	c->failing = true;
+	ublk_thread_set_status(c->t, "down, I/O fails");
 	while ((r = c->held)) {
 		c->held = r->next;
 		finish(r, -EIO);
@@ -605,6 +606,8 @@ static void conn_lost(struct nbd_conn *c)
 		if (c->backoff_ms < NBD_BACKOFF_MAX_MS)
 			c->backoff_ms *= 2;
 	}
+	if (c->link == LINK_UP)
+		ublk_thread_set_status(c->t, "reconnecting");
 	conn_drop(c);
 	c->link = LINK_WAIT;
 	c->next_try_ms = now + c->backoff_ms;
@@ -629,6 +632,7 @@ static void conn_check(struct nbd_conn *c)
 			 ublk_thread_index(c->t));
 		c->link = LINK_UP;
 		c->failing = false;
+		ublk_thread_set_status(c->t, "");
 		send_held(c);
 		/* A send may have found the new connection dead already. */
 		if (nbd_aio_is_dead(c->h) == 1) {
