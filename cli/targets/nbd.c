@@ -37,6 +37,7 @@ enum { NBD_OP_POLL_IN = 1, NBD_OP_POLL_OUT, NBD_OP_TICK, NBD_OP_CANCEL };
 #define NBD_BACKOFF_MIN_MS 50
 #define NBD_BACKOFF_MAX_MS 2000
 #define NBD_CONNECT_MS 10000 /* an attempt that takes longer is dropped */
+#define NBD_DISC_POLLS 20 /* at thread exit: 2 s for the server to close */
 
 struct nbd_priv {
 	const char *uri;
@@ -284,6 +285,22 @@ static int nbd_probe(struct ublk_tgt *tgt, struct nbd_priv *p,
 }
 
 /*
+ * A clean disconnect (NBD_CMD_DISC), waited for a little: a hung server
+ * must not hold up the deletion of the device.
+ */
+static void conn_disconnect(struct nbd_handle *h)
+{
+	int i;
+
+	if (nbd_aio_disconnect(h, 0))
+		return;
+	for (i = 0; i < NBD_DISC_POLLS; i++)
+		if (nbd_aio_is_closed(h) == 1 || nbd_aio_is_dead(h) == 1 ||
+		    nbd_poll(h, 100) < 0)
+			return;
+}
+
+/*
  * Connect once (blocking: nothing exists yet) to learn the export's size,
  * flags and block sizes, then disconnect: each server thread makes its
  * own connection when it starts.
@@ -324,7 +341,7 @@ static int nbd_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 		return ret;
 	}
 	ret = nbd_probe(tgt, p, h, cfg);
-	nbd_shutdown(h, 0);
+	conn_disconnect(h);
 	nbd_close(h);
 	if (ret)
 		return ret;
@@ -766,7 +783,7 @@ static void nbd_thread_exit(struct ublk_thread *t, struct ublk_tgt *tgt,
 	struct nbd_conn *c = priv;
 
 	if (c->h && c->link == LINK_UP)
-		nbd_shutdown(c->h, 0);
+		conn_disconnect(c->h);
 	nbd_close(c->h);
 	free(c);
 }
