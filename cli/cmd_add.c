@@ -107,11 +107,13 @@ static void build_params(const struct ublk_dev_cfg *c, struct ublk_params *p)
 	p->basic.max_sectors = c->info.max_io_buf_bytes >> 9;
 	p->basic.dev_sectors = t->size >> 9;
 	p->dma.alignment = (t->dma_align < 4096 ? t->dma_align : 4096) - 1;
-	if (t->discard) {
+	if (t->discard || t->write_zeroes) {
 		p->types |= UBLK_PARAM_TYPE_DISCARD;
 		p->discard.discard_granularity = t->lbs;
-		p->discard.max_discard_sectors = UINT32_MAX >> 9;
-		p->discard.max_write_zeroes_sectors = UINT32_MAX >> 9;
+		if (t->discard)
+			p->discard.max_discard_sectors = UINT32_MAX >> 9;
+		if (t->write_zeroes)
+			p->discard.max_write_zeroes_sectors = UINT32_MAX >> 9;
 		p->discard.max_discard_segments = 1;
 	}
 }
@@ -176,6 +178,9 @@ int cmd_add(int argc, char **argv)
 	ret = c->tgt.ops->init(&c->tgt, c);
 	if (ret)
 		goto out_free;
+	/* The backing's largest request, rounded down to whole pages. */
+	if (c->tgt.max_io && c->max_io > c->tgt.max_io)
+		c->max_io = c->tgt.max_io / 4096 * 4096;
 	if (c->size && c->size % c->tgt.lbs) {
 		ret = ublk_usage_err(
 			"--size %llu: not a multiple of the block size (%u)",

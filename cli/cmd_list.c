@@ -42,7 +42,8 @@ static const struct ublk_col columns[] = {
 	[COL_ID] = { "ID", "device id", SCOLS_JSON_NUMBER, 3, UBLK_COL_RIGHT },
 	[COL_STATE] = { "STATE", "dead, live, quiesced or fail-io",
 			SCOLS_JSON_STRING, 5, 0 },
-	[COL_TARGET] = { "TARGET", "target of the server (null, loop, fault)",
+	[COL_TARGET] = { "TARGET",
+			 "target of the server (null, loop, fault, nbd)",
 			 SCOLS_JSON_STRING, 6, 0 },
 	[COL_SIZE] = { "SIZE", "size of the block device", SCOLS_JSON_NUMBER, 5,
 		       UBLK_COL_SIZE },
@@ -56,7 +57,7 @@ static const struct ublk_col columns[] = {
 			 SCOLS_JSON_STRING, 6, 0 },
 	[COL_PID] = { "PID", "process id of the server", SCOLS_JSON_NUMBER, 5,
 		      UBLK_COL_RIGHT },
-	[COL_BACKING] = { "BACKING", "backing file or device of the target",
+	[COL_BACKING] = { "BACKING", "backing file, device or NBD URI",
 			  SCOLS_JSON_STRING, 0.3, 0 },
 	[COL_FLAGS] = { "FLAGS",
 			"UBLK_F_* flags the device was granted (JSON: array)",
@@ -264,6 +265,9 @@ static int set_cell(const struct ublk_out *o, struct libscols_line *ln,
 			return ublk_out_set(o, ln, i, NULL);
 		return ublk_out_setf(o, ln, i, "%d", r->info.ublksrv_pid);
 	case COL_BACKING:
+		if (r->have_state && r->st.status[0])
+			return ublk_out_setf(o, ln, i, "%s (%s)", r->st.backing,
+					     r->st.status);
 		return ublk_out_set(o, ln, i,
 				    r->have_state ? r->st.backing : NULL);
 	case COL_FLAGS:

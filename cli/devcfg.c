@@ -35,7 +35,7 @@ enum {
 
 static const struct ublk_opt add_opts[] = {
 	{ "type", 't', required_argument, "TARGET",
-	  "target: null, loop or fault (required)" },
+	  "target: null, loop, fault or nbd (required)" },
 	{ "id", 'n', required_argument, "ID",
 	  "device id (default: the first free one)" },
 	{ "queues", 'q', required_argument, "N",
@@ -311,11 +311,13 @@ static void cfg_init(struct ublk_dev_cfg *c)
 static int set_type(struct ublk_dev_cfg *c, const char *type)
 {
 	if (!type)
-		return ublk_usage_err("no target given (-t null|loop|fault)");
+		return ublk_usage_err(
+			"no target given (-t null|loop|fault|nbd)");
 	c->tgt.ops = ublk_target_find(type);
 	if (!c->tgt.ops)
 		return ublk_usage_err(
-			"-t: '%s': unknown target (null, loop, fault)", type);
+			"-t: '%s': unknown target (null, loop, fault, nbd)",
+			type);
 	return EXIT_OK;
 }
 
@@ -399,10 +401,20 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 			ret = apply_opt(c, opt, optarg);
 		}
 	}
-	if (!ret && optind < argc)
-		ret = ublk_usage_err("unexpected argument '%s'", argv[optind]);
 	if (!ret)
 		ret = set_type(c, type);
+	/* getopt moved the operands last: the target's one, if it has one. */
+	if (!ret && optind < argc) {
+		if (!c->tgt.ops->operand || optind + 1 < argc)
+			ret = ublk_usage_err(
+				"unexpected argument '%s'",
+				argv[c->tgt.ops->operand ? optind + 1 : optind]);
+		else if (ntargs == ARRAY_SIZE(targs))
+			ret = ublk_usage_err("too many target options");
+		else
+			targs[ntargs++] = (struct tgt_arg){ c->tgt.ops->operand,
+							    0, argv[optind] };
+	}
 	/* Options of another target are unknown to this one. */
 	for (i = 0; !ret && i < ntargs; i++) {
 		ret = apply_tgt_opt(c, targs[i].name, targs[i].arg);

@@ -112,7 +112,8 @@ static struct json_object *to_json(const struct ublk_state *s)
 	      add_str(o, "target", s->target) ||
 	      add_str(o, "backing", s->backing) ||
 	      add_int(o, "threads", s->threads) ||
-	      (s->error[0] && add_str(o, "error", s->error));
+	      (s->error[0] && add_str(o, "error", s->error)) ||
+	      (s->status[0] && add_str(o, "status", s->status));
 	argv = json_object_new_array();
 	if (ret || !argv || json_object_object_add(o, "argv", argv)) {
 		json_object_put(argv);
@@ -349,6 +350,8 @@ static int from_json(struct json_object *o, uint32_t id, struct ublk_state *s)
 		ret = get_str(o, "backing", s->backing, sizeof(s->backing));
 	if (!ret)
 		ret = get_str(o, "error", s->error, sizeof(s->error));
+	if (!ret)
+		ret = get_str(o, "status", s->status, sizeof(s->status));
 	if (!ret)
 		ret = get_argv(o, s);
 	if (!ret)

@@ -16,6 +16,7 @@ _ublkctl_opts_add='--type --id --queues --depth --nthreads --size
 _ublkctl_opts_add_null=''
 _ublkctl_opts_add_loop='--file --buffered --offset'
 _ublkctl_opts_add_fault='--delay-us --fail-every --exit-after'
+_ublkctl_opts_add_nbd='--uri --reconnect-timeout'
 _ublkctl_opts_del='--id --all --force --async --timeout --keep-recoverable
 	--help'
 _ublkctl_opts_list='--id --output --json --raw --noheadings --bytes
@@ -141,7 +142,8 @@ _ublkctl()
 	add:-q | add:--queues | add:-d | add:--depth | add:--nthreads | \
 	add:-s | add:--size | add:--logical-block-size | \
 	add:--physical-block-size | add:--max-io-size | add:--offset | \
-	add:--delay-us | add:--fail-every | add:--exit-after | resize:-s | resize:--size | \
+	add:--delay-us | add:--fail-every | add:--exit-after | add:-u | add:--uri | \
+	add:--reconnect-timeout | resize:-s | resize:--size | \
 	del:--timeout | quiesce:--timeout)
 		return ;;
 	esac
@@ -163,6 +165,7 @@ _ublkctl()
 			[[ $v =~ ^[a-z_]+$ ]] && opts+=" ${!v}"
 		else
 			opts+=" $_ublkctl_opts_add_loop $_ublkctl_opts_add_fault"
+			opts+=" $_ublkctl_opts_add_nbd"
 		fi
 	fi
 	COMPREPLY=($(compgen -W "$opts" -- "$cur"))

@@ -74,6 +74,29 @@ static void record_failure(uint32_t id)
 	ublk_state_free(&st);
 }
 
+/*
+ * A thread's target reported a change (a connection lost or back): the
+ * status goes into the state file, where list shows it. Skipped while
+ * there is no state file yet (the detached parent writes it once live).
+ */
+static void record_status(struct ublk_srv *srv, uint32_t id)
+{
+	struct ublk_state st;
+	char status[sizeof(st.status)];
+	int ret;
+
+	ublk_srv_status(srv, status, sizeof(status));
+	if (ublk_state_read(id, &st))
+		return;
+	if (strcmp(st.status, status)) {
+		snprintf(st.status, sizeof(st.status), "%s", status);
+		ret = ublk_state_write(&st);
+		if (ret)
+			ublk_errno(-ret, "device %u: state file", id);
+	}
+	ublk_state_free(&st);
+}
+
 static int start_or_recover(struct ublk_ctrl *ctrl, struct ublk_dev_cfg *cfg,
 			    bool recover)
 {
@@ -165,9 +188,10 @@ static int server_run(struct ublk_dev_cfg *cfg, bool recover, int report_fd,
 
 	/* Serve until every thread ends: device gone, or our stop. */
 	for (;;) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = efd, .events = POLLIN },
+			{ .fd = ublk_srv_status_fd(srv), .events = POLLIN },
 		};
 		unsigned int exited = ublk_srv_exited(srv, &failed);
 		uint64_t v;
@@ -182,8 +206,10 @@ static int server_run(struct ublk_dev_cfg *cfg, bool recover, int report_fd,
 		}
 		if (exited >= ublk_srv_nr_threads(srv))
 			break;
-		if (poll(pfd, 2, -1) < 0)
+		if (poll(pfd, 3, -1) < 0)
 			continue;
+		if (pfd[2].revents & POLLIN)
+			record_status(srv, id);
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 

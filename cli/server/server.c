@@ -27,6 +27,10 @@
 #define UD_OP_SHIFT 28
 #define UD_SLOT_SHIFT 36
 #define UD_TGT (1ULL << 63)
+/* A target's thread SQE: op 40-47, arg 0-39. */
+#define UD_TGT_THREAD (1ULL << 62)
+#define UD_THREAD_OP_SHIFT 40
+#define UD_THREAD_ARG_MASK ((1ULL << UD_THREAD_OP_SHIFT) - 1)
 
 static inline uint64_t ud_make(unsigned int tag, unsigned int q_id,
 			       unsigned int op, unsigned int slot)
@@ -94,7 +98,10 @@ struct ublk_thread {
 	bool stopping;
 	bool started;
 	bool ring_ok;
+	bool tgt_thread_ok; /* the target's thread_init succeeded */
 	int err;
+	void *tgt_priv; /* from the target's thread_init */
+	char status[64]; /* ublk_thread_set_status(), under srv->status_lock */
 	/* batch */
 	struct thread_queue *tqs;
 	unsigned int nr_tqs;
@@ -129,6 +136,9 @@ struct ublk_srv {
 	bool barrier_ok;
 	unsigned int exited; /* atomic */
 	unsigned int failed; /* atomic */
+	/* targets' status reports to the main thread */
+	pthread_mutex_t status_lock;
+	int status_efd;
 };
 
 static size_t page_size(void)
@@ -168,6 +178,54 @@ uint64_t ublk_tgt_user_data(const struct ublk_queue *q, unsigned int tag,
 			    unsigned int op)
 {
 	return ud_make(tag, q->q_id, op, 0) | UD_TGT;
+}
+
+uint64_t ublk_tgt_thread_user_data(unsigned int op, uint64_t arg)
+{
+	return UD_TGT_THREAD | (uint64_t)(op & 0xff) << UD_THREAD_OP_SHIFT |
+	       (arg & UD_THREAD_ARG_MASK);
+}
+
+void *ublk_thread_tgt_priv(const struct ublk_thread *t)
+{
+	return t->tgt_priv;
+}
+
+unsigned int ublk_thread_index(const struct ublk_thread *t)
+{
+	return t->idx;
+}
+
+void ublk_thread_set_status(struct ublk_thread *t, const char *status)
+{
+	struct ublk_srv *s = t->srv;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&s->status_lock);
+	snprintf(t->status, sizeof(t->status), "%s", status);
+	pthread_mutex_unlock(&s->status_lock);
+	if (write(s->status_efd, &one, sizeof(one)) < 0)
+		ublk_dbg("thread %u: status eventfd: %s", t->idx,
+			 strerror(errno));
+}
+
+int ublk_srv_status_fd(const struct ublk_srv *s)
+{
+	return s->status_efd;
+}
+
+void ublk_srv_status(struct ublk_srv *s, char *buf, size_t len)
+{
+	unsigned int i;
+	uint64_t v;
+
+	if (read(s->status_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		ublk_dbg("status eventfd: %s", strerror(errno));
+	buf[0] = '\0';
+	pthread_mutex_lock(&s->status_lock);
+	for (i = 0; i < s->nr_threads && !buf[0]; i++)
+		snprintf(buf, len, "%s", s->threads[i].status);
+	pthread_mutex_unlock(&s->status_lock);
 }
 
 static void prep_uring_cmd(struct io_uring_sqe *sqe, uint32_t cmd_op)
@@ -550,6 +608,18 @@ static void handle_cqe(struct ublk_thread *t, const struct io_uring_cqe *cqe)
 		handle_tgt_cqe(t, cqe);
 		return;
 	}
+	if (cqe->user_data & UD_TGT_THREAD) {
+		const struct target_ops *ops = t->srv->cfg->tgt.ops;
+
+		if (ops->thread_cqe)
+			ops->thread_cqe(t,
+					(unsigned int)(cqe->user_data >>
+						       UD_THREAD_OP_SHIFT) &
+						0xff,
+					cqe->user_data & UD_THREAD_ARG_MASK,
+					cqe);
+		return;
+	}
 	switch (ud_op(cqe->user_data)) {
 	case UBLK_IO_FETCH_REQ:
 	case UBLK_IO_COMMIT_AND_FETCH_REQ:
@@ -843,6 +913,25 @@ static int thread_init(struct ublk_thread *t)
 	return 0;
 }
 
+/*
+ * The target's per-thread state, once the ring is ready and (batch) the
+ * queues are prepared, before the first FETCH: SQEs it queues go with
+ * those commands, never ahead of a PREP whose CQE is awaited alone.
+ */
+static int thread_tgt_init(struct ublk_thread *t)
+{
+	struct ublk_srv *s = t->srv;
+	int ret;
+
+	if (!s->cfg->tgt.ops->thread_init)
+		return 0;
+	ret = s->cfg->tgt.ops->thread_init(
+		t, &s->cfg->tgt, s->nr_queues * s->depth, &t->tgt_priv);
+	if (!ret)
+		t->tgt_thread_ok = true;
+	return ret;
+}
+
 /* Batch: PREP_IO_CMDS for the queues this thread prepares (synchronous). */
 static int thread_prep(struct ublk_thread *t)
 {
@@ -948,6 +1037,8 @@ static void *thread_fn(void *arg)
 		pthread_barrier_wait(&s->prepared);
 	}
 	if (!ret)
+		ret = thread_tgt_init(t);
+	if (!ret)
 		ret = thread_start_cmds(t);
 	if (ret) {
 		t->err = ret;
@@ -961,6 +1052,9 @@ static void *thread_fn(void *arg)
 	if (t->err)
 		__atomic_add_fetch(&s->failed, 1, __ATOMIC_SEQ_CST);
 out:
+	if (t->tgt_thread_ok && s->cfg->tgt.ops->thread_exit)
+		s->cfg->tgt.ops->thread_exit(t, &s->cfg->tgt, t->tgt_priv);
+	t->tgt_thread_ok = false;
 	__atomic_add_fetch(&s->exited, 1, __ATOMIC_SEQ_CST);
 	if (s->exit_efd >= 0 && write(s->exit_efd, &one, sizeof(one)) < 0)
 		ublk_dbg("thread %u: eventfd: %s", t->idx, strerror(errno));
@@ -1012,11 +1106,18 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 	env = getenv(UBLK_ENV_FORCE_NEED_REG_BUF);
 	s->force_miss = s->fallback && env && *env && strcmp(env, "0");
 	sem_init(&s->ready, 0, 0);
+	pthread_mutex_init(&s->status_lock, NULL);
+	s->status_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->status_efd < 0) {
+		ret = -errno;
+		ublk_errno(-ret, "device %u: eventfd", info->dev_id);
+		s->char_fd = -1;
+		goto fail;
+	}
 	s->char_fd = open_char(info->dev_id);
 	if (s->char_fd < 0) {
 		ret = s->char_fd;
-		free(s);
-		return ret;
+		goto fail;
 	}
 
 	s->queues = aligned_alloc(
@@ -1208,6 +1309,9 @@ void ublk_srv_destroy(struct ublk_srv *s)
 	free(s->affinity);
 	if (s->char_fd >= 0)
 		close(s->char_fd);
+	if (s->status_efd >= 0)
+		close(s->status_efd);
+	pthread_mutex_destroy(&s->status_lock);
 	sem_destroy(&s->ready);
 	if (s->barrier_ok)
 		pthread_barrier_destroy(&s->prepared);

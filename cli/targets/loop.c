@@ -208,6 +208,7 @@ static int loop_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 	tgt->dma_align = mem_align < 512 ? 512 : mem_align;
 	tgt->attrs = UBLK_ATTR_VOLATILE_CACHE;
 	tgt->discard = S_ISREG(st.st_mode) && can_punch(fd, &st);
+	tgt->write_zeroes = tgt->discard;
 	tgt->fds[0] = fd;
 	tgt->nr_fds = 1;
 	if (!realpath(p->file, tgt->backing))

@@ -72,6 +72,13 @@ int ublk_srv_start(struct ublk_srv *s, int exit_efd);
 /* Threads that have ended so far; and whether one ended on an error. */
 unsigned int ublk_srv_exited(struct ublk_srv *s, bool *failed);
 unsigned int ublk_srv_nr_threads(const struct ublk_srv *s);
+/*
+ * An eventfd that becomes readable when a thread's status changed; then
+ * ublk_srv_status() reads it and copies the first non-empty status of
+ * the threads (or "") into buf.
+ */
+int ublk_srv_status_fd(const struct ublk_srv *s);
+void ublk_srv_status(struct ublk_srv *s, char *buf, size_t len);
 /* Join every thread, release buffers, unmap, close /dev/ublkcN. */
 void ublk_srv_destroy(struct ublk_srv *s);
 
@@ -134,6 +141,22 @@ static inline enum ublk_buf_mode ublk_io_buf_mode(const struct ublk_queue *q,
  */
 uint64_t ublk_tgt_user_data(const struct ublk_queue *q, unsigned int tag,
 			    unsigned int op);
+/*
+ * user_data of a target SQE that belongs to the thread, not to a request
+ * (see target_ops.thread_cqe): op < 256 and arg < 2^40 come back there.
+ */
+uint64_t ublk_tgt_thread_user_data(unsigned int op, uint64_t arg);
+/* What the target's thread_init stored for this thread (or NULL). */
+void *ublk_thread_tgt_priv(const struct ublk_thread *t);
+/* Index of the thread (0..threads-1), for messages. */
+unsigned int ublk_thread_index(const struct ublk_thread *t);
+/*
+ * The condition of this thread's backing, for list ("reconnecting",
+ * "failing I/O"; "" when well), copied. Call on a change only: the
+ * server's main thread then writes the first thread's non-empty status
+ * into the state file (ublk_srv_status()).
+ */
+void ublk_thread_set_status(struct ublk_thread *t, const char *status);
 /*
  * Make room for n SQEs that must stay consecutive (a linked chain):
  * submits what is queued if the SQ ring lacks space.

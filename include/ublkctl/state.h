@@ -8,6 +8,7 @@
  *   { "version": 1, "id": 3, "pid": 1234, "target": "loop",
  *     "backing": "/srv/disk.img", "threads": 1,
  *     "error": "device 3: queue 0: fetch failed: ...",   (only if it failed)
+ *     "status": "reconnecting",                 (only while not "")
  *     "argv": ["-t", "loop", "-f", "disk.img", "--batch"],
  *     "config": { "type": "loop", "queues": 1, "depth": 128,
  *                 "max-io-size": 524288, "batch": true,
@@ -47,6 +48,8 @@ struct ublk_state {
 	char backing[4096]; /* "" when the target has none */
 	uint32_t threads; /* server I/O threads; 0: not recorded */
 	char error[512]; /* why the server failed; "" (no key) if it did not */
+	/* the backing's condition as the server reports it; "" when well */
+	char status[64];
 	int argc;
 	char **argv; /* owned; freed by ublk_state_free */
 	int nopts;

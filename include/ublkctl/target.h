@@ -30,7 +30,9 @@ struct ublk_tgt {
 	uint32_t min_lbs; /* smallest lbs the backing allows */
 	uint32_t dma_align; /* required buffer alignment (bytes) */
 	uint32_t attrs; /* UBLK_ATTR_* */
-	bool discard; /* handles DISCARD and WRITE_ZEROES */
+	bool discard; /* handles DISCARD */
+	bool write_zeroes; /* handles WRITE_ZEROES */
+	uint32_t max_io; /* largest request the backing takes; 0: any */
 	int nr_fds; /* backing fds, fixed files 1..nr_fds */
 	int fds[UBLK_TGT_MAX_FDS];
 	char backing[4096]; /* shown by list; "" if none */
@@ -47,6 +49,12 @@ struct target_ops {
 	const struct ublk_opt *opts;
 	/* Optional: extra lines for add --help (semantics of the options). */
 	const char *notes;
+	/*
+	 * Optional: long name of the option in opts that add's one operand
+	 * stands for (`add -t nbd URI` is `add -t nbd --uri URI`). NULL:
+	 * add takes no operand for this target.
+	 */
+	const char *operand;
 
 	/*
 	 * Optional. Main thread, while add parses its command line: one
@@ -59,7 +67,8 @@ struct target_ops {
 	/*
 	 * Required. Main thread, after parsing, before any side effect:
 	 * check the options, open the backing store, and fill size, lbs,
-	 * pbs, min_lbs, dma_align, attrs, discard, fds and backing. cfg
+	 * pbs, min_lbs, dma_align, attrs, discard, write_zeroes, max_io, fds
+	 * and backing. cfg
 	 * carries the generic options (size and block sizes 0 when not
 	 * given). Returns EXIT_OK, or EXIT_USAGE / EXIT_FAIL after printing
 	 * why; on failure the target has released what it opened.
@@ -96,10 +105,11 @@ struct target_ops {
 	/*
 	 * Required. Server thread serving the I/O: start request tag of q
 	 * (descriptor: ublk_iod(q, tag)). Returns the number of target
-	 * CQEs to wait for (> 0); or 0 after calling ublk_complete_io()
-	 * (or ublk_thread_fail(), which leaves the request to the kernel)
-	 * itself; or a negative errno the server completes the I/O with.
-	 * Must not block, allocate or take locks.
+	 * CQEs to wait for (> 0); or 0 when the target completes the I/O
+	 * itself with ublk_complete_io() (or ublk_thread_fail(), which
+	 * leaves the request to the kernel), before returning or later on
+	 * the same thread (from thread_cqe); or a negative errno the server
+	 * completes the I/O with. Must not block, allocate or take locks.
 	 */
 	int (*queue_io)(struct ublk_thread *t, struct ublk_queue *q,
 			unsigned int tag);
@@ -113,6 +123,34 @@ struct target_ops {
 	void (*io_done)(struct ublk_thread *t, struct ublk_queue *q,
 			unsigned int tag, unsigned int op,
 			const struct io_uring_cqe *cqe);
+
+	/*
+	 * Optional. Server thread, once at its start, after its ring is set
+	 * up and before its first FETCH: per-thread state (a connection),
+	 * for requests indexed by ublk_io_buf_index() below nr_tags. May
+	 * block (it runs before the device is live). *priv is what
+	 * ublk_thread_tgt_priv() returns. Returns 0, or a negative errno
+	 * after printing why: the server then fails to start.
+	 */
+	int (*thread_init)(struct ublk_thread *t, struct ublk_tgt *tgt,
+			   unsigned int nr_tags, void **priv);
+
+	/*
+	 * Optional. Server thread, once its loop has ended (no I/O left
+	 * with the target), if thread_init succeeded: release its state.
+	 * Target SQEs still in flight are cancelled with the ring later.
+	 */
+	void (*thread_exit)(struct ublk_thread *t, struct ublk_tgt *tgt,
+			    void *priv);
+
+	/*
+	 * Required if the target issues SQEs of its own that belong to no
+	 * request (a poll on a socket, a timer), with user_data from
+	 * ublk_tgt_thread_user_data(). Server thread: the CQE of one, with
+	 * the op and arg given there. May complete requests.
+	 */
+	void (*thread_cqe)(struct ublk_thread *t, unsigned int op, uint64_t arg,
+			   const struct io_uring_cqe *cqe);
 };
 
 /* Registry (cli/targets/registry.c). NULL if no target has that name. */
@@ -123,5 +161,6 @@ extern const struct target_ops *const ublk_target_list[];
 extern const struct target_ops target_null;
 extern const struct target_ops target_loop;
 extern const struct target_ops target_fault;
+extern const struct target_ops target_nbd;
 
 #endif /* UBLKCTL_TARGET_H */

@@ -36,11 +36,11 @@ load helpers
 }
 
 @test "add: no target is a usage error" {
-	usage_err "ublkctl: add: no target given (-t null|loop|fault)" add
+	usage_err "ublkctl: add: no target given (-t null|loop|fault|nbd)" add
 }
 
 @test "add: unknown target" {
-	usage_err "ublkctl: add: -t: 'disk': unknown target (null, loop, fault)" add -t disk
+	usage_err "ublkctl: add: -t: 'disk': unknown target (null, loop, fault, nbd)" add -t disk
 }
 
 @test "add: --queues 0" {
@@ -166,6 +166,47 @@ load helpers
 
 @test "add: fault --fail-every not a number" {
 	usage_err "ublkctl: add: --fail-every: 'often': not a number" add -t fault --fail-every often
+}
+
+@test "add: nbd without a URI" {
+	usage_err "ublkctl: add: nbd needs a URI (-t nbd URI or --uri URI)" add -t nbd
+}
+
+@test "add: nbd with something that is not an NBD URI" {
+	usage_err "ublkctl: add: http://host/x: not an NBD URI (nbd://, nbds://, nbd+unix://, ...)" add -t nbd http://host/x
+}
+
+@test "add: nbd with a URI libnbd cannot parse" {
+	run "$UBLKCTL" add -t nbd 'nbd+unix:///?sockt=/x'
+	[ "$status" -eq 2 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[0]}" == "ublkctl: add: nbd+unix:///?sockt=/x: "*socket* ]]
+}
+
+@test "add: nbd with two URIs" {
+	usage_err "ublkctl: add: nbd: more than one URI ('nbd://a/', 'nbd://b/')" add -t nbd --uri nbd://a/ nbd://b/
+}
+
+@test "add: nbd takes one operand, other targets none" {
+	usage_err "ublkctl: add: unexpected argument 'nbd://b/'" add -t nbd nbd://a/ nbd://b/
+	usage_err "ublkctl: add: unexpected argument 'nbd://a/'" add -t loop -f /x nbd://a/
+}
+
+@test "add: nbd --reconnect-timeout out of range" {
+	usage_err "ublkctl: add: --reconnect-timeout: '86401': out of range (0-86400)" add -t nbd --reconnect-timeout 86401 nbd://a/
+}
+
+@test "add: nbd refuses --zero-copy, --auto-zc and --user-copy" {
+	local m
+	for m in zero-copy auto-zc user-copy; do
+		usage_err "ublkctl: add: --$m: not with -t nbd (copy mode and --batch only)" add -t nbd --$m 'nbd+unix:///?socket=/x'
+	done
+}
+
+@test "add: nbd with no server there fails before any side effect" {
+	run "$UBLKCTL" add -t nbd "nbd+unix:///?socket=$BATS_TEST_TMPDIR/none.sock"
+	[ "$status" -eq 1 ]
+	[ "$output" = "ublkctl: add: nbd+unix:///?socket=$BATS_TEST_TMPDIR/none.sock: connect: No such file or directory" ]
 }
 
 @test "recover: --help has the uniform layout" {

@@ -100,6 +100,13 @@ int main(void)
 	CHECK(!r.error[0]);
 	ublk_state_free(&r);
 
+	/* a status round-trips; none reads back as "" (9.json below) */
+	snprintf(s.status, sizeof(s.status), "reconnecting");
+	CHECK_EQ(ublk_state_write(&s), 0);
+	CHECK_EQ(ublk_state_read(7, &r), 0);
+	CHECK(!strcmp(r.status, "reconnecting"));
+	ublk_state_free(&r);
+
 	CHECK_EQ(ublk_state_read(8, &r), -ENOENT);
 
 	/* unicode escapes decode to UTF-8 */
@@ -108,6 +115,7 @@ int main(void)
 		 "\"backing\":\"\\u00e9\",\"argv\":[]}");
 	CHECK_EQ(ublk_state_read(9, &r), 0);
 	CHECK(!strcmp(r.backing, "\xc3\xa9"));
+	CHECK(!strcmp(r.status, ""));
 	CHECK_EQ(r.argc, 0);
 	ublk_state_free(&r);
 
