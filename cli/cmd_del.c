@@ -258,12 +258,10 @@ int cmd_del(int argc, char **argv)
 	int opt, rc;
 
 	ublk_getopt_init(&g, options);
+	g.usage = usage;
+	g.dev = &dev;
 	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
 		switch (opt) {
-		case 'n':
-			if (ublk_dev_arg(&dev, optarg))
-				return EXIT_USAGE;
-			break;
 		case 'a':
 			all = true;
 			break;
@@ -282,14 +280,11 @@ int cmd_del(int argc, char **argv)
 				return ublk_usage_hint();
 			how.timeout_s = (int)timeout_s;
 			break;
-		case 'h':
-			usage();
-			return EXIT_OK;
 		default:
-			return EXIT_USAGE;
+			return opt == UBLK_GETOPT_HELP ? EXIT_OK : EXIT_USAGE;
 		}
 	}
-	if (ublk_no_args(argc, argv))
+	if (ublk_getopt_end(&g, argc, argv, false))
 		return EXIT_USAGE;
 	if (dev.given && all)
 		return ublk_usage_err("--id and --all are mutually exclusive");

@@ -50,17 +50,13 @@ static const char *const descriptions[] = {
 
 static const int default_columns[] = { COL_BIT, COL_NAME, COL_DESCRIPTION };
 
-enum {
-	OPT_NOHEADINGS = 256,
-};
-
 static const struct ublk_opt options[] = {
 	{ "output", 'o', required_argument, "COLS",
 	  "columns to print (+COLS adds to the default)" },
 	{ "json", 'J', no_argument, NULL,
 	  "use JSON output (root key features)" },
 	{ "raw", 'r', no_argument, NULL, "use raw output" },
-	{ "noheadings", OPT_NOHEADINGS, no_argument, NULL,
+	{ "noheadings", UBLK_OPT_NOHEADINGS, no_argument, NULL,
 	  "do not print headings" },
 	UBLK_OPT_END,
 };
@@ -147,28 +143,13 @@ int cmd_features(int argc, char **argv)
 
 	ublk_out_set_default(&o, default_columns, ARRAY_SIZE(default_columns));
 	ublk_getopt_init(&g, options);
-	while ((c = ublk_getopt_next(&g, argc, argv)) != -1) {
-		switch (c) {
-		case 'o':
-			cols = optarg;
-			break;
-		case 'J':
-			o.json = true;
-			break;
-		case 'r':
-			o.raw = true;
-			break;
-		case OPT_NOHEADINGS:
-			o.noheadings = true;
-			break;
-		case 'h':
-			usage();
-			return EXIT_OK;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (ublk_no_args(argc, argv))
+	g.usage = usage;
+	g.out = &o;
+	g.cols = &cols;
+	c = ublk_getopt_next(&g, argc, argv);
+	if (c != -1)
+		return c == UBLK_GETOPT_HELP ? EXIT_OK : EXIT_USAGE;
+	if (ublk_getopt_end(&g, argc, argv, false))
 		return EXIT_USAGE;
 	if (o.json && o.raw)
 		return ublk_usage_err(

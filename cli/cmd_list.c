@@ -102,8 +102,7 @@ static const int default_json_columns[] = {
 };
 
 enum {
-	OPT_NOHEADINGS = 256,
-	OPT_LIST_COLUMNS,
+	OPT_LIST_COLUMNS = 256,
 };
 
 static const struct ublk_opt options[] = {
@@ -113,7 +112,7 @@ static const struct ublk_opt options[] = {
 	{ "json", 'J', no_argument, NULL,
 	  "use JSON output (root key ublkdevices)" },
 	{ "raw", 'r', no_argument, NULL, "use raw output" },
-	{ "noheadings", OPT_NOHEADINGS, no_argument, NULL,
+	{ "noheadings", UBLK_OPT_NOHEADINGS, no_argument, NULL,
 	  "do not print headings" },
 	{ "bytes", 'b', no_argument, NULL, "print SIZE in bytes" },
 	{ "list-columns", OPT_LIST_COLUMNS, no_argument, NULL,
@@ -426,39 +425,17 @@ int cmd_list(int argc, char **argv)
 	int c;
 
 	ublk_getopt_init(&g, options);
+	g.usage = usage;
+	g.dev = &dev;
+	g.out = &o;
+	g.cols = &cols;
 	while ((c = ublk_getopt_next(&g, argc, argv)) != -1) {
-		switch (c) {
-		case 'n':
-			if (ublk_dev_arg(&dev, optarg))
-				return EXIT_USAGE;
-			break;
-		case 'o':
-			cols = optarg;
-			break;
-		case 'J':
-			o.json = true;
-			break;
-		case 'r':
-			o.raw = true;
-			break;
-		case OPT_NOHEADINGS:
-			o.noheadings = true;
-			break;
-		case 'b':
-			o.bytes = true;
-			break;
-		case OPT_LIST_COLUMNS:
-			ublk_out_list_columns(stdout, columns,
-					      ARRAY_SIZE(columns));
-			return EXIT_OK;
-		case 'h':
-			usage();
-			return EXIT_OK;
-		default:
-			return EXIT_USAGE;
-		}
+		if (c != OPT_LIST_COLUMNS)
+			return c == UBLK_GETOPT_HELP ? EXIT_OK : EXIT_USAGE;
+		ublk_out_list_columns(stdout, columns, ARRAY_SIZE(columns));
+		return EXIT_OK;
 	}
-	if (ublk_no_args(argc, argv))
+	if (ublk_getopt_end(&g, argc, argv, false))
 		return EXIT_USAGE;
 	if (o.json && o.raw)
 		return ublk_usage_err(

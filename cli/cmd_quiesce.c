@@ -99,27 +99,16 @@ int cmd_quiesce(int argc, char **argv)
 	int opt, rc;
 
 	ublk_getopt_init(&g, options);
+	g.usage = usage;
+	g.dev = &dev;
 	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
-		switch (opt) {
-		case 'n':
-			if (ublk_dev_arg(&dev, optarg))
-				return EXIT_USAGE;
-			break;
-		case OPT_TIMEOUT:
-			if (ublk_parse_u32("timeout", optarg, 1, QUIESCE_MAX_MS,
-					   &timeout_ms))
-				return ublk_usage_hint();
-			break;
-		case 'h':
-			usage();
-			return EXIT_OK;
-		default:
-			return EXIT_USAGE;
-		}
+		if (opt != OPT_TIMEOUT)
+			return opt == UBLK_GETOPT_HELP ? EXIT_OK : EXIT_USAGE;
+		if (ublk_parse_u32("timeout", optarg, 1, QUIESCE_MAX_MS,
+				   &timeout_ms))
+			return ublk_usage_hint();
 	}
-	if (ublk_no_args(argc, argv))
-		return EXIT_USAGE;
-	if (ublk_dev_arg_need(&dev))
+	if (ublk_getopt_end(&g, argc, argv, true))
 		return EXIT_USAGE;
 
 	if (ublk_open_ctrl(&c))

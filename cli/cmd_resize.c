@@ -114,28 +114,17 @@ int cmd_resize(int argc, char **argv)
 	int opt, rc;
 
 	ublk_getopt_init(&g, options);
+	g.usage = usage;
+	g.dev = &dev;
 	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
-		switch (opt) {
-		case 'n':
-			if (ublk_dev_arg(&dev, optarg))
-				return EXIT_USAGE;
-			break;
-		case 's':
-			if (ublk_parse_size("size", optarg, 1,
-					    UINT64_MAX >> SECTOR_SHIFT, &bytes))
-				return ublk_usage_hint();
-			size_arg = optarg;
-			break;
-		case 'h':
-			usage();
-			return EXIT_OK;
-		default:
-			return EXIT_USAGE;
-		}
+		if (opt != 's')
+			return opt == UBLK_GETOPT_HELP ? EXIT_OK : EXIT_USAGE;
+		if (ublk_parse_size("size", optarg, 1,
+				    UINT64_MAX >> SECTOR_SHIFT, &bytes))
+			return ublk_usage_hint();
+		size_arg = optarg;
 	}
-	if (ublk_no_args(argc, argv))
-		return EXIT_USAGE;
-	if (ublk_dev_arg_need(&dev))
+	if (ublk_getopt_end(&g, argc, argv, true))
 		return EXIT_USAGE;
 	if (!size_arg)
 		return ublk_usage_err("no size given: use --size SIZE");

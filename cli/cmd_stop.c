@@ -41,25 +41,14 @@ int cmd_stop(int argc, char **argv)
 	uint32_t id;
 
 	ublk_getopt_init(&g, options);
+	g.usage = usage;
+	g.dev = &dev;
 	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
-		switch (opt) {
-		case 'n':
-			if (ublk_dev_arg(&dev, optarg))
-				return EXIT_USAGE;
-			break;
-		case OPT_SAFE:
-			safe = true;
-			break;
-		case 'h':
-			usage();
-			return EXIT_OK;
-		default:
-			return EXIT_USAGE;
-		}
+		if (opt != OPT_SAFE)
+			return opt == UBLK_GETOPT_HELP ? EXIT_OK : EXIT_USAGE;
+		safe = true;
 	}
-	if (ublk_no_args(argc, argv))
-		return EXIT_USAGE;
-	if (ublk_dev_arg_need(&dev))
+	if (ublk_getopt_end(&g, argc, argv, true))
 		return EXIT_USAGE;
 	id = dev.id;
 

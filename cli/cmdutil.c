@@ -14,6 +14,7 @@
 
 #include "ublkctl/cmdutil.h"
 #include "ublkctl/holders.h"
+#include "ublkctl/output.h"
 #include "ublkctl/state.h"
 
 /* How long an open by nobody we can name may count as a passing probe. */
@@ -49,13 +50,80 @@ void ublk_getopt_init(struct ublk_getopt *g, const struct ublk_opt *opts)
 	    3 * ublk_opts_count(opts) + 3 > sizeof(g->shortopts))
 		abort();
 	g->opts = opts;
+	g->usage = NULL;
+	g->dev = NULL;
+	g->out = NULL;
+	g->cols = NULL;
 	ublk_opts_build(opts, NULL, g->longopts, g->shortopts);
 	/* A full rescan: recover parses a state file's argv after its own. */
 	optind = 0;
 	opterr = 0;
 }
 
+/* The option of key c, if it is one of the shared ones the command has. */
+static int shared_opt(struct ublk_getopt *g, int c)
+{
+	switch (c) {
+	case 'n':
+		if (!g->dev)
+			return 1;
+		return ublk_dev_arg(g->dev, optarg) ? UBLK_GETOPT_ERR : 0;
+	case 'o':
+		if (!g->cols)
+			return 1;
+		*g->cols = optarg;
+		return 0;
+	case 'J':
+	case 'r':
+	case 'b':
+	case UBLK_OPT_NOHEADINGS:
+		if (!g->out)
+			return 1;
+		if (c == 'J')
+			g->out->json = true;
+		else if (c == 'r')
+			g->out->raw = true;
+		else if (c == 'b')
+			g->out->bytes = true;
+		else
+			g->out->noheadings = true;
+		return 0;
+	case 'h':
+		if (!g->usage)
+			return 1;
+		g->usage();
+		return UBLK_GETOPT_HELP;
+	}
+	return 1;
+}
+
+int ublk_getopt_end(const struct ublk_getopt *g, int argc, char **argv,
+		    bool need_dev)
+{
+	if (ublk_no_args(argc, argv))
+		return EXIT_USAGE;
+	if (need_dev && g->dev && ublk_dev_arg_need(g->dev))
+		return EXIT_USAGE;
+	return 0;
+}
+
+static int next_opt(struct ublk_getopt *g, int argc, char **argv);
+
 int ublk_getopt_next(struct ublk_getopt *g, int argc, char **argv)
+{
+	int c, ret;
+
+	for (;;) {
+		c = next_opt(g, argc, argv);
+		if (c < 0)
+			return c;
+		ret = shared_opt(g, c);
+		if (ret != 0)
+			return ret == 1 ? c : ret;
+	}
+}
+
+static int next_opt(struct ublk_getopt *g, int argc, char **argv)
 {
 	const struct ublk_opt *o;
 	int c;

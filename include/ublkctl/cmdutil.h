@@ -26,28 +26,56 @@ void ublk_usage_begin(FILE *f, const char *synopsis, const char *summary,
 /* "\nSee ublkctl-<cmd>(8).\n" */
 void ublk_usage_end(FILE *f);
 
-/* getopt_long arrays for one table (see ublk_opts_build). */
-struct ublk_getopt {
-	const struct ublk_opt *opts;
-	int longidx; /* after ublk_getopt_next: the long option's row, or -1 */
-	struct option longopts[32];
-	char shortopts[100];
-};
-
-#define UBLK_GETOPT_ERR (-2)
-
-void ublk_getopt_init(struct ublk_getopt *g, const struct ublk_opt *opts);
-/*
- * Next option: its key (with optarg set), -1 when options end, or
- * UBLK_GETOPT_ERR after printing a usage error (unknown option, missing
- * argument): the caller returns EXIT_USAGE.
- */
-int ublk_getopt_next(struct ublk_getopt *g, int argc, char **argv);
 /* The -n/--id ID option of every command that acts on one device. */
 struct ublk_dev_arg {
 	uint32_t id;
 	bool given;
 };
+
+struct ublk_out;
+
+/*
+ * Key of --noheadings in the tables of the commands that print tables
+ * (above the commands' own keys, 256.., below the targets', 1000..).
+ */
+#define UBLK_OPT_NOHEADINGS 900
+
+/*
+ * One command's option loop: getopt_long arrays for its table (see
+ * ublk_opts_build), and where the options several commands share go.
+ * The command sets the destinations it has after ublk_getopt_init;
+ * ublk_getopt_next then handles those options itself: -n/--id into dev,
+ * -o/--output into *cols, -J/-r/--noheadings/-b into out, -h/--help by
+ * calling usage().
+ */
+struct ublk_getopt {
+	const struct ublk_opt *opts;
+	int longidx; /* after ublk_getopt_next: the long option's row, or -1 */
+	struct option longopts[32];
+	char shortopts[100];
+	void (*usage)(void);
+	struct ublk_dev_arg *dev;
+	struct ublk_out *out;
+	const char **cols;
+};
+
+#define UBLK_GETOPT_ERR (-2)
+#define UBLK_GETOPT_HELP (-3)
+
+void ublk_getopt_init(struct ublk_getopt *g, const struct ublk_opt *opts);
+/*
+ * Next option of the command's own: its key (with optarg set), -1 when
+ * options end, UBLK_GETOPT_HELP after printing --help (the caller returns
+ * EXIT_OK), or UBLK_GETOPT_ERR after printing a usage error (unknown
+ * option, missing or bad argument): the caller returns EXIT_USAGE.
+ */
+int ublk_getopt_next(struct ublk_getopt *g, int argc, char **argv);
+/*
+ * After the options: no operand may be left, and with need_dev -n must
+ * have been given. 0, or EXIT_USAGE after the error and the hint.
+ */
+int ublk_getopt_end(const struct ublk_getopt *g, int argc, char **argv,
+		    bool need_dev);
 
 /* -n's argument: 0, or EXIT_USAGE after the error and the hint. */
 int ublk_dev_arg(struct ublk_dev_arg *d, const char *arg);
