@@ -5,6 +5,7 @@
 # mapping, multi-conn, connection loss with and without reconnection, and
 # bad input. Every server a test starts is killed in its teardown.
 
+bats_require_minimum_version 1.5.0 # run --separate-stderr
 load srv
 
 NBD_PORT=10809
