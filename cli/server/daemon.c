@@ -61,35 +61,24 @@ static int write_state(const struct ublk_dev_cfg *cfg, pid_t pid)
 	return ret;
 }
 
-/* The reason for list: the error a thread logged last. */
-static void record_failure(uint32_t id)
-{
-	struct ublk_state st;
-
-	if (!ublk_state_read(id, &st)) {
-		ublk_last_error(st.error, sizeof(st.error));
-		if (ublk_state_write(&st))
-			ublk_dbg("device %u: state file not updated", id);
-	}
-	ublk_state_free(&st);
-}
-
 /*
- * A thread's target reported a change (a connection lost or back): the
- * status goes into the state file, where list shows it. Skipped while
- * there is no state file yet (the detached parent writes it once live).
+ * What the server reports for list, into the state file: the targets'
+ * status (a connection lost or back) and why it failed; NULL keeps a
+ * field. Skipped while there is no state file yet (the detached parent
+ * writes it once live).
  */
-static void record_status(struct ublk_srv *srv, uint32_t id)
+static void update_state(uint32_t id, const char *status, const char *error)
 {
 	struct ublk_state st;
-	char status[sizeof(st.status)];
 	int ret;
 
-	ublk_srv_status(srv, status, sizeof(status));
-	if (ublk_state_read(id, &st))
-		return;
-	if (strcmp(st.status, status)) {
-		snprintf(st.status, sizeof(st.status), "%s", status);
+	if (!ublk_state_read(id, &st) &&
+	    ((status && strcmp(st.status, status)) ||
+	     (error && strcmp(st.error, error)))) {
+		if (status)
+			snprintf(st.status, sizeof(st.status), "%s", status);
+		if (error)
+			snprintf(st.error, sizeof(st.error), "%s", error);
 		ret = ublk_state_write(&st);
 		if (ret)
 			ublk_errno(-ret, "device %u: state file", id);
@@ -197,7 +186,10 @@ static int server_run(struct ublk_dev_cfg *cfg, bool recover, int report_fd,
 		uint64_t v;
 
 		if (failed && !stopping) {
-			record_failure(id);
+			char why[UBLK_STATE_ERROR_LEN];
+
+			ublk_last_error(why, sizeof(why));
+			update_state(id, NULL, why);
 			ublk_err(
 				"device %u: a server thread failed, the server exits",
 				id);
@@ -208,8 +200,12 @@ static int server_run(struct ublk_dev_cfg *cfg, bool recover, int report_fd,
 			break;
 		if (poll(pfd, 3, -1) < 0)
 			continue;
-		if (pfd[2].revents & POLLIN)
-			record_status(srv, id);
+		if (pfd[2].revents & POLLIN) {
+			char status[UBLK_STATE_STATUS_LEN];
+
+			ublk_srv_status(srv, status, sizeof(status));
+			update_state(id, status, NULL);
+		}
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 

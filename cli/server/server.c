@@ -695,11 +695,8 @@ static void thread_loop(struct ublk_thread *t)
 	}
 }
 
-void ublk_thread_fail(struct ublk_thread *t, struct ublk_queue *q,
-		      unsigned int tag, int err)
+void ublk_thread_fail(struct ublk_thread *t, int err)
 {
-	(void)q;
-	(void)tag;
 	t->tgt_inflight--; /* the kernel's now, not the target's */
 	if (!t->err)
 		t->err = err < 0 ? err : -EIO;

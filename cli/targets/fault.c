@@ -145,7 +145,7 @@ static int fault_queue_io(struct ublk_thread *t, struct ublk_queue *q,
 		ublk_err(
 			"fault: request %llu: --exit-after: the server fails on purpose",
 			(unsigned long long)n);
-		ublk_thread_fail(t, q, tag, -EIO);
+		ublk_thread_fail(t, -EIO);
 		return 0;
 	}
 	q->ios[tag].result = fault_result(q, tag, n);

@@ -185,14 +185,13 @@ void ublk_complete_io(struct ublk_thread *t, struct ublk_queue *q,
 		      unsigned int tag, int res);
 
 /*
- * From queue_io, instead of completing request tag of q: the thread
- * cannot go on (err: negative errno, after printing why). The request is
- * left to the kernel; the thread takes no new one and ends once the
- * target holds no other, and the server then exits as failed, leaving
- * the device to the kernel (recovery, or stop).
+ * From queue_io, instead of completing the request it was given: the
+ * thread cannot go on (err: negative errno, after printing why). That
+ * request is left to the kernel; the thread takes no new one and ends
+ * once the target holds no other, and the server then exits as failed,
+ * leaving the device to the kernel (recovery, or stop).
  */
-void ublk_thread_fail(struct ublk_thread *t, struct ublk_queue *q,
-		      unsigned int tag, int err);
+void ublk_thread_fail(struct ublk_thread *t, int err);
 
 /* Server-side test knob: env var forcing auto-zc registration to fail. */
 #define UBLK_ENV_FORCE_NEED_REG_BUF "UBLKCTL_TEST_FORCE_NEED_REG_BUF"

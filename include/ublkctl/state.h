@@ -41,15 +41,19 @@ struct ublk_state_opt {
 	char *value; /* its argument; NULL for an option without one */
 };
 
+/* Sizes of the server-reported strings, with their NUL. */
+#define UBLK_STATE_ERROR_LEN 512
+#define UBLK_STATE_STATUS_LEN 64
+
 struct ublk_state {
 	uint32_t id;
 	pid_t pid;
 	char target[32];
 	char backing[4096]; /* "" when the target has none */
 	uint32_t threads; /* server I/O threads; 0: not recorded */
-	char error[512]; /* why the server failed; "" (no key) if it did not */
+	char error[UBLK_STATE_ERROR_LEN]; /* why the server failed; "" (no key) if it did not */
 	/* the backing's condition as the server reports it; "" when well */
-	char status[64];
+	char status[UBLK_STATE_STATUS_LEN];
 	int argc;
 	char **argv; /* owned; freed by ublk_state_free */
 	int nopts;
