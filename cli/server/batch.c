@@ -1,9 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Batch I/O buffers: element encoding, commit gathering/resend, fetch offsets. */
+/*
+ * Batch I/O mode, whole: element encoding, commit lists and their resend,
+ * fetch buffers, PREP, the multishot fetches and their CQEs (see batch.h).
+ */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "ublkctl/batch.h"
+#include "ublkctl/compat.h"
+#include "ublkctl/server.h"
+#include "ublkctl/ublkctl.h"
 
 unsigned int ublk_batch_elem_bytes(uint16_t flags)
 {
@@ -26,33 +35,24 @@ uint16_t ublk_batch_cmd_flags(uint64_t dev_flags, bool auto_zc_fallback)
 	return UBLK_BATCH_F_HAS_BUF_ADDR;
 }
 
-unsigned int ublk_batch_encode(void *wire, unsigned int cap, uint16_t flags,
-			       const struct ublk_batch_elem *elems,
-			       unsigned int n)
+/* Write e at p in the layout flags ask for: header, buf_addr, zone LBA. */
+static void encode_elem(unsigned char *p, uint16_t flags,
+			const struct ublk_batch_elem *e)
 {
-	unsigned int bytes = ublk_batch_elem_bytes(flags);
-	unsigned char *p = wire;
-	unsigned int i;
+	struct ublk_elem_header h = {
+		.tag = e->tag,
+		.buf_index = e->buf_index,
+		.result = e->result,
+	};
 
-	if (n > cap)
-		n = cap;
-	for (i = 0; i < n; i++, p += bytes) {
-		struct ublk_elem_header h = {
-			.tag = elems[i].tag,
-			.buf_index = elems[i].buf_index,
-			.result = elems[i].result,
-		};
-		unsigned char *extra = p + sizeof(h);
-
-		memcpy(p, &h, sizeof(h));
-		if (flags & UBLK_BATCH_F_HAS_BUF_ADDR) {
-			memcpy(extra, &elems[i].buf_addr, sizeof(uint64_t));
-			extra += sizeof(uint64_t);
-		}
-		if (flags & UBLK_BATCH_F_HAS_ZONE_LBA)
-			memcpy(extra, &elems[i].zone_lba, sizeof(uint64_t));
+	memcpy(p, &h, sizeof(h));
+	p += sizeof(h);
+	if (flags & UBLK_BATCH_F_HAS_BUF_ADDR) {
+		memcpy(p, &e->buf_addr, sizeof(e->buf_addr));
+		p += sizeof(e->buf_addr);
 	}
-	return n;
+	if (flags & UBLK_BATCH_F_HAS_ZONE_LBA)
+		memcpy(p, &e->zone_lba, sizeof(e->zone_lba));
 }
 
 void ublk_batch_decode(const void *wire, uint16_t flags, unsigned int i,
@@ -76,30 +76,14 @@ void ublk_batch_decode(const void *wire, uint16_t flags, unsigned int i,
 		memcpy(&out->zone_lba, p, sizeof(uint64_t));
 }
 
-bool ublk_batch_gather_add(struct ublk_batch_gather *g,
+bool ublk_batch_commit_add(struct ublk_batch_commit *c,
 			   const struct ublk_batch_elem *e)
 {
-	if (g->nr >= g->cap)
+	if (c->busy || c->nr >= c->cap)
 		return false;
-	g->elems[g->nr++] = *e;
+	encode_elem(c->wire + (size_t)c->nr * c->elem_bytes, c->flags, e);
+	c->nr++;
 	return true;
-}
-
-unsigned int ublk_batch_commit_fill(struct ublk_batch_commit *c,
-				    struct ublk_batch_gather *g)
-{
-	unsigned int n;
-
-	n = ublk_batch_encode(c->wire, c->cap, c->flags, g->elems, g->nr);
-	c->elem_bytes = (uint8_t)ublk_batch_elem_bytes(c->flags);
-	c->nr = n;
-	c->sent = 0;
-	c->busy = n > 0;
-	if (n < g->nr)
-		memmove(g->elems, g->elems + n,
-			(g->nr - n) * sizeof(*g->elems));
-	g->nr -= n;
-	return n;
 }
 
 void ublk_batch_commit_chunk(const struct ublk_batch_commit *c,
@@ -141,7 +125,7 @@ int ublk_batch_commit_complete(struct ublk_batch_commit *c, int res,
 }
 
 unsigned int ublk_batch_fetch_tags(struct ublk_batch_fetch *f, int res,
-				   const uint16_t **tags)
+				   uint16_t **tags)
 {
 	unsigned int n;
 
@@ -155,14 +139,19 @@ unsigned int ublk_batch_fetch_tags(struct ublk_batch_fetch *f, int res,
 	return n / sizeof(uint16_t);
 }
 
-bool ublk_batch_fetch_rearm(int res, bool more)
+enum ublk_fetch_next ublk_batch_fetch_next(int res, unsigned int cqe_flags)
 {
-	return res == -ENOBUFS || !more;
-}
-
-void ublk_batch_fetch_reset(struct ublk_batch_fetch *f)
-{
-	f->off = 0;
+	if (cqe_flags & IORING_CQE_F_MORE)
+		return UBLK_FETCH_ARMED;
+	if (res == -ENOBUFS)
+		return UBLK_FETCH_REFILL;
+	if (res == -ENODEV || res == -ECANCELED)
+		return UBLK_FETCH_END;
+	if (res < 0)
+		return UBLK_FETCH_FAILED;
+	/* With IOU_PBUF_RING_INC the kernel keeps a buffer that has room. */
+	return (cqe_flags & IORING_CQE_F_BUF_MORE) ? UBLK_FETCH_REARM :
+						     UBLK_FETCH_REFILL;
 }
 
 void ublk_batch_map(unsigned int nthreads, unsigned int nqueues, bool *map)
@@ -181,4 +170,483 @@ unsigned int ublk_io_thread(unsigned int nthreads, unsigned int nqueues,
 	if (nthreads <= nqueues)
 		return q % nthreads;
 	return (q * depth + tag) % nthreads;
+}
+
+/* ------------------------------------------------------ server hooks */
+
+/* user_data: UBLK_BATCH_USER_DATA, kind 32-33, slot 0-31. */
+#define UD_KIND_SHIFT 32
+enum { UD_PREP = 1, UD_FETCH = 2, UD_COMMIT = 3 };
+
+static uint64_t ud_make(unsigned int kind, unsigned int slot)
+{
+	return UBLK_BATCH_USER_DATA | (uint64_t)kind << UD_KIND_SHIFT | slot;
+}
+
+static unsigned int ud_kind(uint64_t ud)
+{
+	return (ud >> UD_KIND_SHIFT) & 3;
+}
+
+static unsigned int ud_slot(uint64_t ud)
+{
+	return (unsigned int)ud;
+}
+
+static size_t round_up(size_t v, size_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+int ublk_batch_dev_create(struct ublk_queue *queues, unsigned int nr_queues,
+			  unsigned int depth, unsigned int nr_threads,
+			  uint32_t dev_id, uint64_t dev_flags, bool fallback,
+			  bool force_miss, struct ublk_batch_dev **out)
+{
+	struct ublk_batch_dev *d;
+	int ret;
+
+	*out = NULL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->map = calloc((size_t)nr_threads * nr_queues, sizeof(*d->map));
+	if (!d->map) {
+		free(d);
+		return -ENOMEM;
+	}
+	d->queues = queues;
+	d->nr_queues = nr_queues;
+	d->depth = depth;
+	d->nr_threads = nr_threads;
+	d->dev_id = dev_id;
+	d->flags = ublk_batch_cmd_flags(dev_flags, fallback);
+	d->force_miss = force_miss;
+	ublk_batch_map(nr_threads, nr_queues, d->map);
+	ret = -pthread_barrier_init(&d->prepared, NULL, nr_threads);
+	if (ret) {
+		ublk_errno(-ret, "device %u: barrier", dev_id);
+		ublk_batch_dev_destroy(d);
+		return ret;
+	}
+	d->barrier_ok = true;
+	*out = d;
+	return 0;
+}
+
+void ublk_batch_dev_destroy(struct ublk_batch_dev *d)
+{
+	if (!d)
+		return;
+	if (d->barrier_ok)
+		pthread_barrier_destroy(&d->prepared);
+	free(d->map);
+	free(d);
+}
+
+bool ublk_batch_serves(const struct ublk_batch_dev *d, unsigned int t,
+		       unsigned int q)
+{
+	return d->map[t * d->nr_queues + q];
+}
+
+static int fetch_slot_init(struct ublk_batch_thread *bt, unsigned int i)
+{
+	struct ublk_batch_fetch_slot *f = &bt->fetch[i];
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	struct io_uring_buf_reg reg;
+	int ret;
+
+	f->bq = &bt->bqs[i / UBLK_BATCH_NR_FETCH];
+	f->fetch.bytes = (unsigned int)round_up(
+		(size_t)bt->dev->depth * sizeof(*f->fetch.buf), pg);
+	if (posix_memalign((void **)&f->fetch.buf, pg, f->fetch.bytes)) {
+		f->fetch.buf = NULL;
+		return -ENOMEM;
+	}
+	f->br = mmap(NULL, pg, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (f->br == MAP_FAILED) {
+		f->br = NULL;
+		return -ENOMEM;
+	}
+	io_uring_buf_ring_init(f->br);
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)f->br;
+	reg.ring_entries = 1;
+	reg.bgid = (uint16_t)i;
+	reg.pad = UBLKCTL_PBUF_RING_INC;
+	ret = io_uring_register_buf_ring(bt->ring, &reg, 0);
+	if (ret)
+		ublk_err("thread %u: incremental provided-buffer ring: %s",
+			 bt->idx, strerror(-ret));
+	return ret;
+}
+
+static int queue_init(struct ublk_batch_thread *bt, struct ublk_batch_queue *bq,
+		      unsigned int q)
+{
+	const struct ublk_batch_dev *d = bt->dev;
+	unsigned int bytes = ublk_batch_elem_bytes(d->flags);
+	unsigned int u, c;
+
+	bq->q = &d->queues[q];
+	bt->bq_of[q] = bq;
+	/* The first thread that serves a queue prepares it. */
+	bq->prep = true;
+	for (u = 0; u < bt->idx; u++)
+		if (ublk_batch_serves(d, u, q))
+			bq->prep = false;
+	for (c = 0; c < UBLK_BATCH_NR_COMMIT; c++) {
+		struct ublk_batch_commit *cm = &bq->commit[c];
+
+		cm->flags = d->flags;
+		cm->elem_bytes = (uint8_t)bytes;
+		cm->cap = d->depth;
+		cm->wire = calloc(d->depth, bytes);
+		if (!cm->wire)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int ublk_batch_thread_init(const struct ublk_batch_dev *d, unsigned int idx,
+			   struct io_uring *ring,
+			   struct ublk_batch_thread **out)
+{
+	struct ublk_batch_thread *bt;
+	unsigned int q, i, n = 0;
+	int ret;
+
+	*out = bt = calloc(1, sizeof(*bt));
+	if (!bt)
+		return -ENOMEM;
+	bt->dev = d;
+	bt->ring = ring;
+	bt->idx = idx;
+	for (q = 0; q < d->nr_queues; q++)
+		n += ublk_batch_serves(d, idx, q);
+	bt->bqs = calloc(n, sizeof(*bt->bqs));
+	bt->bq_of = calloc(d->nr_queues, sizeof(*bt->bq_of));
+	bt->fetch = calloc((size_t)n * UBLK_BATCH_NR_FETCH, sizeof(*bt->fetch));
+	if (!bt->bqs || !bt->bq_of || !bt->fetch)
+		return -ENOMEM;
+	bt->nr_bqs = n;
+	bt->nr_fetch = n * UBLK_BATCH_NR_FETCH;
+	for (q = 0, n = 0; q < d->nr_queues; q++) {
+		if (!ublk_batch_serves(d, idx, q))
+			continue;
+		ret = queue_init(bt, &bt->bqs[n++], q);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < bt->nr_fetch; i++) {
+		ret = fetch_slot_init(bt, i);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void ublk_batch_thread_free(struct ublk_batch_thread *bt)
+{
+	unsigned int i, c;
+
+	if (!bt)
+		return;
+	for (i = 0; bt->fetch && i < bt->nr_fetch; i++) {
+		if (bt->fetch[i].br)
+			munmap(bt->fetch[i].br, (size_t)sysconf(_SC_PAGESIZE));
+		free(bt->fetch[i].fetch.buf);
+	}
+	for (i = 0; bt->bqs && i < bt->nr_bqs; i++)
+		for (c = 0; c < UBLK_BATCH_NR_COMMIT; c++)
+			free(bt->bqs[i].commit[c].wire);
+	free(bt->fetch);
+	free(bt->bqs);
+	free(bt->bq_of);
+	free(bt);
+}
+
+static struct io_uring_sqe *batch_sqe(struct ublk_batch_thread *bt,
+				      uint32_t cmd_op, uint16_t q_id,
+				      uint16_t flags, uint16_t nr_elem,
+				      uint8_t elem_bytes)
+{
+	struct io_uring_sqe *sqe = ublk_ring_get_sqe(bt->ring);
+	struct ublk_batch_io *cmd = (struct ublk_batch_io *)sqe->cmd;
+
+	ublk_prep_uring_cmd(sqe, cmd_op);
+	cmd->q_id = q_id;
+	cmd->flags = flags;
+	cmd->nr_elem = nr_elem;
+	cmd->elem_bytes = elem_bytes;
+	return sqe;
+}
+
+/* The element that hands (q, tag) back to the kernel with res. */
+static void elem_of(const struct ublk_batch_dev *d, const struct ublk_queue *q,
+		    unsigned int tag, int res, struct ublk_batch_elem *e)
+{
+	e->tag = (uint16_t)tag;
+	e->buf_index = 0;
+	if (q->auto_zc)
+		e->buf_index = d->force_miss ?
+				       UINT16_MAX :
+				       (uint16_t)ublk_io_buf_index(q, tag);
+	e->result = res;
+	e->buf_addr = (d->flags & UBLK_BATCH_F_HAS_BUF_ADDR) ?
+			      (uint64_t)(uintptr_t)q->ios[tag].buf :
+			      0;
+	e->zone_lba = 0;
+}
+
+/* PREP_IO_CMDS of every tag of bq's queue, built in its open commit list. */
+static int prep_queue(struct ublk_batch_thread *bt, struct ublk_batch_queue *bq)
+{
+	struct ublk_batch_commit *c = &bq->commit[bq->open];
+	struct ublk_batch_elem e;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	unsigned int tag;
+	int ret;
+
+	for (tag = 0; tag < bt->dev->depth; tag++) {
+		elem_of(bt->dev, bq->q, tag, 0, &e);
+		ublk_batch_commit_add(c, &e);
+	}
+	sqe = batch_sqe(bt, UBLK_U_IO_PREP_IO_CMDS, bq->q->q_id, c->flags,
+			(uint16_t)c->nr, c->elem_bytes);
+	sqe->addr = (uint64_t)(uintptr_t)c->wire;
+	sqe->len = c->nr * c->elem_bytes;
+	sqe->user_data = ud_make(UD_PREP, (unsigned int)(bq - bt->bqs));
+	do {
+		ret = io_uring_submit_and_wait(bt->ring, 1);
+	} while (ret == -EINTR);
+	if (ret >= 0) {
+		do {
+			ret = io_uring_wait_cqe(bt->ring, &cqe);
+		} while (ret == -EINTR);
+	}
+	if (ret >= 0) {
+		ret = cqe->res;
+		io_uring_cqe_seen(bt->ring, cqe);
+	}
+	c->nr = 0;
+	if (ret < 0)
+		ublk_err("device %u: queue %u: PREP_IO_CMDS: %s",
+			 bt->dev->dev_id, bq->q->q_id, strerror(-ret));
+	return ret < 0 ? ret : 0;
+}
+
+int ublk_batch_prep(struct ublk_batch_thread *bt)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < bt->nr_bqs; i++) {
+		if (!bt->bqs[i].prep)
+			continue;
+		ret = prep_queue(bt, &bt->bqs[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void ublk_batch_wait_prepared(struct ublk_batch_dev *d)
+{
+	pthread_barrier_wait(&d->prepared);
+}
+
+static void fetch_arm(struct ublk_batch_thread *bt, unsigned int i, bool refill)
+{
+	struct ublk_batch_fetch_slot *f = &bt->fetch[i];
+	struct io_uring_sqe *sqe;
+
+	if (refill) {
+		f->fetch.off = 0;
+		io_uring_buf_ring_add(f->br, f->fetch.buf, f->fetch.bytes, 0,
+				      io_uring_buf_ring_mask(1), 0);
+		io_uring_buf_ring_advance(f->br, 1);
+	}
+	sqe = batch_sqe(bt, UBLK_U_IO_FETCH_IO_CMDS, f->bq->q->q_id, 0,
+			f->bq->q->depth, sizeof(*f->fetch.buf));
+	sqe->uring_cmd_flags = IORING_URING_CMD_MULTISHOT;
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = (uint16_t)i;
+	sqe->user_data = ud_make(UD_FETCH, i);
+	f->armed = true;
+	bt->inflight++;
+}
+
+void ublk_batch_arm(struct ublk_batch_thread *bt)
+{
+	unsigned int i;
+
+	for (i = 0; i < bt->nr_fetch; i++)
+		fetch_arm(bt, i, true);
+}
+
+/* Drop tags the queue cannot have (kept in order); returns those left. */
+static unsigned int valid_tags(const struct ublk_batch_thread *bt,
+			       const struct ublk_queue *q, uint16_t *tags,
+			       unsigned int n)
+{
+	unsigned int k, kept = 0;
+
+	for (k = 0; k < n; k++) {
+		if (tags[k] >= q->depth) {
+			ublk_err("device %u: queue %u: bad tag %u fetched",
+				 bt->dev->dev_id, q->q_id, tags[k]);
+			continue;
+		}
+		tags[kept++] = tags[k];
+	}
+	return kept;
+}
+
+static void fetch_cqe(struct ublk_batch_thread *bt,
+		      const struct io_uring_cqe *cqe, bool stopping,
+		      struct ublk_batch_event *ev)
+{
+	unsigned int i = ud_slot(cqe->user_data);
+	struct ublk_batch_fetch_slot *f = &bt->fetch[i];
+	enum ublk_fetch_next next;
+	uint16_t *tags;
+	unsigned int n;
+
+	n = ublk_batch_fetch_tags(&f->fetch, cqe->res, &tags);
+	ev->q = f->bq->q;
+	ev->tags = tags;
+	ev->nr_tags = valid_tags(bt, ev->q, tags, n);
+	next = ublk_batch_fetch_next(cqe->res, cqe->flags);
+	if (next == UBLK_FETCH_ARMED)
+		return;
+	f->armed = false;
+	bt->inflight--;
+	switch (next) {
+	case UBLK_FETCH_FAILED:
+		ublk_err("device %u: queue %u: fetch failed: %s",
+			 bt->dev->dev_id, ev->q->q_id, strerror(-cqe->res));
+		ev->err = cqe->res;
+		ev->stop = true;
+		break;
+	case UBLK_FETCH_END:
+		ev->stop = true;
+		break;
+	default:
+		if (!stopping)
+			fetch_arm(bt, i, next == UBLK_FETCH_REFILL);
+		break;
+	}
+}
+
+static void commit_send(struct ublk_batch_thread *bt,
+			struct ublk_batch_queue *bq, unsigned int ci)
+{
+	struct ublk_batch_commit *c = &bq->commit[ci];
+	struct io_uring_sqe *sqe;
+	unsigned int off, nr;
+
+	ublk_batch_commit_chunk(c, &off, &nr);
+	sqe = batch_sqe(bt, UBLK_U_IO_COMMIT_IO_CMDS, bq->q->q_id, c->flags,
+			(uint16_t)nr, c->elem_bytes);
+	sqe->addr = (uint64_t)(uintptr_t)(c->wire + off);
+	sqe->len = nr * c->elem_bytes;
+	sqe->user_data = ud_make(
+		UD_COMMIT,
+		(unsigned int)(bq - bt->bqs) * UBLK_BATCH_NR_COMMIT + ci);
+	c->busy = true;
+	bt->inflight++;
+	bt->commits_queued++;
+}
+
+static void commit_cqe(struct ublk_batch_thread *bt,
+		       const struct io_uring_cqe *cqe)
+{
+	unsigned int slot = ud_slot(cqe->user_data);
+	struct ublk_batch_queue *bq = &bt->bqs[slot / UBLK_BATCH_NR_COMMIT];
+	unsigned int ci = slot % UBLK_BATCH_NR_COMMIT;
+	unsigned int dropped = 0;
+
+	bt->inflight--;
+	if (ublk_batch_commit_complete(&bq->commit[ci], cqe->res, &dropped) ==
+	    UBLK_COMMIT_RESEND)
+		commit_send(bt, bq, ci);
+	if (dropped && cqe->res != -ENODEV)
+		ublk_err("device %u: queue %u: commit dropped %u I/O: %s",
+			 bt->dev->dev_id, bq->q->q_id, dropped,
+			 cqe->res < 0 ? strerror(-cqe->res) : "no progress");
+}
+
+void ublk_batch_cqe(struct ublk_batch_thread *bt,
+		    const struct io_uring_cqe *cqe, bool stopping,
+		    struct ublk_batch_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	switch (ud_kind(cqe->user_data)) {
+	case UD_FETCH:
+		fetch_cqe(bt, cqe, stopping, ev);
+		break;
+	case UD_COMMIT:
+		commit_cqe(bt, cqe);
+		break;
+	default:
+		/* PREP is awaited in ublk_batch_prep(). */
+		break;
+	}
+}
+
+void ublk_batch_complete(struct ublk_batch_thread *bt, struct ublk_queue *q,
+			 unsigned int tag, int res)
+{
+	struct ublk_batch_queue *bq = bt->bq_of[q->q_id];
+	struct ublk_batch_elem e;
+
+	if (bq) {
+		elem_of(bt->dev, q, tag, res, &e);
+		if (ublk_batch_commit_add(&bq->commit[bq->open], &e))
+			return;
+	}
+	ublk_err("device %u: queue %u tag %u: no room to commit",
+		 bt->dev->dev_id, q->q_id, tag);
+}
+
+/* A list of bq other than the open one with no command in flight. */
+static bool next_open(const struct ublk_batch_queue *bq, unsigned int *ci)
+{
+	unsigned int i;
+
+	for (i = 1; i < UBLK_BATCH_NR_COMMIT; i++) {
+		unsigned int c = (bq->open + i) % UBLK_BATCH_NR_COMMIT;
+
+		if (!bq->commit[c].busy) {
+			*ci = c;
+			return true;
+		}
+	}
+	return false;
+}
+
+unsigned int ublk_batch_flush(struct ublk_batch_thread *bt)
+{
+	unsigned int i, ci, n;
+
+	for (i = 0; i < bt->nr_bqs; i++) {
+		struct ublk_batch_queue *bq = &bt->bqs[i];
+
+		if (!bq->commit[bq->open].nr || !next_open(bq, &ci))
+			continue;
+		commit_send(bt, bq, bq->open);
+		bq->open = ci;
+	}
+	n = bt->commits_queued;
+	bt->commits_queued = 0;
+	return n;
+}
+
+unsigned int ublk_batch_inflight(const struct ublk_batch_thread *bt)
+{
+	return bt->inflight;
 }

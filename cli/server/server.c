@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Server threads: one io_uring per thread, per-I/O (FETCH / COMMIT_AND_FETCH)
- * or batch (PREP / FETCH_IO_CMDS / COMMIT_IO_CMDS) commands, copy, user
+ * Server threads: one io_uring per thread, per-I/O commands (FETCH /
+ * COMMIT_AND_FETCH) or batch mode through the hooks of batch.h, copy, user
  * copy, zero copy and auto buffer registration. The I/O path neither
  * allocates nor locks: everything is sized at start.
  */
@@ -22,7 +22,11 @@
 #include "ublkctl/cmdutil.h"
 #include "ublkctl/server.h"
 
-/* user_data: tag 0-15, q_id 16-27, op 28-35, slot 36-51, target bit 63. */
+/*
+ * user_data: tag 0-15, q_id 16-27, op 28-35, slot 36-51, target bit 63;
+ * bit 61 (UBLK_BATCH_USER_DATA) marks batch.c's commands, whose other bits
+ * are batch.c's.
+ */
 #define UD_QID_SHIFT 16
 #define UD_OP_SHIFT 28
 #define UD_SLOT_SHIFT 36
@@ -58,26 +62,8 @@ static inline unsigned int ud_slot(uint64_t ud)
 	return (ud >> UD_SLOT_SHIFT) & 0xffff;
 }
 
-#define NR_COMMIT_BUFS 4 /* COMMIT_IO_CMDS buffers per thread and queue */
-#define NR_FETCH_PER_Q 2 /* multishot FETCH_IO_CMDS per thread and queue */
 #define UBLK_CHAR_OPEN_MS 3000
 #define COMMIT_WAIT_NS (10 * 1000 * 1000) /* see thread_wait() */
-
-/* Batch: one multishot FETCH_IO_CMDS and its provided-buffer ring. */
-struct fetch_slot {
-	struct ublk_batch_fetch fetch;
-	struct io_uring_buf_ring *br;
-	struct ublk_queue *q;
-	bool armed;
-};
-
-/* Batch: a queue this thread serves. */
-struct thread_queue {
-	struct ublk_queue *q;
-	bool prep; /* this thread sends the PREP */
-	struct ublk_batch_gather gather;
-	struct ublk_batch_commit commit[NR_COMMIT_BUFS];
-};
 
 struct ublk_thread {
 	struct io_uring ring;
@@ -87,7 +73,7 @@ struct ublk_thread {
 	unsigned int cmd_inflight; /* ublk uring_cmds in flight */
 	unsigned int tgt_inflight; /* I/Os the target holds */
 	/*
-	 * COMMIT_IO_CMDS queued since the last reaping pass: the driver
+	 * Batch commits queued since the last reaping pass: the driver
 	 * completes them during submission, and their CQEs only free commit
 	 * buffers, so the next wait asks for one CQE more than these:
 	 * submitting them and waiting for new work take one io_uring_enter.
@@ -102,13 +88,7 @@ struct ublk_thread {
 	int err;
 	void *tgt_priv; /* from the target's thread_init */
 	char status[64]; /* ublk_thread_set_status(), under srv->status_lock */
-	/* batch */
-	struct thread_queue *tqs;
-	unsigned int nr_tqs;
-	struct thread_queue **tq_of; /* by q_id, NULL if not served */
-	struct fetch_slot *fetch;
-	unsigned int nr_fetch;
-	void *prep_wire;
+	struct ublk_batch_thread *batch; /* batch mode, else NULL */
 } __attribute__((aligned(64)));
 
 struct ublk_srv {
@@ -120,20 +100,11 @@ struct ublk_srv {
 	struct ublk_queue *queues;
 	struct ublk_thread *threads;
 	size_t desc_map_len;
-	bool batch;
-	uint16_t batch_flags;
+	struct ublk_batch_dev *batch; /* batch mode, else NULL */
 	bool fallback;
 	bool force_miss; /* test knob: auto-zc index invalid */
-	bool *map; /* batch thread/queue map */
 	cpu_set_t *affinity; /* by queue, from GET_QUEUE_AFFINITY; or NULL */
 	sem_t ready;
-	/*
-	 * Batch: every PREP before any FETCH. A queue being (re)prepared
-	 * refuses fetches (-ENODEV) until all its tags are prepared, which
-	 * matters after START_USER_RECOVERY.
-	 */
-	pthread_barrier_t prepared;
-	bool barrier_ok;
 	unsigned int exited; /* atomic */
 	unsigned int failed; /* atomic */
 	/* targets' status reports to the main thread */
@@ -153,25 +124,35 @@ static size_t round_up(size_t v, size_t a)
 
 /* ---------------------------------------------------------------- SQEs */
 
-void ublk_reserve_sqes(struct ublk_thread *t, unsigned int n)
+static void reserve_sqes(struct io_uring *ring, unsigned int n)
 {
-	while (io_uring_sq_space_left(&t->ring) < n) {
-		int ret = io_uring_submit(&t->ring);
+	while (io_uring_sq_space_left(ring) < n) {
+		int ret = io_uring_submit(ring);
 
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
 			break;
 	}
 }
 
-struct io_uring_sqe *ublk_get_sqe(struct ublk_thread *t)
+void ublk_reserve_sqes(struct ublk_thread *t, unsigned int n)
+{
+	reserve_sqes(&t->ring, n);
+}
+
+struct io_uring_sqe *ublk_ring_get_sqe(struct io_uring *ring)
 {
 	struct io_uring_sqe *sqe;
 
-	ublk_reserve_sqes(t, 1);
-	sqe = io_uring_get_sqe(&t->ring);
+	reserve_sqes(ring, 1);
+	sqe = io_uring_get_sqe(ring);
 	/* Sized at start for every command in flight: cannot fail. */
 	memset(sqe, 0, sizeof(*sqe));
 	return sqe;
+}
+
+struct io_uring_sqe *ublk_get_sqe(struct ublk_thread *t)
+{
+	return ublk_ring_get_sqe(&t->ring);
 }
 
 uint64_t ublk_tgt_user_data(const struct ublk_queue *q, unsigned int tag,
@@ -228,7 +209,7 @@ void ublk_srv_status(struct ublk_srv *s, char *buf, size_t len)
 	pthread_mutex_unlock(&s->status_lock);
 }
 
-static void prep_uring_cmd(struct io_uring_sqe *sqe, uint32_t cmd_op)
+void ublk_prep_uring_cmd(struct io_uring_sqe *sqe, uint32_t cmd_op)
 {
 	sqe->opcode = IORING_OP_URING_CMD;
 	sqe->fd = 0; /* fixed file 0: /dev/ublkcN */
@@ -241,7 +222,7 @@ static void prep_buf_cmd(struct io_uring_sqe *sqe, struct ublk_queue *q,
 {
 	struct ublksrv_io_cmd *cmd = (struct ublksrv_io_cmd *)sqe->cmd;
 
-	prep_uring_cmd(sqe, cmd_op);
+	ublk_prep_uring_cmd(sqe, cmd_op);
 	cmd->q_id = q->q_id;
 	cmd->tag = (uint16_t)tag;
 	cmd->addr = ublk_io_buf_index(q, tag);
@@ -294,7 +275,7 @@ static void queue_io_cmd(struct ublk_thread *t, struct ublk_queue *q,
 	struct io_uring_sqe *sqe = ublk_get_sqe(t);
 	struct ublksrv_io_cmd *cmd = (struct ublksrv_io_cmd *)sqe->cmd;
 
-	prep_uring_cmd(sqe, cmd_op);
+	ublk_prep_uring_cmd(sqe, cmd_op);
 	cmd->q_id = q->q_id;
 	cmd->tag = (uint16_t)tag;
 	cmd->result = result;
@@ -359,9 +340,6 @@ static void handle_io(struct ublk_thread *t, struct ublk_queue *q,
 		ublk_complete_io(t, q, tag, ret);
 }
 
-static void batch_complete(struct ublk_thread *t, struct ublk_queue *q,
-			   unsigned int tag, int res);
-
 void ublk_complete_io(struct ublk_thread *t, struct ublk_queue *q,
 		      unsigned int tag, int res)
 {
@@ -374,8 +352,8 @@ void ublk_complete_io(struct ublk_thread *t, struct ublk_queue *q,
 		if (ret)
 			res = ret;
 	}
-	if (t->srv->batch)
-		batch_complete(t, q, tag, res);
+	if (t->batch)
+		ublk_batch_complete(t->batch, q, tag, res);
 	else
 		queue_io_cmd(t, q, tag, UBLK_U_IO_COMMIT_AND_FETCH_REQ,
 			     UBLK_IO_COMMIT_AND_FETCH_REQ, res);
@@ -442,165 +420,22 @@ static void handle_io_cmd_cqe(struct ublk_thread *t,
 	t->stopping = true;
 }
 
-/* ---------------------------------------------------------- batch mode */
+/* ---------------------------------------------------------- thread loop */
 
-static void batch_cmd(struct io_uring_sqe *sqe, uint32_t cmd_op, uint16_t q_id,
-		      uint16_t flags, uint16_t nr_elem, uint8_t elem_bytes)
-{
-	struct ublk_batch_io *cmd = (struct ublk_batch_io *)sqe->cmd;
-
-	prep_uring_cmd(sqe, cmd_op);
-	cmd->q_id = q_id;
-	cmd->flags = flags;
-	cmd->nr_elem = nr_elem;
-	cmd->elem_bytes = elem_bytes;
-}
-
-static void batch_elem_of(const struct ublk_srv *s, const struct ublk_queue *q,
-			  unsigned int tag, int res, struct ublk_batch_elem *e)
-{
-	memset(e, 0, sizeof(*e));
-	e->tag = (uint16_t)tag;
-	e->result = res;
-	if (q->auto_zc)
-		e->buf_index = s->force_miss ?
-				       UINT16_MAX :
-				       (uint16_t)ublk_io_buf_index(q, tag);
-	if (s->batch_flags & UBLK_BATCH_F_HAS_BUF_ADDR)
-		e->buf_addr = (uint64_t)(uintptr_t)q->ios[tag].buf;
-}
-
-static void batch_complete(struct ublk_thread *t, struct ublk_queue *q,
-			   unsigned int tag, int res)
-{
-	struct thread_queue *tq = t->tq_of[q->q_id];
-	struct ublk_batch_elem e;
-
-	batch_elem_of(t->srv, q, tag, res, &e);
-	if (!tq || !ublk_batch_gather_add(&tq->gather, &e))
-		ublk_err("device %u: queue %u tag %u: no room to commit",
-			 t->srv->cfg->info.dev_id, q->q_id, tag);
-}
-
-static void commit_send(struct ublk_thread *t, struct thread_queue *tq,
-			unsigned int ci)
-{
-	struct ublk_batch_commit *c = &tq->commit[ci];
-	struct io_uring_sqe *sqe = ublk_get_sqe(t);
-	unsigned int off, nr;
-
-	ublk_batch_commit_chunk(c, &off, &nr);
-	batch_cmd(sqe, UBLK_U_IO_COMMIT_IO_CMDS, tq->q->q_id, c->flags,
-		  (uint16_t)nr, c->elem_bytes);
-	sqe->addr = (uint64_t)(uintptr_t)((char *)c->wire + off);
-	sqe->len = nr * c->elem_bytes;
-	sqe->user_data =
-		ud_make(0, tq->q->q_id, UBLK_IO_COMMIT_IO_CMDS,
-			(unsigned int)(tq - t->tqs) * NR_COMMIT_BUFS + ci);
-	t->cmd_inflight++;
-	/* The driver handles a commit in the submitting task. */
-	t->commits_queued++;
-}
-
-/* End of a reaping pass: one COMMIT_IO_CMDS per queue with completions. */
-static void batch_flush(struct ublk_thread *t)
-{
-	unsigned int i, ci;
-
-	for (i = 0; i < t->nr_tqs; i++) {
-		struct thread_queue *tq = &t->tqs[i];
-
-		for (ci = 0; tq->gather.nr && ci < NR_COMMIT_BUFS; ci++) {
-			if (tq->commit[ci].busy)
-				continue;
-			if (ublk_batch_commit_fill(&tq->commit[ci],
-						   &tq->gather))
-				commit_send(t, tq, ci);
-		}
-	}
-}
-
-static void batch_commit_cqe(struct ublk_thread *t,
+static void handle_batch_cqe(struct ublk_thread *t,
 			     const struct io_uring_cqe *cqe)
 {
-	unsigned int slot = ud_slot(cqe->user_data);
-	struct thread_queue *tq = &t->tqs[slot / NR_COMMIT_BUFS];
-	unsigned int ci = slot % NR_COMMIT_BUFS;
-	unsigned int dropped = 0;
+	struct ublk_batch_event ev;
+	unsigned int k;
 
-	t->cmd_inflight--;
-	if (ublk_batch_commit_complete(&tq->commit[ci], cqe->res, &dropped) ==
-	    UBLK_COMMIT_RESEND)
-		commit_send(t, tq, ci);
-	if (dropped && cqe->res != -ENODEV)
-		ublk_err("device %u: queue %u: commit dropped %u I/O: %s",
-			 t->srv->cfg->info.dev_id, tq->q->q_id, dropped,
-			 cqe->res < 0 ? strerror(-cqe->res) : "no progress");
-}
-
-static void fetch_arm(struct ublk_thread *t, unsigned int i, bool refill)
-{
-	struct fetch_slot *f = &t->fetch[i];
-	struct io_uring_sqe *sqe;
-
-	if (refill) {
-		ublk_batch_fetch_reset(&f->fetch);
-		io_uring_buf_ring_add(f->br, f->fetch.buf, f->fetch.bytes, 0,
-				      io_uring_buf_ring_mask(1), 0);
-		io_uring_buf_ring_advance(f->br, 1);
-	}
-	sqe = ublk_get_sqe(t);
-	batch_cmd(sqe, UBLK_U_IO_FETCH_IO_CMDS, f->q->q_id, 0, f->q->depth,
-		  sizeof(uint16_t));
-	sqe->uring_cmd_flags = IORING_URING_CMD_MULTISHOT;
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = (uint16_t)i;
-	sqe->user_data = ud_make(0, f->q->q_id, UBLK_IO_FETCH_IO_CMDS, i);
-	f->armed = true;
-	t->cmd_inflight++;
-}
-
-static void batch_fetch_cqe(struct ublk_thread *t,
-			    const struct io_uring_cqe *cqe)
-{
-	unsigned int i = ud_slot(cqe->user_data);
-	struct fetch_slot *f = &t->fetch[i];
-	bool more = cqe->flags & IORING_CQE_F_MORE;
-	const uint16_t *tags;
-	unsigned int n, k;
-
-	n = ublk_batch_fetch_tags(&f->fetch, cqe->res, &tags);
-	for (k = 0; k < n; k++) {
-		if (tags[k] >= f->q->depth) {
-			ublk_err("device %u: queue %u: bad tag %u fetched",
-				 t->srv->cfg->info.dev_id, f->q->q_id, tags[k]);
-			continue;
-		}
-		handle_io(t, f->q, tags[k]);
-	}
-	if (more)
-		return;
-	t->cmd_inflight--;
-	f->armed = false;
-	if (cqe->res < 0 && cqe->res != -ENOBUFS) {
-		if (cqe->res != -ENODEV && cqe->res != -ECANCELED) {
-			ublk_err("device %u: queue %u: fetch failed: %s",
-				 t->srv->cfg->info.dev_id, f->q->q_id,
-				 strerror(-cqe->res));
-			t->err = cqe->res;
-		}
+	ublk_batch_cqe(t->batch, cqe, t->stopping, &ev);
+	for (k = 0; k < ev.nr_tags; k++)
+		handle_io(t, ev.q, ev.tags[k]);
+	if (ev.err)
+		t->err = ev.err;
+	if (ev.stop)
 		t->stopping = true;
-		return;
-	}
-	if (t->stopping)
-		return;
-	/* Re-arm: refill the buffer unless the kernel left part of it. */
-	fetch_arm(t, i,
-		  !(cqe->flags & IORING_CQE_F_BUF_MORE) ||
-			  cqe->res == -ENOBUFS);
 }
-
-/* ---------------------------------------------------------- thread loop */
 
 static void handle_cqe(struct ublk_thread *t, const struct io_uring_cqe *cqe)
 {
@@ -620,23 +455,14 @@ static void handle_cqe(struct ublk_thread *t, const struct io_uring_cqe *cqe)
 					cqe);
 		return;
 	}
+	if (cqe->user_data & UBLK_BATCH_USER_DATA) {
+		handle_batch_cqe(t, cqe);
+		return;
+	}
 	switch (ud_op(cqe->user_data)) {
 	case UBLK_IO_FETCH_REQ:
 	case UBLK_IO_COMMIT_AND_FETCH_REQ:
 		handle_io_cmd_cqe(t, cqe);
-		break;
-	case UBLK_IO_FETCH_IO_CMDS:
-		batch_fetch_cqe(t, cqe);
-		break;
-	case UBLK_IO_COMMIT_IO_CMDS:
-		batch_commit_cqe(t, cqe);
-		break;
-	case UBLK_IO_PREP_IO_CMDS:
-		t->cmd_inflight--;
-		if (cqe->res < 0) {
-			t->err = cqe->res;
-			t->stopping = true;
-		}
 		break;
 	default:
 		break;
@@ -661,6 +487,12 @@ static int thread_wait(struct ublk_thread *t)
 						NULL);
 }
 
+/* ublk commands in flight, of either mode. */
+static unsigned int thread_cmds_inflight(const struct ublk_thread *t)
+{
+	return t->cmd_inflight + (t->batch ? ublk_batch_inflight(t->batch) : 0);
+}
+
 static void thread_loop(struct ublk_thread *t)
 {
 	struct io_uring_cqe *cqe;
@@ -674,7 +506,7 @@ static void thread_loop(struct ublk_thread *t)
 	 * that the kernel sees it die.
 	 */
 	while (!(t->stopping && !t->tgt_inflight &&
-		 (t->err || !t->cmd_inflight))) {
+		 (t->err || !thread_cmds_inflight(t)))) {
 		ret = thread_wait(t);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN &&
 		    ret != -EBUSY && ret != -ETIME) {
@@ -690,8 +522,8 @@ static void thread_loop(struct ublk_thread *t)
 			count++;
 		}
 		io_uring_cq_advance(&t->ring, count);
-		if (t->srv->batch)
-			batch_flush(t);
+		if (t->batch)
+			t->commits_queued += ublk_batch_flush(t->batch);
 	}
 }
 
@@ -728,129 +560,6 @@ static int ring_init(struct ublk_thread *t, unsigned int sq, unsigned int cq)
 	return ret;
 }
 
-static int batch_thread_init(struct ublk_thread *t)
-{
-	struct ublk_srv *s = t->srv;
-	size_t pg = page_size();
-	unsigned int q, i, n = 0;
-	int ret;
-
-	for (q = 0; q < s->nr_queues; q++)
-		n += s->map[t->idx * s->nr_queues + q];
-	t->nr_tqs = n;
-	t->tqs = calloc(n, sizeof(*t->tqs));
-	t->tq_of = calloc(s->nr_queues, sizeof(*t->tq_of));
-	t->nr_fetch = n * NR_FETCH_PER_Q;
-	t->fetch = calloc(t->nr_fetch, sizeof(*t->fetch));
-	if (!t->tqs || !t->tq_of || !t->fetch)
-		return -ENOMEM;
-
-	for (q = 0, n = 0; q < s->nr_queues; q++) {
-		struct thread_queue *tq;
-		unsigned int u, c;
-
-		if (!s->map[t->idx * s->nr_queues + q])
-			continue;
-		tq = &t->tqs[n++];
-		tq->q = &s->queues[q];
-		t->tq_of[q] = tq;
-		/* The first thread that serves a queue prepares it. */
-		tq->prep = true;
-		for (u = 0; u < t->idx; u++)
-			if (s->map[u * s->nr_queues + q])
-				tq->prep = false;
-		tq->gather.cap = s->depth;
-		tq->gather.elems = calloc(s->depth, sizeof(*tq->gather.elems));
-		if (!tq->gather.elems)
-			return -ENOMEM;
-		for (c = 0; c < NR_COMMIT_BUFS; c++) {
-			tq->commit[c].flags = s->batch_flags;
-			tq->commit[c].elem_bytes =
-				(uint8_t)ublk_batch_elem_bytes(s->batch_flags);
-			tq->commit[c].cap = s->depth;
-			tq->commit[c].wire = calloc(s->depth, 24);
-			if (!tq->commit[c].wire)
-				return -ENOMEM;
-		}
-	}
-
-	for (i = 0; i < t->nr_fetch; i++) {
-		struct fetch_slot *f = &t->fetch[i];
-		struct io_uring_buf_reg reg;
-
-		f->q = t->tqs[i / NR_FETCH_PER_Q].q;
-		f->fetch.bytes =
-			(unsigned int)round_up(s->depth * sizeof(uint16_t), pg);
-		if (posix_memalign((void **)&f->fetch.buf, pg, f->fetch.bytes))
-			return -ENOMEM;
-		f->br = mmap(NULL, pg, PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (f->br == MAP_FAILED) {
-			f->br = NULL;
-			return -ENOMEM;
-		}
-		io_uring_buf_ring_init(f->br);
-		memset(&reg, 0, sizeof(reg));
-		reg.ring_addr = (uint64_t)(uintptr_t)f->br;
-		reg.ring_entries = 1;
-		reg.bgid = (uint16_t)i;
-		reg.pad = UBLKCTL_PBUF_RING_INC;
-		ret = io_uring_register_buf_ring(&t->ring, &reg, 0);
-		if (ret) {
-			ublk_err(
-				"thread %u: incremental provided-buffer ring: %s",
-				t->idx, strerror(-ret));
-			return ret;
-		}
-		f->fetch.off = 0;
-	}
-	return 0;
-}
-
-static int batch_prep(struct ublk_thread *t, struct thread_queue *tq)
-{
-	struct ublk_srv *s = t->srv;
-	unsigned int bytes = ublk_batch_elem_bytes(s->batch_flags);
-	struct ublk_batch_elem e;
-	struct io_uring_sqe *sqe;
-	struct io_uring_cqe *cqe;
-	unsigned int tag;
-	char *wire;
-	int ret;
-
-	wire = calloc(s->depth, bytes);
-	if (!wire)
-		return -ENOMEM;
-	for (tag = 0; tag < s->depth; tag++) {
-		batch_elem_of(s, tq->q, tag, 0, &e);
-		ublk_batch_encode(wire + (size_t)tag * bytes, 1, s->batch_flags,
-				  &e, 1);
-	}
-	sqe = ublk_get_sqe(t);
-	batch_cmd(sqe, UBLK_U_IO_PREP_IO_CMDS, tq->q->q_id, s->batch_flags,
-		  (uint16_t)s->depth, (uint8_t)bytes);
-	sqe->addr = (uint64_t)(uintptr_t)wire;
-	sqe->len = s->depth * bytes;
-	sqe->user_data = ud_make(0, tq->q->q_id, UBLK_IO_PREP_IO_CMDS, 0);
-	do {
-		ret = io_uring_submit_and_wait(&t->ring, 1);
-	} while (ret == -EINTR);
-	if (ret >= 0) {
-		do {
-			ret = io_uring_wait_cqe(&t->ring, &cqe);
-		} while (ret == -EINTR);
-	}
-	if (ret >= 0) {
-		ret = cqe->res;
-		io_uring_cqe_seen(&t->ring, cqe);
-	}
-	free(wire);
-	if (ret < 0)
-		ublk_err("device %u: queue %u: PREP_IO_CMDS: %s",
-			 s->cfg->info.dev_id, tq->q->q_id, strerror(-ret));
-	return ret < 0 ? ret : 0;
-}
-
 static unsigned int thread_nr_ios(const struct ublk_thread *t)
 {
 	const struct ublk_srv *s = t->srv;
@@ -858,7 +567,8 @@ static unsigned int thread_nr_ios(const struct ublk_thread *t)
 
 	if (s->batch) {
 		for (q = 0; q < s->nr_queues; q++)
-			n += s->map[t->idx * s->nr_queues + q] ? s->depth : 0;
+			n += ublk_batch_serves(s->batch, t->idx, q) ? s->depth :
+								      0;
 		return n;
 	}
 	for (q = 0; q < s->nr_queues; q++)
@@ -906,7 +616,8 @@ static int thread_init(struct ublk_thread *t)
 		}
 	}
 	if (s->batch)
-		return batch_thread_init(t);
+		return ublk_batch_thread_init(s->batch, t->idx, &t->ring,
+					      &t->batch);
 	return 0;
 }
 
@@ -929,32 +640,15 @@ static int thread_tgt_init(struct ublk_thread *t)
 	return ret;
 }
 
-/* Batch: PREP_IO_CMDS for the queues this thread prepares (synchronous). */
-static int thread_prep(struct ublk_thread *t)
-{
-	unsigned int i;
-	int ret;
-
-	for (i = 0; i < t->nr_tqs; i++) {
-		if (!t->tqs[i].prep)
-			continue;
-		ret = batch_prep(t, &t->tqs[i]);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
 static int thread_start_cmds(struct ublk_thread *t)
 {
 	struct ublk_srv *s = t->srv;
 	struct io_uring_cqe *cqe;
-	unsigned int q, tag, i;
+	unsigned int q, tag;
 	int ret;
 
-	if (s->batch) {
-		for (i = 0; i < t->nr_fetch; i++)
-			fetch_arm(t, i, true);
+	if (t->batch) {
+		ublk_batch_arm(t->batch);
 	} else {
 		for (q = 0; q < s->nr_queues; q++)
 			for (tag = 0; tag < s->depth; tag++)
@@ -989,7 +683,7 @@ static bool thread_serves(const struct ublk_thread *t, unsigned int q)
 	unsigned int tag;
 
 	if (s->batch)
-		return s->map[t->idx * s->nr_queues + q];
+		return ublk_batch_serves(s->batch, t->idx, q);
 	for (tag = 0; tag < s->depth; tag++)
 		if (ublk_io_thread(s->nr_threads, s->nr_queues, s->depth, q,
 				   tag) == t->idx)
@@ -1029,9 +723,9 @@ static void *thread_fn(void *arg)
 	ret = thread_init(t);
 	if (s->batch) {
 		if (!ret)
-			ret = thread_prep(t);
+			ret = ublk_batch_prep(t->batch);
 		/* Every thread gets here, failed or not: no one waits forever. */
-		pthread_barrier_wait(&s->prepared);
+		ublk_batch_wait_prepared(s->batch);
 	}
 	if (!ret)
 		ret = thread_tgt_init(t);
@@ -1097,9 +791,7 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 	s->nr_queues = info->nr_hw_queues;
 	s->depth = info->queue_depth;
 	s->nr_threads = cfg->nthreads ? cfg->nthreads : s->nr_queues;
-	s->batch = info->flags & UBLK_F_BATCH_IO;
 	s->fallback = cfg->auto_zc_fallback;
-	s->batch_flags = ublk_batch_cmd_flags(info->flags, s->fallback);
 	env = getenv(UBLK_ENV_FORCE_NEED_REG_BUF);
 	s->force_miss = s->fallback && env && *env && strcmp(env, "0");
 	sem_init(&s->ready, 0, 0);
@@ -1121,15 +813,20 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 		64, round_up(s->nr_queues * sizeof(*s->queues), 64));
 	s->threads = aligned_alloc(
 		64, round_up(s->nr_threads * sizeof(*s->threads), 64));
-	s->map = calloc((size_t)s->nr_threads * s->nr_queues, sizeof(bool));
-	if (!s->queues || !s->threads || !s->map) {
+	if (!s->queues || !s->threads) {
 		ret = -ENOMEM;
 		goto fail;
 	}
 	memset(s->queues, 0, s->nr_queues * sizeof(*s->queues));
 	memset(s->threads, 0, s->nr_threads * sizeof(*s->threads));
-	if (s->batch)
-		ublk_batch_map(s->nr_threads, s->nr_queues, s->map);
+	if (info->flags & UBLK_F_BATCH_IO) {
+		ret = ublk_batch_dev_create(s->queues, s->nr_queues, s->depth,
+					    s->nr_threads, info->dev_id,
+					    info->flags, s->fallback,
+					    s->force_miss, &s->batch);
+		if (ret)
+			goto fail;
+	}
 
 	stride = round_up(UBLK_MAX_QUEUE_DEPTH * sizeof(struct ublksrv_io_desc),
 			  pg);
@@ -1212,15 +909,6 @@ int ublk_srv_start(struct ublk_srv *s, int exit_efd)
 	int ret = 0;
 
 	s->exit_efd = exit_efd;
-	if (s->batch) {
-		ret = -pthread_barrier_init(&s->prepared, NULL, s->nr_threads);
-		if (ret) {
-			ublk_errno(-ret, "device %u: barrier",
-				   s->cfg->info.dev_id);
-			return ret;
-		}
-		s->barrier_ok = true;
-	}
 	for (i = 0; i < s->nr_threads; i++) {
 		struct ublk_thread *t = &s->threads[i];
 
@@ -1257,25 +945,6 @@ unsigned int ublk_srv_nr_threads(const struct ublk_srv *s)
 	return s->nr_threads;
 }
 
-static void thread_free(struct ublk_thread *t)
-{
-	unsigned int i, c;
-
-	for (i = 0; i < t->nr_fetch; i++) {
-		if (t->fetch[i].br)
-			munmap(t->fetch[i].br, page_size());
-		free(t->fetch[i].fetch.buf);
-	}
-	for (i = 0; i < t->nr_tqs; i++) {
-		free(t->tqs[i].gather.elems);
-		for (c = 0; c < NR_COMMIT_BUFS; c++)
-			free(t->tqs[i].commit[c].wire);
-	}
-	free(t->fetch);
-	free(t->tqs);
-	free(t->tq_of);
-}
-
 void ublk_srv_destroy(struct ublk_srv *s)
 {
 	unsigned int i, tag;
@@ -1288,7 +957,7 @@ void ublk_srv_destroy(struct ublk_srv *s)
 				pthread_join(s->threads[i].tid, NULL);
 			if (s->threads[i].ring_ok)
 				io_uring_queue_exit(&s->threads[i].ring);
-			thread_free(&s->threads[i]);
+			ublk_batch_thread_free(s->threads[i].batch);
 		}
 	}
 	for (i = 0; s->queues && i < s->nr_queues; i++) {
@@ -1302,15 +971,13 @@ void ublk_srv_destroy(struct ublk_srv *s)
 	}
 	free(s->queues);
 	free(s->threads);
-	free(s->map);
 	free(s->affinity);
+	ublk_batch_dev_destroy(s->batch);
 	if (s->char_fd >= 0)
 		close(s->char_fd);
 	if (s->status_efd >= 0)
 		close(s->status_efd);
 	pthread_mutex_destroy(&s->status_lock);
 	sem_destroy(&s->ready);
-	if (s->barrier_ok)
-		pthread_barrier_destroy(&s->prepared);
 	free(s);
 }

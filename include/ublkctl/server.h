@@ -164,6 +164,10 @@ void ublk_thread_set_status(struct ublk_thread *t, const char *status);
 void ublk_reserve_sqes(struct ublk_thread *t, unsigned int n);
 /* One SQE, zeroed; never NULL (submits to make room). */
 struct io_uring_sqe *ublk_get_sqe(struct ublk_thread *t);
+/* The same on a server thread's ring, for the server's own modules. */
+struct io_uring_sqe *ublk_ring_get_sqe(struct io_uring *ring);
+/* Make sqe a URING_CMD cmd_op on /dev/ublkcN (fixed file 0). */
+void ublk_prep_uring_cmd(struct io_uring_sqe *sqe, uint32_t cmd_op);
 /*
  * Zero copy by hand: queue REGISTER_IO_BUF of (q, tag) at
  * ublk_io_buf_index() (hard-linked, CQE only on failure) and return the
