@@ -567,8 +567,8 @@ static unsigned int thread_nr_ios(const struct ublk_thread *t)
 
 	if (s->batch) {
 		for (q = 0; q < s->nr_queues; q++)
-			n += ublk_batch_serves(s->batch, t->idx, q) ? s->depth :
-								      0;
+			if (ublk_batch_serves(s->batch, t->idx, q))
+				n += s->depth;
 		return n;
 	}
 	for (q = 0; q < s->nr_queues; q++)

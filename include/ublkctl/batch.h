@@ -10,8 +10,10 @@
  *   with its partial-commit resend, fetch-buffer offsets and what a fetch
  *   CQE asks for, the thread/queue map;
  * - the per-thread hooks built on it, which queue SQEs on the thread's
- *   ring and read back CQEs; they allocate only in set-up and never lock.
- * Every hook runs in the server thread that owns the ring.
+ *   ring and read back CQEs. Only set-up allocates, and only the PREP
+ *   barrier waits: the I/O-path hooks (arm, cqe, complete, flush) neither
+ *   allocate nor lock.
+ * Every per-thread hook runs in the server thread that owns the ring.
  */
 #ifndef UBLKCTL_BATCH_H
 #define UBLKCTL_BATCH_H
