@@ -392,6 +392,31 @@ static void test_hooks_copy(void)
 	CHECK_EQ(bt->bqs[0].commit[0].cap, T_DEPTH);
 	CHECK_EQ(bt->bqs[0].commit[0].elem_bytes, 16);
 
+	/*
+	 * PREP: every tag of queue 0, built in the collecting list. The ring
+	 * has no /dev/ublkcN, so it fails; the list is empty again after.
+	 */
+	CHECK(ublk_batch_prep(bt) < 0);
+	sqe = &env.ring.sq.sqes[0];
+	cmd = batch_cmd_of(sqe);
+	CHECK_EQ(sqe->cmd_op, UBLK_U_IO_PREP_IO_CMDS);
+	CHECK_EQ(cmd->q_id, 0);
+	CHECK_EQ(cmd->nr_elem, T_DEPTH);
+	CHECK_EQ(cmd->elem_bytes, 16);
+	CHECK_EQ(cmd->flags, UBLK_BATCH_F_HAS_BUF_ADDR);
+	CHECK_EQ(sqe->len, T_DEPTH * 16);
+	CHECK(sqe->addr == (uint64_t)(uintptr_t)bt->bqs[0].commit[0].wire);
+	for (i = 0; i < T_DEPTH; i++) {
+		ublk_batch_decode(bt->bqs[0].commit[0].wire, cmd->flags, i,
+				  &out);
+		CHECK_EQ(out.tag, i);
+		CHECK_EQ(out.result, 0);
+		CHECK(out.buf_addr == (uint64_t)(uintptr_t)env.bufs[0][i]);
+	}
+	CHECK_EQ(bt->bqs[0].commit[0].nr, 0);
+	CHECK_EQ(io_uring_cq_ready(&env.ring), 0);
+	CHECK_EQ(io_uring_sq_ready(&env.ring), 0);
+
 	/* arm: every fetch multishot on its own buffer group */
 	ublk_batch_arm(bt);
 	CHECK_EQ(io_uring_sq_ready(&env.ring), 2 * UBLK_BATCH_NR_FETCH);
