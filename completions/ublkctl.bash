@@ -16,7 +16,7 @@ _ublkctl_opts_add='--type --id --queues --depth --nthreads --size
 _ublkctl_opts_add_null=''
 _ublkctl_opts_add_loop='--file --buffered --offset'
 _ublkctl_opts_add_fault='--delay-us --fail-every --exit-after'
-_ublkctl_opts_add_nbd='--uri --reconnect-timeout'
+_ublkctl_opts_add_nbd='--uri --reconnect-timeout --libnbd-io'
 _ublkctl_opts_del='--id --all --force --async --timeout --keep-recoverable
 	--help'
 _ublkctl_opts_list='--id --output --json --raw --noheadings --bytes

@@ -522,6 +522,8 @@ static void thread_loop(struct ublk_thread *t)
 			count++;
 		}
 		io_uring_cq_advance(&t->ring, count);
+		if (t->tgt_thread_ok && t->srv->cfg->tgt.ops->thread_flush)
+			t->srv->cfg->tgt.ops->thread_flush(t);
 		if (t->batch)
 			t->commits_queued += ublk_batch_flush(t->batch);
 	}

@@ -1,16 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * nbd target: an export of an NBD server, through libnbd. libnbd parses
- * the URI, negotiates (TLS included) and tracks replies; its asynchronous
- * API is driven from the server thread's ring: the socket is polled with
- * IORING_OP_POLL_ADD in the direction libnbd asks for, and its completion
- * callbacks complete the requests. One connection per server thread.
+ * nbd target: an export of an NBD server. libnbd parses the URI and
+ * negotiates (TLS included); one connection per server thread. The
+ * transmission phase then runs one of two ways:
+ * - on a plain socket, the thread's ring carries it (the "wire" path):
+ *   the requests of one pass over the CQEs go out in one IORING_OP_SENDMSG,
+ *   one IORING_OP_RECV at a time takes in many replies, parsed here. Simple
+ *   replies are asked for (every server has them), so a reply is a header
+ *   and, for a read, the data.
+ * - with TLS (or --libnbd-io), libnbd's asynchronous API: the socket is
+ *   polled with IORING_OP_POLL_ADD in the direction libnbd asks for, and
+ *   its completion callbacks complete the requests.
  *
  * A lost connection does not fail I/O: requests without a reply are held
  * and the thread reconnects (a timer ticks while it is down, attempts back
  * off), then sends them again. Past --reconnect-timeout, held and new
  * requests fail with EIO until a connection is back.
  */
+#include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <libnbd.h>
@@ -19,6 +26,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "ublkctl/cmdutil.h"
 #include "ublkctl/server.h"
@@ -26,10 +35,49 @@
 enum {
 	NBD_OPT_URI = 'u',
 	NBD_OPT_RECONNECT_TIMEOUT = 1200,
+	NBD_OPT_LIBNBD_IO,
 };
 
 /* Thread SQEs (target_ops.thread_cqe): arg is the connection generation. */
-enum { NBD_OP_POLL_IN = 1, NBD_OP_POLL_OUT, NBD_OP_TICK, NBD_OP_CANCEL };
+enum {
+	NBD_OP_POLL_IN = 1,
+	NBD_OP_POLL_OUT,
+	NBD_OP_TICK,
+	NBD_OP_CANCEL,
+	NBD_OP_SEND,
+	NBD_OP_RECV,
+};
+
+/* The NBD protocol's transmission phase (simple replies), big-endian. */
+#define WIRE_REQUEST_MAGIC 0x25609513u
+#define WIRE_REPLY_MAGIC 0x67446698u
+enum {
+	WIRE_CMD_READ = 0,
+	WIRE_CMD_WRITE = 1,
+	WIRE_CMD_FLUSH = 3,
+	WIRE_CMD_TRIM = 4,
+	WIRE_CMD_WRITE_ZEROES = 6,
+};
+#define WIRE_FLAG_FUA (1u << 0)
+#define WIRE_FLAG_NO_HOLE (1u << 1)
+
+struct wire_request {
+	uint32_t magic;
+	uint16_t flags;
+	uint16_t type;
+	uint64_t cookie;
+	uint64_t offset;
+	uint32_t length;
+} __attribute__((packed));
+
+struct wire_reply {
+	uint32_t magic;
+	uint32_t error;
+	uint64_t cookie;
+} __attribute__((packed));
+
+#define WIRE_IOV 256 /* iovecs in one SENDMSG: 128 writes or 256 others */
+#define WIRE_RBUF (256 * 1024) /* receive buffer of a connection */
 
 #define NBD_DEF_RECONNECT_S 30
 #define NBD_MAX_RECONNECT_S 86400
@@ -42,6 +90,7 @@ enum { NBD_OP_POLL_IN = 1, NBD_OP_POLL_OUT, NBD_OP_TICK, NBD_OP_CANCEL };
 struct nbd_priv {
 	const char *uri;
 	uint32_t reconnect_s;
+	bool libnbd_io; /* the transmission phase through libnbd, TLS or not */
 	/* what the export offers, from init's connection */
 	bool can_fua, can_flush, can_trim, can_zero;
 };
@@ -49,14 +98,16 @@ struct nbd_priv {
 /* Where a request is. */
 enum nbd_req_state {
 	REQ_IDLE, /* not with us */
-	REQ_SENT, /* given to libnbd, no completion yet */
+	REQ_SENT, /* given to libnbd, or all on the wire: waits for a reply */
 	REQ_HELD, /* waiting for a connection */
+	REQ_QUEUED, /* wire: on the send queue, not all of it sent */
 };
 
 struct nbd_req {
 	struct nbd_conn *c;
 	struct ublk_queue *q;
-	struct nbd_req *next; /* on the held list */
+	struct nbd_req *next; /* on the held list or the send queue */
+	struct wire_request hdr;
 	uint16_t tag;
 	uint8_t state;
 };
@@ -83,6 +134,29 @@ struct nbd_conn {
 	unsigned int backoff_ms;
 	struct __kernel_timespec tick;
 	struct nbd_req *held, **held_tail;
+	/*
+	 * The wire path (wire true while h is up on it): requests to send
+	 * in order, sq_off bytes of the first sent already; one SENDMSG
+	 * covering send_n of them and one RECV at a time. send_busy and
+	 * recv_busy stay set until their CQE, whatever the generation: the
+	 * iovecs and rbuf are not reused before.
+	 */
+	bool wire;
+	int fd;
+	struct nbd_req *sq, **sq_tail;
+	size_t sq_off;
+	bool send_busy, recv_busy, rx_stalled;
+	struct msghdr msg;
+	struct iovec iov[WIRE_IOV];
+	unsigned char *rbuf;
+	size_t rlen; /* bytes in rbuf not parsed yet */
+	struct nbd_req *rx; /* a read whose data is coming */
+	size_t rx_done; /* bytes of it received */
+	unsigned int nr_out; /* requests queued or sent, reply not parsed */
+	struct nbd_req *last; /* the request queued last */
+	struct nbd_req *scatter; /* the read the RECV in flight expects */
+	struct msghdr rmsg;
+	struct iovec riov[3];
 	unsigned int nr_reqs;
 	struct nbd_req reqs[];
 };
@@ -93,6 +167,8 @@ static const struct ublk_opt nbd_opts[] = {
 	{ "reconnect-timeout", NBD_OPT_RECONNECT_TIMEOUT, required_argument,
 	  "SEC",
 	  "stall I/O this long while reconnecting, then EIO (default 30)" },
+	{ "libnbd-io", NBD_OPT_LIBNBD_IO, no_argument, NULL,
+	  "requests through libnbd's aio API, not io_uring send/recv" },
 	UBLK_OPT_END,
 };
 
@@ -131,6 +207,9 @@ static int nbd_parse_opt(struct ublk_tgt *tgt, int key, const char *arg)
 				      NBD_MAX_RECONNECT_S, &p->reconnect_s) ?
 			       EXIT_USAGE :
 			       EXIT_OK;
+	case NBD_OPT_LIBNBD_IO:
+		p->libnbd_io = true;
+		return EXIT_OK;
 	}
 	return EXIT_USAGE;
 }
@@ -153,10 +232,12 @@ static bool nbd_scheme_ok(const char *uri)
 /*
  * A new handle for uri, set up as every connection of ours is: local
  * files allowed in the URI (tls-psk-file=, tls-certificates=: the URI is
- * root's own command line), no zeroing of read buffers. NULL after
- * printing why.
+ * root's own command line), no zeroing of read buffers; simple: the
+ * transmission phase may run on the wire path, which parses only simple
+ * replies. NULL after printing why.
  */
-static struct nbd_handle *nbd_handle_new(const char *uri, const char *name)
+static struct nbd_handle *nbd_handle_new(const char *uri, const char *name,
+					 bool simple)
 {
 	struct nbd_handle *h = nbd_create();
 
@@ -167,6 +248,10 @@ static struct nbd_handle *nbd_handle_new(const char *uri, const char *name)
 	if (nbd_set_uri_allow_local_file(h, true) ||
 	    nbd_set_pread_initialize(h, false) ||
 	    nbd_set_handle_name(h, name) ||
+	    (simple && nbd_set_request_structured_replies(h, false)) ||
+#ifdef LIBNBD_HAVE_NBD_SET_REQUEST_EXTENDED_HEADERS
+	    (simple && nbd_set_request_extended_headers(h, false)) ||
+#endif
 	    (ublk_debug && nbd_set_debug(h, true))) {
 		ublk_err("%s: %s", uri, nbd_get_error());
 		nbd_close(h);
@@ -326,7 +411,7 @@ static int nbd_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 					 "user-copy");
 	/* A write to a socket the server closed must fail, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
-	h = nbd_handle_new(p->uri, "ublkctl-probe");
+	h = nbd_handle_new(p->uri, "ublkctl-probe", !p->libnbd_io);
 	if (!h)
 		return EXIT_FAIL;
 	if (nbd_connect_uri(h, p->uri)) {
@@ -362,6 +447,8 @@ static int nbd_save(const struct ublk_tgt *tgt,
 		snprintf(sec, sizeof(sec), "%" PRIu32, p->reconnect_s);
 		ret = emit(ctx, "reconnect-timeout", sec);
 	}
+	if (!ret && p->libnbd_io)
+		ret = emit(ctx, "libnbd-io", NULL);
 	return ret;
 }
 
@@ -375,6 +462,7 @@ static void nbd_deinit(struct ublk_tgt *tgt)
 
 static void conn_arm(struct nbd_conn *c);
 static void conn_check(struct nbd_conn *c);
+static void conn_lost(struct nbd_conn *c, const char *why);
 
 static void hold(struct nbd_conn *c, struct nbd_req *r)
 {
@@ -426,7 +514,9 @@ static int req_done(void *user_data, int *error)
 	return 1;
 }
 
-/* Hand one request to libnbd on a ready connection. */
+static void wire_enqueue(struct nbd_conn *c, struct nbd_req *r);
+
+/* Hand one request to a ready connection. */
 static void req_send(struct nbd_conn *c, struct nbd_req *r)
 {
 	const struct ublksrv_io_desc *iod = ublk_iod(r->q, r->tag);
@@ -438,6 +528,10 @@ static void req_send(struct nbd_conn *c, struct nbd_req *r)
 	int64_t cookie = -1;
 	int err;
 
+	if (c->wire) {
+		wire_enqueue(c, r);
+		return;
+	}
 	r->state = REQ_SENT;
 	switch (ublksrv_get_op(iod)) {
 	case UBLK_IO_OP_READ:
@@ -511,8 +605,378 @@ static int nbd_queue_io(struct ublk_thread *t, struct ublk_queue *q,
 		return 0;
 	}
 	req_send(c, r);
-	conn_check(c);
+	if (!c->wire)
+		conn_check(c);
 	return 0;
+}
+
+/* ---------------------------------------------------------- wire path */
+
+static size_t wire_payload(const struct nbd_req *r)
+{
+	return be16toh(r->hdr.type) == WIRE_CMD_WRITE ? be32toh(r->hdr.length) :
+							0;
+}
+
+/* Encode r's request header and put it at the end of the send queue. */
+static void wire_enqueue(struct nbd_conn *c, struct nbd_req *r)
+{
+	const struct ublksrv_io_desc *iod = ublk_iod(r->q, r->tag);
+	uint32_t len = iod->nr_sectors << 9;
+	uint16_t type = WIRE_CMD_READ, flags = 0;
+
+	switch (ublksrv_get_op(iod)) {
+	case UBLK_IO_OP_READ:
+		break;
+	case UBLK_IO_OP_WRITE:
+		type = WIRE_CMD_WRITE;
+		if ((iod->op_flags & UBLK_IO_F_FUA) && c->p->can_fua)
+			flags |= WIRE_FLAG_FUA;
+		break;
+	case UBLK_IO_OP_FLUSH:
+		type = WIRE_CMD_FLUSH;
+		len = 0;
+		break;
+	case UBLK_IO_OP_DISCARD:
+		type = WIRE_CMD_TRIM;
+		break;
+	case UBLK_IO_OP_WRITE_ZEROES:
+		type = WIRE_CMD_WRITE_ZEROES;
+		if (iod->op_flags & UBLK_IO_F_NOUNMAP)
+			flags |= WIRE_FLAG_NO_HOLE;
+		break;
+	}
+	r->hdr.magic = htobe32(WIRE_REQUEST_MAGIC);
+	r->hdr.flags = htobe16(flags);
+	r->hdr.type = htobe16(type);
+	r->hdr.cookie = htobe64((uint64_t)(r - c->reqs));
+	r->hdr.offset = htobe64(
+		type == WIRE_CMD_FLUSH ? 0 : (uint64_t)iod->start_sector << 9);
+	r->hdr.length = htobe32(len);
+	r->state = REQ_QUEUED;
+	r->next = NULL;
+	*c->sq_tail = r;
+	c->sq_tail = &r->next;
+	c->nr_out++;
+	c->last = r;
+}
+
+/* The msghdr for the head of the send queue, as much as the iovecs take. */
+static void wire_iov_fill(struct nbd_conn *c)
+{
+	size_t skip = c->sq_off;
+	unsigned int i = 0;
+	struct nbd_req *r;
+
+	for (r = c->sq; r && i + 2 <= WIRE_IOV; r = r->next) {
+		size_t hl = sizeof(r->hdr), pl = wire_payload(r);
+
+		if (skip < hl) {
+			c->iov[i].iov_base = (char *)&r->hdr + skip;
+			c->iov[i++].iov_len = hl - skip;
+			skip = 0;
+		} else {
+			skip -= hl;
+		}
+		if (pl) {
+			c->iov[i].iov_base =
+				(char *)r->q->ios[r->tag].buf + skip;
+			c->iov[i++].iov_len = pl - skip;
+			skip = 0;
+		}
+	}
+	memset(&c->msg, 0, sizeof(c->msg));
+	c->msg.msg_iov = c->iov;
+	c->msg.msg_iovlen = i;
+}
+
+static void wire_sent(struct nbd_conn *c, size_t res);
+
+/*
+ * Send the queue: straight away while the socket takes it (no CQE, no
+ * extra pass of the loop), the rest by one SENDMSG on the ring, which
+ * waits for room in the socket. Only one send is out at a time: the
+ * stream stays in order.
+ */
+static void wire_send(struct nbd_conn *c)
+{
+	struct io_uring_sqe *sqe;
+	ssize_t n;
+
+	while (c->sq) {
+		wire_iov_fill(c);
+		n = sendmsg(c->fd, &c->msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n >= 0) {
+			wire_sent(c, (size_t)n);
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			conn_lost(c, strerror(errno));
+			return;
+		}
+		sqe = ublk_get_sqe(c->t);
+		io_uring_prep_sendmsg(sqe, c->fd, &c->msg,
+				      MSG_NOSIGNAL | MSG_WAITALL);
+		sqe->user_data = ublk_tgt_thread_user_data(NBD_OP_SEND, c->gen);
+		c->send_busy = true;
+		return;
+	}
+}
+
+/*
+ * The read that the next reply must be for, or NULL: the only request out,
+ * all sent, nothing half-parsed (as every request at QD 1).
+ */
+static struct nbd_req *wire_expected(const struct nbd_conn *c)
+{
+	struct nbd_req *r = c->last;
+
+	if (c->nr_out != 1 || c->rlen || c->rx || !r || r->state != REQ_SENT ||
+	    be16toh(r->hdr.type) != WIRE_CMD_READ ||
+	    be32toh(r->hdr.length) > WIRE_RBUF / 2)
+		return NULL;
+	return r;
+}
+
+/*
+ * One RECV for the replies. Polled first: it is armed after a send, when
+ * the reply cannot be there yet. When the reply is known (wire_expected),
+ * its data is received straight into the request's buffer, after its
+ * header and before what may follow; wire_scattered() undoes that should
+ * the server say something else.
+ */
+static void wire_recv_arm(struct nbd_conn *c)
+{
+	struct io_uring_sqe *sqe = ublk_get_sqe(c->t);
+	struct nbd_req *r = wire_expected(c);
+
+	if (r) {
+		size_t len = be32toh(r->hdr.length);
+
+		c->riov[0].iov_base = c->rbuf;
+		c->riov[0].iov_len = sizeof(struct wire_reply);
+		c->riov[1].iov_base = r->q->ios[r->tag].buf;
+		c->riov[1].iov_len = len;
+		c->riov[2].iov_base = c->rbuf + sizeof(struct wire_reply);
+		c->riov[2].iov_len =
+			WIRE_RBUF - sizeof(struct wire_reply) - len;
+		memset(&c->rmsg, 0, sizeof(c->rmsg));
+		c->rmsg.msg_iov = c->riov;
+		c->rmsg.msg_iovlen = 3;
+		io_uring_prep_recvmsg(sqe, c->fd, &c->rmsg, 0);
+		c->scatter = r;
+	} else {
+		io_uring_prep_recv(sqe, c->fd, c->rbuf + c->rlen,
+				   WIRE_RBUF - c->rlen, 0);
+	}
+	sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+	sqe->user_data = ublk_tgt_thread_user_data(NBD_OP_RECV, c->gen);
+	c->recv_busy = true;
+}
+
+/*
+ * res bytes came in through wire_recv_arm's three iovecs. If they start
+ * with the expected read's good reply, its data is in place: parsing goes
+ * on after it. Otherwise the bytes are put back in order in rbuf.
+ */
+static void wire_scattered(struct nbd_conn *c, size_t res)
+{
+	struct nbd_req *r = c->scatter;
+	size_t hl = sizeof(struct wire_reply), len = be32toh(r->hdr.length);
+	size_t n1 = res < hl ? res : hl;
+	size_t n2 = res - n1 < len ? res - n1 : len;
+	size_t n3 = res - n1 - n2;
+	struct wire_reply rep;
+
+	c->scatter = NULL;
+	memcpy(&rep, c->rbuf, sizeof(rep));
+	if (n1 == hl && r->state == REQ_SENT &&
+	    be32toh(rep.magic) == WIRE_REPLY_MAGIC && !rep.error &&
+	    be64toh(rep.cookie) == (uint64_t)(r - c->reqs)) {
+		c->nr_out--;
+		c->rx = r;
+		c->rx_done = n2;
+		memmove(c->rbuf, c->rbuf + hl, n3);
+		c->rlen = n3;
+		return;
+	}
+	memmove(c->rbuf + n1 + n2, c->rbuf + hl, n3);
+	memcpy(c->rbuf + n1, r->q->ios[r->tag].buf, n2);
+	c->rlen = res;
+}
+
+/* res bytes of the queue's head went out: what is all sent waits for replies. */
+static void wire_sent(struct nbd_conn *c, size_t res)
+{
+	struct nbd_req *r;
+
+	while (res && (r = c->sq)) {
+		size_t left = sizeof(r->hdr) + wire_payload(r) - c->sq_off;
+
+		if (res < left) {
+			c->sq_off += res;
+			return;
+		}
+		res -= left;
+		c->sq_off = 0;
+		c->sq = r->next;
+		if (!c->sq)
+			c->sq_tail = &c->sq;
+		r->state = REQ_SENT;
+	}
+}
+
+/* A reply with an error: NBD's error numbers are Linux errno values. */
+static void wire_reply_error(struct nbd_conn *c, struct nbd_req *r,
+			     uint32_t err)
+{
+	if (err == ESHUTDOWN && !c->failing) {
+		hold(c, r); /* the server goes: sent again after reconnecting */
+		return;
+	}
+	finish(r, err < 4096 ? -(int)err : -EIO);
+}
+
+/*
+ * Parse the replies in rbuf: complete each request, copy a read's data
+ * to its buffer. A reply may come before the CQE of the send that carried
+ * its request: then parsing waits for that CQE (rx_stalled). A reply that
+ * matches no request sent is the server's error: the connection is
+ * dropped and the requests go again on the next one.
+ */
+static void wire_parse(struct nbd_conn *c)
+{
+	unsigned char *p = c->rbuf;
+	size_t n = c->rlen;
+
+	c->rx_stalled = false;
+	for (;;) {
+		struct wire_reply rep;
+		struct nbd_req *r = c->rx;
+		uint64_t cookie;
+		uint32_t err;
+
+		if (r) {
+			size_t len = be32toh(r->hdr.length);
+			size_t take = len - c->rx_done;
+
+			if (take > n)
+				take = n;
+			memcpy((char *)r->q->ios[r->tag].buf + c->rx_done, p,
+			       take);
+			p += take;
+			n -= take;
+			c->rx_done += take;
+			if (c->rx_done < len)
+				break;
+			c->rx = NULL;
+			finish(r, (int)len);
+			continue;
+		}
+		if (n < sizeof(rep))
+			break;
+		memcpy(&rep, p, sizeof(rep));
+		cookie = be64toh(rep.cookie);
+		r = cookie < c->nr_reqs ? &c->reqs[cookie] : NULL;
+		if (r && r->state == REQ_QUEUED && c->send_busy) {
+			c->rx_stalled = true;
+			break;
+		}
+		if (be32toh(rep.magic) != WIRE_REPLY_MAGIC || !r ||
+		    r->state != REQ_SENT) {
+			conn_lost(c, "a reply that matches no request");
+			return;
+		}
+		p += sizeof(rep);
+		n -= sizeof(rep);
+		c->nr_out--;
+		err = be32toh(rep.error);
+		if (err) {
+			wire_reply_error(c, r, err);
+		} else if (be16toh(r->hdr.type) == WIRE_CMD_READ) {
+			c->rx = r;
+			c->rx_done = 0;
+		} else {
+			finish(r, (int)wire_payload(r));
+		}
+	}
+	memmove(c->rbuf, p, n);
+	c->rlen = n;
+}
+
+/*
+ * The wire connection ends: every request sent and not answered (or not
+ * all sent) waits for the next connection; the socket is shut down so
+ * that the SENDMSG and RECV in flight complete.
+ */
+static void wire_stop(struct nbd_conn *c)
+{
+	unsigned int i;
+
+	if (!c->wire)
+		return;
+	for (i = 0; i < c->nr_reqs; i++) {
+		struct nbd_req *r = &c->reqs[i];
+
+		if (r->state == REQ_SENT || r->state == REQ_QUEUED)
+			hold(c, r);
+	}
+	c->sq = NULL;
+	c->sq_tail = &c->sq;
+	c->sq_off = 0;
+	c->rlen = 0;
+	c->rx = NULL;
+	c->rx_stalled = false;
+	c->nr_out = 0;
+	c->last = NULL;
+	c->scatter = NULL;
+	c->wire = false;
+	shutdown(c->fd, SHUT_RDWR);
+}
+
+static void wire_cqe(struct nbd_conn *c, unsigned int op, uint64_t gen, int res)
+{
+	if (op == NBD_OP_SEND)
+		c->send_busy = false;
+	else
+		c->recv_busy = false;
+	if (gen != c->gen || !c->wire)
+		return;
+	if (res < 0) {
+		conn_lost(c, strerror(-res));
+		return;
+	}
+	if (op == NBD_OP_SEND) {
+		wire_sent(c, (size_t)res);
+		if (c->rx_stalled)
+			wire_parse(c);
+		return;
+	}
+	if (!res) {
+		conn_lost(c, "the server closed the connection");
+		return;
+	}
+	if (c->scatter)
+		wire_scattered(c, (size_t)res);
+	else
+		c->rlen += (size_t)res;
+	wire_parse(c);
+}
+
+static void nbd_thread_flush(struct ublk_thread *t)
+{
+	struct nbd_conn *c = ublk_thread_tgt_priv(t);
+
+	if (!c->wire)
+		return;
+	if (!c->send_busy && c->sq)
+		wire_send(c);
+	/* Nothing to receive while no request is out and no read's data due. */
+	if (c->wire && !c->recv_busy && (c->nr_out || c->rx) &&
+	    c->rlen < WIRE_RBUF)
+		wire_recv_arm(c);
 }
 
 /* ---------------------------------------------------------- connection */
@@ -529,9 +993,13 @@ static void poll_arm(struct nbd_conn *c, int fd, unsigned int op,
 /* Poll the socket in the directions libnbd waits for. */
 static void conn_arm(struct nbd_conn *c)
 {
-	unsigned int dir = nbd_aio_get_direction(c->h);
-	int fd = nbd_aio_get_fd(c->h);
+	unsigned int dir;
+	int fd;
 
+	if (c->wire)
+		return;
+	dir = nbd_aio_get_direction(c->h);
+	fd = nbd_aio_get_fd(c->h);
 	if (fd < 0)
 		return;
 	if ((dir & LIBNBD_AIO_DIRECTION_READ) && !c->poll_in) {
@@ -585,8 +1053,8 @@ static void send_held(struct nbd_conn *c)
 	}
 }
 
-/* Drop the handle: its polls are cancelled, its generation ends. */
-static void conn_drop(struct nbd_conn *c)
+/* Cancel the polls armed for libnbd on the handle. */
+static void polls_cancel(struct nbd_conn *c)
 {
 	static const unsigned int ops[] = { NBD_OP_POLL_IN, NBD_OP_POLL_OUT };
 	bool armed[] = { c->poll_in, c->poll_out };
@@ -602,24 +1070,36 @@ static void conn_drop(struct nbd_conn *c)
 		sqe->user_data = ublk_tgt_thread_user_data(NBD_OP_CANCEL, 0);
 	}
 	c->poll_in = c->poll_out = false;
+}
+
+/* Drop the handle: its polls are cancelled, its generation ends. */
+static void conn_drop(struct nbd_conn *c)
+{
+	polls_cancel(c);
+	wire_stop(c);
 	nbd_close(c->h);
 	c->h = NULL;
 	c->gen++;
 }
 
-/* The handle died: hold its requests' retries, wait, try again. */
-static void conn_lost(struct nbd_conn *c)
+/*
+ * The handle died (why: NULL for libnbd's reason): hold its requests'
+ * retries, wait, try again.
+ */
+static void conn_lost(struct nbd_conn *c, const char *why)
 {
 	int64_t now = ublk_now_ms();
 
+	if (!why)
+		why = nbd_reason();
 	if (c->link == LINK_UP) {
 		ublk_err("%s: thread %u: connection lost (%s): reconnecting",
-			 c->p->uri, ublk_thread_index(c->t), nbd_reason());
+			 c->p->uri, ublk_thread_index(c->t), why);
 		c->deadline_ms = now + (int64_t)c->p->reconnect_s * 1000;
 		c->backoff_ms = NBD_BACKOFF_MIN_MS;
 	} else {
 		ublk_dbg("%s: thread %u: reconnect failed: %s", c->p->uri,
-			 ublk_thread_index(c->t), nbd_reason());
+			 ublk_thread_index(c->t), why);
 		if (c->backoff_ms < NBD_BACKOFF_MAX_MS)
 			c->backoff_ms *= 2;
 	}
@@ -637,23 +1117,44 @@ static void conn_lost(struct nbd_conn *c)
 	tick_arm(c);
 }
 
+/*
+ * The handle is ready for commands: the transmission phase goes on the
+ * wire path when the socket is plain and the replies are simple ones.
+ */
+static void conn_up(struct nbd_conn *c)
+{
+	c->link = LINK_UP;
+	if (c->p->libnbd_io || nbd_get_tls_negotiated(c->h) == 1 ||
+	    nbd_get_structured_replies_negotiated(c->h) == 1)
+		return;
+#ifdef LIBNBD_HAVE_NBD_GET_EXTENDED_HEADERS_NEGOTIATED
+	if (nbd_get_extended_headers_negotiated(c->h) == 1)
+		return;
+#endif
+	c->fd = nbd_aio_get_fd(c->h);
+	if (c->fd < 0)
+		return;
+	polls_cancel(c);
+	c->wire = true;
+}
+
 /* After anything libnbd did: follow its state. */
 static void conn_check(struct nbd_conn *c)
 {
 	if (nbd_aio_is_dead(c->h) == 1 || nbd_aio_is_closed(c->h) == 1) {
-		conn_lost(c);
+		conn_lost(c, NULL);
 		return;
 	}
 	if (c->link == LINK_CONNECTING && nbd_aio_is_ready(c->h) == 1) {
 		ublk_err("%s: thread %u: reconnected", c->p->uri,
 			 ublk_thread_index(c->t));
-		c->link = LINK_UP;
+		conn_up(c);
 		c->failing = false;
 		ublk_thread_set_status(c->t, "");
 		send_held(c);
 		/* A send may have found the new connection dead already. */
-		if (nbd_aio_is_dead(c->h) == 1) {
-			conn_lost(c);
+		if (!c->wire && nbd_aio_is_dead(c->h) == 1) {
+			conn_lost(c, NULL);
 			return;
 		}
 	}
@@ -666,7 +1167,7 @@ static void conn_try(struct nbd_conn *c)
 	char name[32];
 
 	snprintf(name, sizeof(name), "ublkctl-t%u", ublk_thread_index(c->t));
-	c->h = nbd_handle_new(c->p->uri, name);
+	c->h = nbd_handle_new(c->p->uri, name, !c->p->libnbd_io);
 	if (!c->h) {
 		c->next_try_ms = ublk_now_ms() + NBD_BACKOFF_MAX_MS;
 		return;
@@ -674,7 +1175,7 @@ static void conn_try(struct nbd_conn *c)
 	c->link = LINK_CONNECTING;
 	c->attempt_ms = ublk_now_ms();
 	if (nbd_aio_connect_uri(c->h, c->p->uri)) {
-		conn_lost(c);
+		conn_lost(c, NULL);
 		return;
 	}
 	conn_check(c);
@@ -696,8 +1197,7 @@ static void conn_tick(struct nbd_conn *c)
 	}
 	if (c->link == LINK_CONNECTING &&
 	    now - c->attempt_ms >= NBD_CONNECT_MS) {
-		ublk_dbg("%s: connect attempt timed out", c->p->uri);
-		conn_lost(c);
+		conn_lost(c, "connect timed out");
 	} else if (c->link == LINK_WAIT && now >= c->next_try_ms) {
 		conn_try(c);
 	}
@@ -715,8 +1215,13 @@ static void nbd_thread_cqe(struct ublk_thread *t, unsigned int op, uint64_t arg,
 		conn_tick(c);
 		return;
 	}
+	if (op == NBD_OP_SEND || op == NBD_OP_RECV) {
+		wire_cqe(c, op, arg, cqe->res);
+		return;
+	}
+	/* A poll of a handle now on the wire path was cancelled there. */
 	if ((op != NBD_OP_POLL_IN && op != NBD_OP_POLL_OUT) || arg != c->gen ||
-	    !c->h)
+	    !c->h || c->wire)
 		return;
 	if (op == NBD_OP_POLL_IN)
 		c->poll_in = false;
@@ -748,7 +1253,10 @@ static int nbd_thread_init(struct ublk_thread *t, struct ublk_tgt *tgt,
 	unsigned int i;
 
 	c = calloc(1, sizeof(*c) + nr_tags * sizeof(c->reqs[0]));
-	if (!c) {
+	if (c)
+		c->rbuf = malloc(WIRE_RBUF);
+	if (!c || !c->rbuf) {
+		free(c);
 		ublk_errno(ENOMEM, "%s", p->uri);
 		return -ENOMEM;
 	}
@@ -756,25 +1264,28 @@ static int nbd_thread_init(struct ublk_thread *t, struct ublk_tgt *tgt,
 	c->p = p;
 	c->nr_reqs = nr_tags;
 	c->held_tail = &c->held;
+	c->sq_tail = &c->sq;
 	for (i = 0; i < nr_tags; i++)
 		c->reqs[i].c = c;
 	snprintf(name, sizeof(name), "ublkctl-t%u", ublk_thread_index(t));
-	c->h = nbd_handle_new(p->uri, name);
-	if (!c->h) {
-		free(c);
-		return -EIO;
-	}
+	c->h = nbd_handle_new(p->uri, name, !p->libnbd_io);
+	if (!c->h)
+		goto fail;
 	if (nbd_connect_uri(c->h, p->uri)) {
 		ublk_err("%s: thread %u: %s", p->uri, ublk_thread_index(t),
 			 nbd_reason());
 		nbd_close(c->h);
-		free(c);
-		return -EIO;
+		goto fail;
 	}
-	c->link = LINK_UP;
+	conn_up(c);
 	conn_arm(c);
 	*priv = c;
 	return 0;
+
+fail:
+	free(c->rbuf);
+	free(c);
+	return -EIO;
 }
 
 static void nbd_thread_exit(struct ublk_thread *t, struct ublk_tgt *tgt,
@@ -782,9 +1293,11 @@ static void nbd_thread_exit(struct ublk_thread *t, struct ublk_tgt *tgt,
 {
 	struct nbd_conn *c = priv;
 
+	/* On the wire path too: no request is out, libnbd is at a boundary. */
 	if (c->h && c->link == LINK_UP)
 		conn_disconnect(c->h);
 	nbd_close(c->h);
+	free(c->rbuf);
 	free(c);
 }
 
@@ -796,7 +1309,8 @@ const struct target_ops target_nbd = {
 	.notes =
 		"  URI: nbd[s]://HOST[:PORT]/NAME or nbd[s]+unix:///NAME?socket=PATH.\n"
 		"  Copy mode and --batch only. Each thread has its own connection:\n"
-		"  -q or --nthreads > 1 needs a server that offers multi-conn.\n",
+		"  -q or --nthreads > 1 needs a server that offers multi-conn.\n"
+		"  Requests go through io_uring send/recv, or libnbd with TLS.\n",
 	.parse_opt = nbd_parse_opt,
 	.init = nbd_init,
 	.deinit = nbd_deinit,
@@ -805,4 +1319,5 @@ const struct target_ops target_nbd = {
 	.thread_init = nbd_thread_init,
 	.thread_exit = nbd_thread_exit,
 	.thread_cqe = nbd_thread_cqe,
+	.thread_flush = nbd_thread_flush,
 };

@@ -151,6 +151,13 @@ struct target_ops {
 	 */
 	void (*thread_cqe)(struct ublk_thread *t, unsigned int op, uint64_t arg,
 			   const struct io_uring_cqe *cqe);
+
+	/*
+	 * Optional. Server thread, after each pass over the CQEs and before
+	 * the ring is submitted: issue what queue_io and thread_cqe gathered
+	 * in that pass (one send for many requests).
+	 */
+	void (*thread_flush)(struct ublk_thread *t);
 };
 
 /* Registry (cli/targets/registry.c). NULL if no target has that name. */

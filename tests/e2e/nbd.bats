@@ -175,6 +175,40 @@ nbd_verify() {
 	nbd_verify "nbds+unix://alice@/?socket=$(nbd_sock tls)&tls-psk-file=$BATS_TEST_TMPDIR/keys.psk"
 }
 
+# x509_dirs: a CA, a server certificate for localhost signed by it (in
+# $BATS_TEST_TMPDIR/server, as nbdkit --tls-certificates wants it) and the
+# CA alone for the client ($BATS_TEST_TMPDIR/client); ECDSA keys, quick.
+x509_dirs() {
+	local d=$BATS_TEST_TMPDIR
+	mkdir -p "$d/server" "$d/client"
+	printf 'cn = ublkctl test CA\nca\ncert_signing_key\nexpiration_days = 2\n' >"$d/ca.info"
+	printf 'cn = localhost\ndns_name = localhost\nip_address = 127.0.0.1\ntls_www_server\nsigning_key\nexpiration_days = 2\n' >"$d/server.info"
+	certtool --generate-privkey --key-type=ecdsa --outfile "$d/ca-key.pem" 2>/dev/null
+	certtool --generate-self-signed --load-privkey "$d/ca-key.pem" \
+		--template "$d/ca.info" --outfile "$d/server/ca-cert.pem" 2>/dev/null
+	certtool --generate-privkey --key-type=ecdsa --outfile "$d/server/server-key.pem" 2>/dev/null
+	certtool --generate-certificate --load-privkey "$d/server/server-key.pem" \
+		--load-ca-certificate "$d/server/ca-cert.pem" \
+		--load-ca-privkey "$d/ca-key.pem" --template "$d/server.info" \
+		--outfile "$d/server/server-cert.pem" 2>/dev/null
+	cp "$d/server/ca-cert.pem" "$d/client/"
+}
+
+@test "nbd: fio crc32c verify, TLS with X.509 certificates; a certificate of another CA is refused" {
+	x509_dirs
+	nbdkit -p $NBD_PORT -i 127.0.0.1 -P "$BATS_TEST_TMPDIR/x509.pid" \
+		--tls=require --tls-certificates="$BATS_TEST_TMPDIR/server" memory 64M
+	cat "$BATS_TEST_TMPDIR/x509.pid" >>"$BATS_TEST_TMPDIR/servers"
+	nbd_verify "nbds://localhost:$NBD_PORT/?tls-certificates=$BATS_TEST_TMPDIR/client"
+	# the client trusts only a CA that did not sign the server's certificate
+	mkdir "$BATS_TEST_TMPDIR/other"
+	certtool --generate-privkey --key-type=ecdsa --outfile "$BATS_TEST_TMPDIR/other-key.pem" 2>/dev/null
+	certtool --generate-self-signed --load-privkey "$BATS_TEST_TMPDIR/other-key.pem" \
+		--template "$BATS_TEST_TMPDIR/ca.info" \
+		--outfile "$BATS_TEST_TMPDIR/other/ca-cert.pem" 2>/dev/null
+	bad_add 1 -t nbd "nbds://localhost:$NBD_PORT/?tls-certificates=$BATS_TEST_TMPDIR/other"
+}
+
 @test "nbd: mkfs.ext4, mount, write, fsck on a qcow2 image served by qemu-nbd" {
 	local img=$BATS_TEST_TMPDIR/disk.qcow2
 	qemu-img create -q -f qcow2 "$img" 128M
@@ -253,11 +287,13 @@ nbd_verify() {
 	[[ "${stderr_lines[0]}" == *"multi-conn"* ]]
 }
 
-@test "nbd: the server killed mid-fio and restarted within the timeout: fio verifies clean" {
+# kill_restart ADD_OPTS...: a device on an nbdkit file export; the server
+# killed mid-fio and started again within the timeout: fio verifies clean.
+kill_restart() {
 	local f=$BATS_TEST_TMPDIR/export.img log=$BATS_TEST_TMPDIR/nbd2.log
 	truncate -s 64M "$f"
 	nbdkit_start file file "$f"
-	e2e_add -t nbd --reconnect-timeout 60 "$(nbd_uri file)"
+	e2e_add -t nbd --reconnect-timeout 60 "$@" "$(nbd_uri file)"
 	[ "$status" -eq 0 ]
 	fio_start "$DEV_ID"
 	# kill it while writes are flowing (some are in flight then)
@@ -272,6 +308,30 @@ nbd_verify() {
 	grep -q ' Connect export=' "$log"
 	grep -q ' Read id=' "$log"
 	e2e_wait 10 backing_is "$DEV_ID" "$(nbd_uri file)"
+}
+
+@test "nbd: the server killed mid-fio and restarted within the timeout: fio verifies clean" {
+	kill_restart
+}
+
+@test "nbd: the same with --libnbd-io (libnbd carries the requests)" {
+	kill_restart --libnbd-io
+}
+
+# structured_asks: how many connections asked nbdkit -v for structured replies
+structured_asks() {
+	grep -c 'client requested structured replies' "$BATS_TEST_TMPDIR/nbdkit.err" || true
+}
+
+@test "nbd: a plain socket's connection asks for simple replies; with --libnbd-io for structured ones" {
+	nbdkit_start mem -v memory 64M 2>"$BATS_TEST_TMPDIR/nbdkit.err"
+	nbd_verify "$(nbd_uri mem)"
+	# the connections of add's check and of the server thread
+	[ "$(grep -c 'accepted connection' "$BATS_TEST_TMPDIR/nbdkit.err")" -eq 2 ]
+	[ "$(structured_asks)" -eq 0 ]
+	nbd_verify --libnbd-io "$(nbd_uri mem)"
+	[ "$(grep -c 'accepted connection' "$BATS_TEST_TMPDIR/nbdkit.err")" -eq 4 ]
+	[ "$(structured_asks)" -eq 2 ]
 }
 
 @test "nbd: the server gone past --reconnect-timeout: EIO, and del works at once" {
