@@ -96,16 +96,14 @@ static const struct ublk_opt nbd_opts[] = {
 	UBLK_OPT_END,
 };
 
+/* The target's state; --reconnect-timeout's default is set as it is made. */
 static struct nbd_priv *priv_of(struct ublk_tgt *tgt)
 {
-	struct nbd_priv *p = tgt->priv;
+	bool fresh = !tgt->priv;
+	struct nbd_priv *p = ublk_tgt_priv(tgt, sizeof(*p));
 
-	if (!p) {
-		p = calloc(1, sizeof(*p));
-		if (p)
-			p->reconnect_s = NBD_DEF_RECONNECT_S;
-		tgt->priv = p;
-	}
+	if (p && fresh)
+		p->reconnect_s = NBD_DEF_RECONNECT_S;
 	return p;
 }
 
@@ -113,10 +111,8 @@ static int nbd_parse_opt(struct ublk_tgt *tgt, int key, const char *arg)
 {
 	struct nbd_priv *p = priv_of(tgt);
 
-	if (!p) {
-		ublk_errno(ENOMEM, "nbd");
+	if (!p)
 		return EXIT_FAIL;
-	}
 	switch (key) {
 	case NBD_OPT_URI:
 		if (p->uri) {
@@ -307,7 +303,7 @@ static void conn_disconnect(struct nbd_handle *h)
  */
 static int nbd_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 {
-	struct nbd_priv *p = priv_of(tgt);
+	struct nbd_priv *p = tgt->priv;
 	struct nbd_handle *h;
 	int ret;
 
@@ -363,12 +359,6 @@ static int nbd_save(const struct ublk_tgt *tgt,
 		ret = emit(ctx, "reconnect-timeout", sec);
 	}
 	return ret;
-}
-
-static void nbd_deinit(struct ublk_tgt *tgt)
-{
-	free(tgt->priv);
-	tgt->priv = NULL;
 }
 
 /* ------------------------------------------------------------ I/O path */
@@ -799,7 +789,7 @@ const struct target_ops target_nbd = {
 		"  -q or --nthreads > 1 needs a server that offers multi-conn.\n",
 	.parse_opt = nbd_parse_opt,
 	.init = nbd_init,
-	.deinit = nbd_deinit,
+	.deinit = ublk_tgt_free_priv,
 	.save = nbd_save,
 	.queue_io = nbd_queue_io,
 	.thread_init = nbd_thread_init,

@@ -9,6 +9,7 @@
 #define UBLKCTL_TARGET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ublkctl/ublkctl.h"
@@ -152,6 +153,30 @@ struct target_ops {
 	void (*thread_cqe)(struct ublk_thread *t, unsigned int op, uint64_t arg,
 			   const struct io_uring_cqe *cqe);
 };
+
+/* ---- what the targets share (cli/targets/common.c) ---- */
+
+/*
+ * The target's private state, tgt->priv: allocated zeroed (size bytes)
+ * on the first call, the same pointer after. Any hook on the main thread
+ * may call it first (parse_opt, or init when no option was given). NULL
+ * after printing "<target>: Cannot allocate memory": the hook returns
+ * EXIT_FAIL.
+ */
+void *ublk_tgt_priv(struct ublk_tgt *tgt, size_t size);
+/*
+ * Free tgt->priv and clear it: deinit of a target whose state is that one
+ * allocation, or the last step of a longer deinit. Safe on a target that
+ * never allocated it.
+ */
+void ublk_tgt_free_priv(struct ublk_tgt *tgt);
+/*
+ * init of a target with no backing store (null; fault after its own
+ * setup): size from cfg or 1 GiB, logical block 512 and physical 4096
+ * unless cfg says otherwise (physical raised to the logical one), any
+ * block size from 512 and buffers aligned to 512. Returns EXIT_OK.
+ */
+int ublk_tgt_init_nostore(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg);
 
 /* Registry (cli/targets/registry.c). NULL if no target has that name. */
 const struct target_ops *ublk_target_find(const char *name);
