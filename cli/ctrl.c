@@ -121,13 +121,17 @@ static bool need_path(void)
 	return geteuid() != 0;
 }
 
-static int dev_cmd(struct ublk_ctrl *c, uint32_t op, uint32_t dev_id, void *buf,
-		   uint32_t len, uint64_t data)
+/*
+ * A command about device dev_id (and queue q_id, or CTRL_NO_QUEUE),
+ * naming /dev/ublkcN when the caller is not root.
+ */
+static int dev_queue_cmd(struct ublk_ctrl *c, uint32_t op, uint32_t dev_id,
+			 uint16_t q_id, void *buf, uint32_t len, uint64_t data)
 {
 	struct ctrl_req r = {
 		.op = op,
 		.dev_id = dev_id,
-		.q_id = CTRL_NO_QUEUE,
+		.q_id = q_id,
 		.buf = buf,
 		.len = len,
 		.data = data,
@@ -135,6 +139,12 @@ static int dev_cmd(struct ublk_ctrl *c, uint32_t op, uint32_t dev_id, void *buf,
 	};
 
 	return ctrl_submit(c, &r);
+}
+
+static int dev_cmd(struct ublk_ctrl *c, uint32_t op, uint32_t dev_id, void *buf,
+		   uint32_t len, uint64_t data)
+{
+	return dev_queue_cmd(c, op, dev_id, CTRL_NO_QUEUE, buf, len, data);
 }
 
 /*
@@ -245,17 +255,8 @@ int ublk_ctrl_get_params(struct ublk_ctrl *c, uint32_t dev_id,
 int ublk_ctrl_get_affinity(struct ublk_ctrl *c, uint32_t dev_id, uint16_t q_id,
 			   void *mask, uint16_t len)
 {
-	struct ctrl_req r = {
-		.op = UBLK_U_CMD_GET_QUEUE_AFFINITY,
-		.dev_id = dev_id,
-		.q_id = q_id,
-		.buf = mask,
-		.len = len,
-		.data = q_id,
-		.path = need_path(),
-	};
-
-	return ctrl_submit(c, &r);
+	return dev_queue_cmd(c, UBLK_U_CMD_GET_QUEUE_AFFINITY, dev_id, q_id,
+			     mask, len, q_id);
 }
 
 int ublk_ctrl_update_size(struct ublk_ctrl *c, uint32_t dev_id,
