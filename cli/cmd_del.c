@@ -58,14 +58,10 @@ static const struct ublk_opt options[] = {
 	UBLK_OPT_END,
 };
 
-static void usage(void)
-{
-	ublk_usage_begin(
-		stdout, "-n ID | -a [options]",
-		"Stop ublk devices that nobody holds open, and delete them.",
-		options);
-	ublk_usage_end(stdout);
-}
+static const struct ublk_help help = {
+	.synopsis = "-n ID | -a [options]",
+	.summary = "Stop ublk devices that nobody holds open, and delete them.",
+};
 
 static int del_fn(struct ublk_ctrl *c, uint32_t id, uint64_t async)
 {
@@ -257,8 +253,7 @@ int cmd_del(int argc, char **argv)
 	struct ublk_ctrl c;
 	int opt, rc;
 
-	ublk_getopt_init(&g, options);
-	g.usage = usage;
+	ublk_getopt_init(&g, options, &help);
 	g.dev = &dev;
 	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
 		switch (opt) {
@@ -280,12 +275,10 @@ int cmd_del(int argc, char **argv)
 				return ublk_usage_hint();
 			how.timeout_s = (int)timeout_s;
 			break;
-		default:
-			return opt == UBLK_GETOPT_HELP ? EXIT_OK : EXIT_USAGE;
 		}
 	}
-	if (ublk_getopt_end(&g, argc, argv, false))
-		return EXIT_USAGE;
+	if (!ublk_getopt_end(&g, argc, argv, false))
+		return g.exit_code;
 	if (dev.given && all)
 		return ublk_usage_err("--id and --all are mutually exclusive");
 	if (!dev.given && !all)

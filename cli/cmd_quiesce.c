@@ -26,14 +26,11 @@ static const struct ublk_opt options[] = {
 	UBLK_OPT_END,
 };
 
-static void usage(void)
-{
-	ublk_usage_begin(
-		stdout, "-n ID [options]",
+static const struct ublk_help help = {
+	.synopsis = "-n ID [options]",
+	.summary =
 		"Quiesce a device so its server can be replaced (ublkctl recover).",
-		options);
-	ublk_usage_end(stdout);
-}
+};
 
 static int quiesce_fn(struct ublk_ctrl *c, uint32_t id, uint64_t timeout_ms)
 {
@@ -96,20 +93,17 @@ int cmd_quiesce(int argc, char **argv)
 	struct ublk_dev_arg dev = { 0 };
 	struct ublk_getopt g;
 	struct ublk_ctrl c;
-	int opt, rc;
+	int rc;
 
-	ublk_getopt_init(&g, options);
-	g.usage = usage;
+	ublk_getopt_init(&g, options, &help);
 	g.dev = &dev;
-	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
-		if (opt != OPT_TIMEOUT)
-			return opt == UBLK_GETOPT_HELP ? EXIT_OK : EXIT_USAGE;
+	/* The one option of quiesce's own is --timeout. */
+	while (ublk_getopt_next(&g, argc, argv) != -1)
 		if (ublk_parse_u32("timeout", optarg, 1, QUIESCE_MAX_MS,
 				   &timeout_ms))
 			return ublk_usage_hint();
-	}
-	if (ublk_getopt_end(&g, argc, argv, true))
-		return EXIT_USAGE;
+	if (!ublk_getopt_end(&g, argc, argv, true))
+		return g.exit_code;
 
 	if (ublk_open_ctrl(&c))
 		return EXIT_FAIL;

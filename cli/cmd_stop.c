@@ -21,14 +21,11 @@ static const struct ublk_opt options[] = {
 	UBLK_OPT_END,
 };
 
-static void usage(void)
-{
-	ublk_usage_begin(
-		stdout, "-n ID [options]",
+static const struct ublk_help help = {
+	.synopsis = "-n ID [options]",
+	.summary =
 		"Stop a device and its server, keeping the device for recovery.",
-		options);
-	ublk_usage_end(stdout);
-}
+};
 
 int cmd_stop(int argc, char **argv)
 {
@@ -37,19 +34,16 @@ int cmd_stop(int argc, char **argv)
 	bool safe = false;
 	struct ublk_getopt g;
 	struct ublk_ctrl c;
-	int opt, ret, rc = EXIT_FAIL;
+	int ret, rc = EXIT_FAIL;
 	uint32_t id;
 
-	ublk_getopt_init(&g, options);
-	g.usage = usage;
+	ublk_getopt_init(&g, options, &help);
 	g.dev = &dev;
-	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
-		if (opt != OPT_SAFE)
-			return opt == UBLK_GETOPT_HELP ? EXIT_OK : EXIT_USAGE;
+	/* The one option of stop's own is --safe. */
+	while (ublk_getopt_next(&g, argc, argv) != -1)
 		safe = true;
-	}
-	if (ublk_getopt_end(&g, argc, argv, true))
-		return EXIT_USAGE;
+	if (!ublk_getopt_end(&g, argc, argv, true))
+		return g.exit_code;
 	id = dev.id;
 
 	if (ublk_open_ctrl(&c))

@@ -43,14 +43,27 @@ void ublk_usage_end(FILE *f)
 	fprintf(f, "\nSee " UBLKCTL_NAME "-%s(8).\n", ublk_cmd_name);
 }
 
-void ublk_getopt_init(struct ublk_getopt *g, const struct ublk_opt *opts)
+void ublk_usage(FILE *f, const struct ublk_help *help,
+		const struct ublk_opt *opts)
+{
+	ublk_usage_begin(f, help->synopsis, help->summary, opts);
+	if (help->cols)
+		ublk_out_print_columns(f, help->cols, help->ncols);
+	if (help->notes)
+		fputs(help->notes, f);
+	ublk_usage_end(f);
+}
+
+void ublk_getopt_init(struct ublk_getopt *g, const struct ublk_opt *opts,
+		      const struct ublk_help *help)
 {
 	/* The arrays are sized for every command's table: a bug if not. */
 	if (ublk_opts_count(opts) + 2 > ARRAY_SIZE(g->longopts) ||
 	    3 * ublk_opts_count(opts) + 3 > sizeof(g->shortopts))
 		abort();
 	g->opts = opts;
-	g->usage = NULL;
+	g->exit_code = -1;
+	g->help = help;
 	g->dev = NULL;
 	g->out = NULL;
 	g->cols = NULL;
@@ -60,14 +73,21 @@ void ublk_getopt_init(struct ublk_getopt *g, const struct ublk_opt *opts)
 	opterr = 0;
 }
 
-/* The option of key c, if it is one of the shared ones the command has. */
+/*
+ * The option of key c, if it is one of the shared ones the command has:
+ * 0 when handled, 1 when it is the command's own, -1 when the command
+ * stops (g->exit_code set).
+ */
 static int shared_opt(struct ublk_getopt *g, int c)
 {
 	switch (c) {
 	case 'n':
 		if (!g->dev)
 			return 1;
-		return ublk_dev_arg(g->dev, optarg) ? UBLK_GETOPT_ERR : 0;
+		if (!ublk_dev_arg(g->dev, optarg))
+			return 0;
+		g->exit_code = EXIT_USAGE;
+		return -1;
 	case 'o':
 		if (!g->cols)
 			return 1;
@@ -89,22 +109,31 @@ static int shared_opt(struct ublk_getopt *g, int c)
 			g->out->noheadings = true;
 		return 0;
 	case 'h':
-		if (!g->usage)
+		if (!g->help)
 			return 1;
-		g->usage();
-		return UBLK_GETOPT_HELP;
+		ublk_usage(stdout, g->help, g->opts);
+		g->exit_code = EXIT_OK;
+		return -1;
 	}
 	return 1;
 }
 
-int ublk_getopt_end(const struct ublk_getopt *g, int argc, char **argv,
-		    bool need_dev)
+bool ublk_getopt_end(struct ublk_getopt *g, int argc, char **argv,
+		     bool need_dev)
 {
+	if (g->exit_code >= 0)
+		return false;
+	g->exit_code = EXIT_USAGE;
 	if (ublk_no_args(argc, argv))
-		return EXIT_USAGE;
+		return false;
 	if (need_dev && g->dev && ublk_dev_arg_need(g->dev))
-		return EXIT_USAGE;
-	return 0;
+		return false;
+	if (g->out && g->out->json && g->out->raw) {
+		ublk_usage_err("--json and --raw are mutually exclusive");
+		return false;
+	}
+	g->exit_code = -1;
+	return true;
 }
 
 static int next_opt(struct ublk_getopt *g, int argc, char **argv);
@@ -116,7 +145,7 @@ int ublk_getopt_next(struct ublk_getopt *g, int argc, char **argv)
 	for (;;) {
 		c = next_opt(g, argc, argv);
 		if (c < 0)
-			return c;
+			return -1;
 		ret = shared_opt(g, c);
 		if (ret != 0)
 			return ret == 1 ? c : ret;
@@ -142,7 +171,8 @@ static int next_opt(struct ublk_getopt *g, int argc, char **argv)
 		else
 			ublk_usage_err("unrecognized option '%s'",
 				       argv[optind - 1]);
-		return UBLK_GETOPT_ERR;
+		g->exit_code = EXIT_USAGE;
+		return -1;
 	}
 	if (c == ':') {
 		o = ublk_opt_find(g->opts, optopt);
@@ -152,7 +182,8 @@ static int next_opt(struct ublk_getopt *g, int argc, char **argv)
 		else
 			ublk_usage_err("option '%s' requires an argument",
 				       argv[optind - 1]);
-		return UBLK_GETOPT_ERR;
+		g->exit_code = EXIT_USAGE;
+		return -1;
 	}
 	return c;
 }

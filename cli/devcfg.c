@@ -376,13 +376,12 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 	c->argc = argc - 1;
 	c->argv = argv + 1;
 	merge_opts(&m);
-	ublk_getopt_init(&g, m.rows);
+	/* add prints its own help: the targets' options follow add's. */
+	ublk_getopt_init(&g, m.rows, NULL);
 	while (!ret && (opt = ublk_getopt_next(&g, argc, argv)) != -1) {
 		const struct ublk_opt *o = ublk_opt_find(m.rows, opt);
 
-		if (opt == UBLK_GETOPT_ERR) {
-			ret = EXIT_USAGE;
-		} else if (opt == 'h') {
+		if (opt == 'h') {
 			add_usage();
 			ret = -1;
 		} else if (opt == 't') {
@@ -401,6 +400,9 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 			ret = apply_opt(c, opt, optarg);
 		}
 	}
+	/* A usage error the option loop printed. */
+	if (!ret && g.exit_code >= 0)
+		ret = g.exit_code;
 	if (!ret)
 		ret = set_type(c, type);
 	/* getopt moved the operands last: the target's one, if it has one. */

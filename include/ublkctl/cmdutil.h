@@ -26,6 +26,25 @@ void ublk_usage_begin(FILE *f, const char *synopsis, const char *summary,
 /* "\nSee ublkctl-<cmd>(8).\n" */
 void ublk_usage_end(FILE *f);
 
+struct ublk_col;
+
+/* What a command's --help says around its option table. */
+struct ublk_help {
+	const char *synopsis; /* after "ublkctl <cmd>" */
+	const char *summary; /* one line */
+	/* Optional: the "Output columns:" block of a listing. */
+	const struct ublk_col *cols;
+	size_t ncols;
+	const char *notes; /* Optional: text after the options and columns */
+};
+
+/*
+ * The whole --help of a command: ublk_usage_begin, the columns, the
+ * notes, ublk_usage_end.
+ */
+void ublk_usage(FILE *f, const struct ublk_help *help,
+		const struct ublk_opt *opts);
+
 /* The -n/--id ID option of every command that acts on one device. */
 struct ublk_dev_arg {
 	uint32_t id;
@@ -46,36 +65,45 @@ struct ublk_out;
  * The command sets the destinations it has after ublk_getopt_init;
  * ublk_getopt_next then handles those options itself: -n/--id into dev,
  * -o/--output into *cols, -J/-r/--noheadings/-b into out, -h/--help by
- * calling usage().
+ * printing help (when the command gave one).
  */
 struct ublk_getopt {
 	const struct ublk_opt *opts;
 	int longidx; /* after ublk_getopt_next: the long option's row, or -1 */
+	/*
+	 * After ublk_getopt_next returned -1: -1 when the options ended,
+	 * else what the command exits with: EXIT_OK after --help,
+	 * EXIT_USAGE after a usage error (printed).
+	 */
+	int exit_code;
 	struct option longopts[32];
 	char shortopts[100];
-	void (*usage)(void);
+	const struct ublk_help *help;
 	struct ublk_dev_arg *dev;
 	struct ublk_out *out;
 	const char **cols;
 };
 
-#define UBLK_GETOPT_ERR (-2)
-#define UBLK_GETOPT_HELP (-3)
-
-void ublk_getopt_init(struct ublk_getopt *g, const struct ublk_opt *opts);
 /*
- * Next option of the command's own: its key (with optarg set), -1 when
- * options end, UBLK_GETOPT_HELP after printing --help (the caller returns
- * EXIT_OK), or UBLK_GETOPT_ERR after printing a usage error (unknown
- * option, missing or bad argument): the caller returns EXIT_USAGE.
+ * help NULL: -h/--help is returned as 'h' (a command with its own help
+ * printer); else -h prints ublk_usage(stdout, help, opts).
+ */
+void ublk_getopt_init(struct ublk_getopt *g, const struct ublk_opt *opts,
+		      const struct ublk_help *help);
+/*
+ * Next option of the command's own: its key (with optarg set); -1 when
+ * the options end, after --help and after a usage error (unknown option,
+ * missing or bad argument): g->exit_code tells which.
  */
 int ublk_getopt_next(struct ublk_getopt *g, int argc, char **argv);
 /*
- * After the options: no operand may be left, and with need_dev -n must
- * have been given. 0, or EXIT_USAGE after the error and the hint.
+ * After the options: whether the command goes on. false after --help or
+ * a usage error (the command returns g->exit_code); a usage error is
+ * also an operand left, with need_dev a missing -n, and with out both
+ * --json and --raw.
  */
-int ublk_getopt_end(const struct ublk_getopt *g, int argc, char **argv,
-		    bool need_dev);
+bool ublk_getopt_end(struct ublk_getopt *g, int argc, char **argv,
+		     bool need_dev);
 
 /* -n's argument: 0, or EXIT_USAGE after the error and the hint. */
 int ublk_dev_arg(struct ublk_dev_arg *d, const char *arg);
