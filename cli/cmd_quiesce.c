@@ -40,15 +40,10 @@ static int quiesce_fn(struct ublk_ctrl *c, uint32_t id, uint64_t timeout_ms)
 static int quiesce(struct ublk_ctrl *c, uint32_t id, uint32_t timeout_ms)
 {
 	struct ublksrv_ctrl_dev_info info;
-	char buf[32];
 	int ret;
 
-	ret = ublk_ctrl_get_info(c, id, &info);
-	if (ret) {
-		ublk_dev_err(id, ret, "cannot read device info");
-		return -1;
-	}
-	if (ublk_require_feature(c, UBLK_F_QUIESCE, "quiesce"))
+	if (ublk_dev_info(c, id, &info) ||
+	    ublk_require_feature(c, UBLK_F_QUIESCE, "quiesce"))
 		return -1;
 	if (!(info.flags & UBLK_F_USER_RECOVERY) ||
 	    !(info.flags & UBLK_F_QUIESCE)) {
@@ -62,11 +57,8 @@ static int quiesce(struct ublk_ctrl *c, uint32_t id, uint32_t timeout_ms)
 	}
 	if (info.state == UBLK_S_DEV_QUIESCED)
 		return 0;
-	if (info.state != UBLK_S_DEV_LIVE) {
-		ublk_err("device %u: cannot quiesce: it is %s, not live", id,
-			 ublk_state_name(info.state, buf, sizeof(buf)));
+	if (ublk_dev_need_live(id, &info, "quiesce"))
 		return -1;
-	}
 	ret = ublk_ctrl_bounded(quiesce_fn, id, timeout_ms,
 				(int)timeout_ms + QUIESCE_SLACK_MS);
 	if (ret == -ETIMEDOUT) {

@@ -64,21 +64,12 @@ static int resize(struct ublk_ctrl *c, uint32_t id, const char *arg,
 	struct ublksrv_ctrl_dev_info info;
 	struct ublk_params p;
 	uint32_t lbs;
-	char buf[32];
 	int ret;
 
-	ret = ublk_ctrl_get_info(c, id, &info);
-	if (ret) {
-		ublk_dev_err(id, ret, "cannot read device info");
+	if (ublk_dev_info(c, id, &info) ||
+	    ublk_require_feature(c, UBLK_F_UPDATE_SIZE, "resize") ||
+	    ublk_dev_need_live(id, &info, "resize"))
 		return -1;
-	}
-	if (ublk_require_feature(c, UBLK_F_UPDATE_SIZE, "resize"))
-		return -1;
-	if (info.state != UBLK_S_DEV_LIVE) {
-		ublk_err("device %u: cannot resize: it is %s, not live", id,
-			 ublk_state_name(info.state, buf, sizeof(buf)));
-		return -1;
-	}
 	ret = ublk_ctrl_get_params(c, id, &p);
 	if (ret || !(p.types & UBLK_PARAM_TYPE_BASIC)) {
 		ublk_dev_err(id, ret ? ret : -ENODATA,

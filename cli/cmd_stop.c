@@ -50,11 +50,8 @@ int cmd_stop(int argc, char **argv)
 		return EXIT_FAIL;
 	if (safe && ublk_require_feature(&c, UBLK_F_SAFE_STOP_DEV, "--safe"))
 		goto close;
-	ret = ublk_ctrl_get_info(&c, id, &info);
-	if (ret) {
-		ublk_dev_err(id, ret, "cannot read device info");
+	if (ublk_dev_info(&c, id, &info))
 		goto close;
-	}
 	ret = ublk_dev_stop(id, ublk_server_pid(id, &info), safe, false,
 			    ublk_now_ms() + STOP_TIMEOUT_S * 1000,
 			    STOP_TIMEOUT_S);

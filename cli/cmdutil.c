@@ -257,6 +257,28 @@ const char *ublk_state_name(uint16_t state, char *buf, size_t len)
 	return buf;
 }
 
+int ublk_dev_info(struct ublk_ctrl *c, uint32_t id,
+		  struct ublksrv_ctrl_dev_info *info)
+{
+	int ret = ublk_ctrl_get_info(c, id, info);
+
+	if (ret)
+		ublk_dev_err(id, ret, "cannot read device info");
+	return ret ? -1 : 0;
+}
+
+int ublk_dev_need_live(uint32_t id, const struct ublksrv_ctrl_dev_info *info,
+		       const char *what)
+{
+	char buf[32];
+
+	if (info->state == UBLK_S_DEV_LIVE)
+		return 0;
+	ublk_err("device %u: cannot %s: it is %s, not live", id, what,
+		 ublk_state_name(info->state, buf, sizeof(buf)));
+	return -1;
+}
+
 int ublk_get_features_or_err(struct ublk_ctrl *c, uint64_t *features)
 {
 	int ret = ublk_ctrl_get_features(c, features);

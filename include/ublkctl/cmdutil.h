@@ -136,6 +136,19 @@ void ublk_dev_err(uint32_t id, int err, const char *what);
 /* Lower-case state name: "dead", "live", "quiesced", "fail-io". */
 const char *ublk_state_name(uint16_t state, char *buf, size_t len);
 
+/*
+ * GET_DEV_INFO of device id into info: 0, or -1 after ublk_dev_err's
+ * "device <id>: cannot read device info: ..." (or "no such device").
+ */
+int ublk_dev_info(struct ublk_ctrl *c, uint32_t id,
+		  struct ublksrv_ctrl_dev_info *info);
+/*
+ * 0 if the device is live, else -1 after "device <id>: cannot <what>:
+ * it is <state>, not live".
+ */
+int ublk_dev_need_live(uint32_t id, const struct ublksrv_ctrl_dev_info *info,
+		       const char *what);
+
 /* Kernel feature bits; on failure prints a message and returns -1. */
 int ublk_get_features_or_err(struct ublk_ctrl *c, uint64_t *features);
 /*
