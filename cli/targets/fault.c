@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <liburing.h>
-#include <stdlib.h>
 
 #include "ublkctl/server.h"
 
