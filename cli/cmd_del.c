@@ -63,11 +63,6 @@ static const struct ublk_help help = {
 	.summary = "Stop ublk devices that nobody holds open, and delete them.",
 };
 
-static int del_fn(struct ublk_ctrl *c, uint32_t id, uint64_t async)
-{
-	return ublk_ctrl_del_dev(c, id, async);
-}
-
 static bool char_dev_listed(uint32_t id)
 {
 	char path[96];
@@ -128,7 +123,8 @@ static int del_held(uint32_t id, const struct ublk_holders *h, int64_t deadline,
 	ret = ublk_ctrl_del_dev(c, id, true);
 	/* Refused for unprivileged devices: DEL_DEV, not waited for. */
 	if (ret == -EINVAL && geteuid() != 0)
-		ret = ublk_ctrl_bounded(del_fn, id, false, DEL_FORCE_SYNC_MS);
+		ret = ublk_ctrl_bounded(UBLK_U_CMD_DEL_DEV, id, 0,
+					DEL_FORCE_SYNC_MS);
 	if (ret && ret != -ETIMEDOUT && ret != -ENODEV && ret != -ENOENT) {
 		ublk_dev_err(id, ret, "delete failed");
 		return -1;
@@ -203,7 +199,7 @@ static int del_one(struct ublk_ctrl *c, const struct del_how *how, uint32_t id,
 	 * list DEL_DEV_ASYNC (-EINVAL): use the bounded synchronous delete.
 	 */
 	if (!how->async || (ret == -EINVAL && geteuid() != 0))
-		ret = ublk_ctrl_bounded(del_fn, id, false,
+		ret = ublk_ctrl_bounded(UBLK_U_CMD_DEL_DEV, id, 0,
 					ublk_left_ms(deadline));
 	/* Gone already: its server deletes it itself on SIGTERM. */
 	if (ret == -ENODEV || ret == -ENOENT)

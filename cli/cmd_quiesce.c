@@ -32,11 +32,6 @@ static const struct ublk_help help = {
 		"Quiesce a device so its server can be replaced (ublkctl recover).",
 };
 
-static int quiesce_fn(struct ublk_ctrl *c, uint32_t id, uint64_t timeout_ms)
-{
-	return ublk_ctrl_quiesce(c, id, timeout_ms);
-}
-
 static int quiesce(struct ublk_ctrl *c, uint32_t id, uint32_t timeout_ms)
 {
 	struct ublksrv_ctrl_dev_info info;
@@ -59,7 +54,7 @@ static int quiesce(struct ublk_ctrl *c, uint32_t id, uint32_t timeout_ms)
 		return 0;
 	if (ublk_dev_need_live(id, &info, "quiesce"))
 		return -1;
-	ret = ublk_ctrl_bounded(quiesce_fn, id, timeout_ms,
+	ret = ublk_ctrl_bounded(UBLK_U_CMD_QUIESCE_DEV, id, timeout_ms,
 				(int)timeout_ms + QUIESCE_SLACK_MS);
 	if (ret == -ETIMEDOUT) {
 		ublk_err("device %u: quiesce did not finish within %u ms", id,

@@ -370,7 +370,7 @@ static int wait_exit(pid_t pid, int64_t deadline)
 	return ret > 0 ? 0 : -ETIMEDOUT;
 }
 
-int ublk_ctrl_bounded(ublk_ctrl_fn fn, uint32_t dev_id, uint64_t arg,
+int ublk_ctrl_bounded(uint32_t op, uint32_t dev_id, uint64_t data,
 		      int timeout_ms)
 {
 	int64_t deadline = ublk_deadline(timeout_ms);
@@ -386,7 +386,7 @@ int ublk_ctrl_bounded(ublk_ctrl_fn fn, uint32_t dev_id, uint64_t arg,
 		int ret = ublk_ctrl_open(&c);
 
 		if (!ret) {
-			ret = fn(&c, dev_id, arg);
+			ret = ublk_ctrl_dev_op(&c, op, dev_id, data);
 			ublk_ctrl_close(&c);
 		}
 		/* errno values fit the 8-bit exit status. */
@@ -462,11 +462,6 @@ bool ublk_server_alive(uint32_t id, const struct ublksrv_ctrl_dev_info *info)
 	return ublk_pid_holds_dev(ublk_server_pid(id, info), id);
 }
 
-static int stop_fn(struct ublk_ctrl *c, uint32_t id, uint64_t safe)
-{
-	return safe ? ublk_ctrl_try_stop_dev(c, id) : ublk_ctrl_stop_dev(c, id);
-}
-
 static int wait_server(uint32_t id, pid_t pid, bool term, int64_t deadline,
 		       int bound_s)
 {
@@ -503,7 +498,7 @@ static int try_stop(uint32_t id, int64_t deadline)
 	if (grace > deadline)
 		grace = deadline;
 	for (;;) {
-		ret = ublk_ctrl_bounded(stop_fn, id, true,
+		ret = ublk_ctrl_bounded(UBLK_U_CMD_TRY_STOP_DEV, id, 0,
 					ublk_left_ms(deadline));
 		if (ret != -EBUSY)
 			return ret;
@@ -521,7 +516,7 @@ int ublk_dev_stop(uint32_t id, pid_t pid, bool safe, bool term,
 	if (safe)
 		ret = try_stop(id, deadline);
 	else
-		ret = ublk_ctrl_bounded(stop_fn, id, false,
+		ret = ublk_ctrl_bounded(UBLK_U_CMD_STOP_DEV, id, 0,
 					ublk_left_ms(deadline));
 	if (ret == -ETIMEDOUT) {
 		ublk_err(

@@ -159,17 +159,14 @@ int ublk_need_feature(uint64_t features, uint64_t flag, const char *why);
 /* GET_FEATURES, then ublk_need_feature: 0, or -1 with the message printed. */
 int ublk_require_feature(struct ublk_ctrl *c, uint64_t flag, const char *why);
 
-/* A control command run by ublk_ctrl_bounded, in a child process. */
-typedef int (*ublk_ctrl_fn)(struct ublk_ctrl *c, uint32_t dev_id, uint64_t arg);
-
 /*
- * Run fn in a forked child with its own control ring and wait at most
- * timeout_ms for it. Returns fn's result (0 or negative errno), or
- * -ETIMEDOUT: the child is then killed and left to the kernel (a control
- * command stuck in the driver cannot be interrupted; this process must
- * still be able to exit).
+ * ublk_ctrl_dev_op(op, dev_id, data) in a forked child with its own
+ * control ring, waited for at most timeout_ms. Returns its result (0 or
+ * negative errno), or -ETIMEDOUT: the child is then killed and left to
+ * the kernel (a control command stuck in the driver cannot be
+ * interrupted; this process must still be able to exit).
  */
-int ublk_ctrl_bounded(ublk_ctrl_fn fn, uint32_t dev_id, uint64_t arg,
+int ublk_ctrl_bounded(uint32_t op, uint32_t dev_id, uint64_t data,
 		      int timeout_ms);
 
 /*
