@@ -5,7 +5,6 @@
  * one exclusion table, and the normalized form saved for recover.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -499,10 +498,7 @@ static int save_pair(void *ctx, const char *name, const char *value)
 
 static int save_u64(struct ublk_state *st, const char *name, uint64_t v)
 {
-	char buf[24];
-
-	snprintf(buf, sizeof(buf), "%" PRIu64, v);
-	return save_pair(st, name, buf);
+	return ublk_emit_u64(save_pair, st, name, v);
 }
 
 int ublk_cfg_save(const struct ublk_dev_cfg *c, struct ublk_state *st)

@@ -2,9 +2,11 @@
 /*
  * What the targets share: their private state (one zeroed allocation,
  * made by whichever hook needs it first, freed by deinit) and the
- * geometry of a target with no backing store (null, fault).
+ * geometry of a target with no backing store (null, fault), and how a
+ * number option is saved.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 
 #include "ublkctl/devcfg.h"
@@ -37,4 +39,12 @@ int ublk_tgt_init_nostore(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 	tgt->min_lbs = 512;
 	tgt->dma_align = 512;
 	return EXIT_OK;
+}
+
+int ublk_emit_u64(ublk_emit_fn emit, void *ctx, const char *name, uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	return emit(ctx, name, buf);
 }

@@ -73,23 +73,15 @@ static int fault_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 	return ublk_tgt_init_nostore(tgt, cfg);
 }
 
-static int fault_save(const struct ublk_tgt *tgt,
-		      int (*emit)(void *ctx, const char *name,
-				  const char *value),
-		      void *ctx)
+static int fault_save(const struct ublk_tgt *tgt, ublk_emit_fn emit, void *ctx)
 {
 	const struct fault_priv *p = tgt->priv;
-	char buf[16];
 	int ret = 0;
 
-	if (p->delay_us) {
-		snprintf(buf, sizeof(buf), "%u", p->delay_us);
-		ret = emit(ctx, "delay-us", buf);
-	}
-	if (!ret && p->fail_every) {
-		snprintf(buf, sizeof(buf), "%u", p->fail_every);
-		ret = emit(ctx, "fail-every", buf);
-	}
+	if (p->delay_us)
+		ret = ublk_emit_u64(emit, ctx, "delay-us", p->delay_us);
+	if (!ret && p->fail_every)
+		ret = ublk_emit_u64(emit, ctx, "fail-every", p->fail_every);
 	return ret;
 }
 

@@ -207,23 +207,17 @@ static int loop_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 	return EXIT_OK;
 }
 
-static int loop_save(const struct ublk_tgt *tgt,
-		     int (*emit)(void *ctx, const char *name,
-				 const char *value),
-		     void *ctx)
+static int loop_save(const struct ublk_tgt *tgt, ublk_emit_fn emit, void *ctx)
 {
 	const struct loop_priv *p = tgt->priv;
-	char off[24];
 	int ret;
 
 	/* The resolved path: recover may run from another directory. */
 	ret = emit(ctx, "file", tgt->backing);
 	if (!ret && p->buffered)
 		ret = emit(ctx, "buffered", NULL);
-	if (!ret && p->offset) {
-		snprintf(off, sizeof(off), "%" PRIu64, p->offset);
-		ret = emit(ctx, "offset", off);
-	}
+	if (!ret && p->offset)
+		ret = ublk_emit_u64(emit, ctx, "offset", p->offset);
 	return ret;
 }
 

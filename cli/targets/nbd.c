@@ -345,19 +345,15 @@ static int nbd_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 	return EXIT_OK;
 }
 
-static int nbd_save(const struct ublk_tgt *tgt,
-		    int (*emit)(void *ctx, const char *name, const char *value),
-		    void *ctx)
+static int nbd_save(const struct ublk_tgt *tgt, ublk_emit_fn emit, void *ctx)
 {
 	const struct nbd_priv *p = tgt->priv;
-	char sec[16];
 	int ret;
 
 	ret = emit(ctx, "uri", p->uri);
-	if (!ret && p->reconnect_s != NBD_DEF_RECONNECT_S) {
-		snprintf(sec, sizeof(sec), "%" PRIu32, p->reconnect_s);
-		ret = emit(ctx, "reconnect-timeout", sec);
-	}
+	if (!ret && p->reconnect_s != NBD_DEF_RECONNECT_S)
+		ret = ublk_emit_u64(emit, ctx, "reconnect-timeout",
+				    p->reconnect_s);
 	return ret;
 }
 

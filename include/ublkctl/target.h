@@ -39,6 +39,13 @@ struct ublk_tgt {
 	char backing[4096]; /* shown by list; "" if none */
 };
 
+/*
+ * Takes one option of a configuration being saved: its long name and
+ * value (NULL for an option without argument). 0, or an error that ends
+ * the saving.
+ */
+typedef int (*ublk_emit_fn)(void *ctx, const char *name, const char *value);
+
 struct target_ops {
 	const char *name;
 	const char *summary; /* one line for add --help */
@@ -90,9 +97,7 @@ struct target_ops {
 	 * an option without argument. recover and resize feed them back
 	 * through parse_opt. Returns 0 or the first non-zero emit result.
 	 */
-	int (*save)(const struct ublk_tgt *tgt,
-		    int (*emit)(void *ctx, const char *name, const char *value),
-		    void *ctx);
+	int (*save)(const struct ublk_tgt *tgt, ublk_emit_fn emit, void *ctx);
 
 	/*
 	 * Optional. Main thread of resize, on a target rebuilt from the
@@ -177,6 +182,9 @@ void ublk_tgt_free_priv(struct ublk_tgt *tgt);
  * block size from 512 and buffers aligned to 512. Returns EXIT_OK.
  */
 int ublk_tgt_init_nostore(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg);
+
+/* emit(ctx, name, v in decimal): a number option of save. */
+int ublk_emit_u64(ublk_emit_fn emit, void *ctx, const char *name, uint64_t v);
 
 /* Registry (cli/targets/registry.c). NULL if no target has that name. */
 const struct target_ops *ublk_target_find(const char *name);
