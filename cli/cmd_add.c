@@ -60,34 +60,6 @@ static int check_features(struct ublk_ctrl *ctrl, const struct ublk_dev_cfg *c)
 	return EXIT_OK;
 }
 
-static uint64_t wanted_flags(const struct ublk_dev_cfg *c)
-{
-	uint64_t f = UBLK_F_CMD_IOCTL_ENCODE;
-
-	if (c->user_copy)
-		f |= UBLK_F_USER_COPY;
-	if (c->zero_copy)
-		f |= UBLK_F_SUPPORT_ZERO_COPY;
-	if (c->auto_zc)
-		f |= UBLK_F_AUTO_BUF_REG;
-	/* Registering by hand after a failed auto registration is zero copy. */
-	if (c->auto_zc_fallback)
-		f |= UBLK_F_SUPPORT_ZERO_COPY;
-	if (c->batch)
-		f |= UBLK_F_BATCH_IO;
-	if (c->unprivileged)
-		f |= UBLK_F_UNPRIVILEGED_DEV;
-	if (c->recovery)
-		f |= UBLK_F_USER_RECOVERY;
-	if (c->recovery == UBLK_RECOVERY_REISSUE)
-		f |= UBLK_F_USER_RECOVERY_REISSUE;
-	if (c->recovery == UBLK_RECOVERY_FAIL_IO)
-		f |= UBLK_F_USER_RECOVERY_FAIL_IO;
-	if (!c->batch && c->nthreads > c->queues)
-		f |= UBLK_F_PER_IO_DAEMON;
-	return f;
-}
-
 static unsigned int ilog2_u32(uint32_t v)
 {
 	return 31 - (unsigned int)__builtin_clz(v);
@@ -204,7 +176,7 @@ int cmd_add(int argc, char **argv)
 		ret = EXIT_FAIL;
 		goto out_free;
 	}
-	want = wanted_flags(c);
+	want = ublk_cfg_dev_flags(c);
 	c->info.flags = want;
 	ret = check_features(&ctrl, c);
 	if (ret)

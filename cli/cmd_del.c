@@ -58,19 +58,10 @@ static const struct ublk_opt options[] = {
 	UBLK_OPT_END,
 };
 
-static void usage(void)
-{
-	ublk_usage_begin(
-		stdout, "-n ID | -a [options]",
-		"Stop ublk devices that nobody holds open, and delete them.",
-		options);
-	ublk_usage_end(stdout);
-}
-
-static int del_fn(struct ublk_ctrl *c, uint32_t id, uint64_t async)
-{
-	return ublk_ctrl_del_dev(c, id, async);
-}
+static const struct ublk_help help = {
+	.synopsis = "-n ID | -a [options]",
+	.summary = "Stop ublk devices that nobody holds open, and delete them.",
+};
 
 static bool char_dev_listed(uint32_t id)
 {
@@ -132,7 +123,8 @@ static int del_held(uint32_t id, const struct ublk_holders *h, int64_t deadline,
 	ret = ublk_ctrl_del_dev(c, id, true);
 	/* Refused for unprivileged devices: DEL_DEV, not waited for. */
 	if (ret == -EINVAL && geteuid() != 0)
-		ret = ublk_ctrl_bounded(del_fn, id, false, DEL_FORCE_SYNC_MS);
+		ret = ublk_ctrl_bounded(UBLK_U_CMD_DEL_DEV, id, 0,
+					DEL_FORCE_SYNC_MS);
 	if (ret && ret != -ETIMEDOUT && ret != -ENODEV && ret != -ENOENT) {
 		ublk_dev_err(id, ret, "delete failed");
 		return -1;
@@ -207,7 +199,7 @@ static int del_one(struct ublk_ctrl *c, const struct del_how *how, uint32_t id,
 	 * list DEL_DEV_ASYNC (-EINVAL): use the bounded synchronous delete.
 	 */
 	if (!how->async || (ret == -EINVAL && geteuid() != 0))
-		ret = ublk_ctrl_bounded(del_fn, id, false,
+		ret = ublk_ctrl_bounded(UBLK_U_CMD_DEL_DEV, id, 0,
 					ublk_left_ms(deadline));
 	/* Gone already: its server deletes it itself on SIGTERM. */
 	if (ret == -ENODEV || ret == -ENOENT)
@@ -257,8 +249,7 @@ int cmd_del(int argc, char **argv)
 	struct ublk_ctrl c;
 	int opt, rc;
 
-	ublk_getopt_init(&g, options);
-	g.usage = usage;
+	ublk_getopt_init(&g, options, &help);
 	g.dev = &dev;
 	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
 		switch (opt) {
@@ -280,12 +271,10 @@ int cmd_del(int argc, char **argv)
 				return ublk_usage_hint();
 			how.timeout_s = (int)timeout_s;
 			break;
-		default:
-			return opt == UBLK_GETOPT_HELP ? EXIT_OK : EXIT_USAGE;
 		}
 	}
-	if (ublk_getopt_end(&g, argc, argv, false))
-		return EXIT_USAGE;
+	if (!ublk_getopt_end(&g, argc, argv, false))
+		return g.exit_code;
 	if (dev.given && all)
 		return ublk_usage_err("--id and --all are mutually exclusive");
 	if (!dev.given && !all)

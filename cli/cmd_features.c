@@ -61,14 +61,12 @@ static const struct ublk_opt options[] = {
 	UBLK_OPT_END,
 };
 
-static void usage(void)
-{
-	ublk_usage_begin(stdout, "[options]",
-			 "Show the features of the running ublk driver.",
-			 options);
-	ublk_out_print_columns(stdout, columns, ARRAY_SIZE(columns));
-	ublk_usage_end(stdout);
-}
+static const struct ublk_help help = {
+	.synopsis = "[options]",
+	.summary = "Show the features of the running ublk driver.",
+	.cols = columns,
+	.ncols = ARRAY_SIZE(columns),
+};
 
 static int add_row(const struct ublk_out *o, struct libscols_table *tb,
 		   unsigned int bit)
@@ -139,21 +137,15 @@ int cmd_features(int argc, char **argv)
 	struct ublk_out o = { .json_root = "features" };
 	struct ublk_getopt g;
 	const char *cols = NULL;
-	int c;
 
 	ublk_out_set_default(&o, default_columns, ARRAY_SIZE(default_columns));
-	ublk_getopt_init(&g, options);
-	g.usage = usage;
+	ublk_getopt_init(&g, options, &help);
 	g.out = &o;
 	g.cols = &cols;
-	c = ublk_getopt_next(&g, argc, argv);
-	if (c != -1)
-		return c == UBLK_GETOPT_HELP ? EXIT_OK : EXIT_USAGE;
-	if (ublk_getopt_end(&g, argc, argv, false))
-		return EXIT_USAGE;
-	if (o.json && o.raw)
-		return ublk_usage_err(
-			"--json and --raw are mutually exclusive");
+	/* Every option of the table is a shared one: none comes back here. */
+	ublk_getopt_next(&g, argc, argv);
+	if (!ublk_getopt_end(&g, argc, argv, false))
+		return g.exit_code;
 	if (cols &&
 	    ublk_out_parse_columns(&o, columns, ARRAY_SIZE(columns), cols))
 		return EXIT_USAGE;

@@ -15,14 +15,10 @@ static const struct ublk_opt options[] = {
 	UBLK_OPT_END,
 };
 
-static void usage(void)
-{
-	ublk_usage_begin(
-		stdout, "[COMMAND]",
-		"Show the manual page of ublkctl or of one of its commands.",
-		options);
-	ublk_usage_end(stdout);
-}
+static const struct ublk_help help = {
+	.synopsis = "[COMMAND]",
+	.summary = "Show the manual page of ublkctl or of one of its commands.",
+};
 
 /* <dir of the binary>/../man/<page>.8 if it exists (a build tree). */
 static bool local_page(const char *page, char *path, size_t len)
@@ -42,21 +38,13 @@ int cmd_help(int argc, char **argv)
 	char page[64], path[PATH_MAX + 64];
 	struct ublk_getopt g;
 	const char *cmd;
-	int opt;
 
-	ublk_getopt_init(&g, options);
-	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
-		switch (opt) {
-		case 'h':
-			usage();
-			return EXIT_OK;
-		default:
-			return EXIT_USAGE;
-		}
-	}
+	ublk_getopt_init(&g, options, &help);
+	/* help has no option of its own: -1 is all that comes back. */
+	ublk_getopt_next(&g, argc, argv);
 	cmd = optind < argc ? argv[optind++] : NULL;
-	if (ublk_no_args(argc, argv))
-		return EXIT_USAGE;
+	if (!ublk_getopt_end(&g, argc, argv, false))
+		return g.exit_code;
 	if (cmd && !ublk_is_command(cmd))
 		return ublk_usage_err("'%s' is not a command", cmd);
 

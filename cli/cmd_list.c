@@ -130,12 +130,12 @@ struct dev_row {
 	bool have_state;
 };
 
-static void usage(void)
-{
-	ublk_usage_begin(stdout, "[options]", "List ublk devices.", options);
-	ublk_out_print_columns(stdout, columns, ARRAY_SIZE(columns));
-	ublk_usage_end(stdout);
-}
+static const struct ublk_help help = {
+	.synopsis = "[options]",
+	.summary = "List ublk devices.",
+	.cols = columns,
+	.ncols = ARRAY_SIZE(columns),
+};
 
 /*
  * Query one device. 0, or a negative errno from GET_DEV_INFO (-ENODEV:
@@ -422,24 +422,18 @@ int cmd_list(int argc, char **argv)
 	struct ublk_getopt g;
 	const char *cols = NULL;
 	struct ublk_dev_arg dev = { 0 };
-	int c;
 
-	ublk_getopt_init(&g, options);
-	g.usage = usage;
+	ublk_getopt_init(&g, options, &help);
 	g.dev = &dev;
 	g.out = &o;
 	g.cols = &cols;
-	while ((c = ublk_getopt_next(&g, argc, argv)) != -1) {
-		if (c != OPT_LIST_COLUMNS)
-			return c == UBLK_GETOPT_HELP ? EXIT_OK : EXIT_USAGE;
+	/* The one option of list's own is --list-columns. */
+	if (ublk_getopt_next(&g, argc, argv) == OPT_LIST_COLUMNS) {
 		ublk_out_list_columns(stdout, columns, ARRAY_SIZE(columns));
 		return EXIT_OK;
 	}
-	if (ublk_getopt_end(&g, argc, argv, false))
-		return EXIT_USAGE;
-	if (o.json && o.raw)
-		return ublk_usage_err(
-			"--json and --raw are mutually exclusive");
+	if (!ublk_getopt_end(&g, argc, argv, false))
+		return g.exit_code;
 	if (o.json)
 		ublk_out_set_default(&o, default_json_columns,
 				     ARRAY_SIZE(default_json_columns));

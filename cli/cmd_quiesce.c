@@ -26,32 +26,19 @@ static const struct ublk_opt options[] = {
 	UBLK_OPT_END,
 };
 
-static void usage(void)
-{
-	ublk_usage_begin(
-		stdout, "-n ID [options]",
+static const struct ublk_help help = {
+	.synopsis = "-n ID [options]",
+	.summary =
 		"Quiesce a device so its server can be replaced (ublkctl recover).",
-		options);
-	ublk_usage_end(stdout);
-}
-
-static int quiesce_fn(struct ublk_ctrl *c, uint32_t id, uint64_t timeout_ms)
-{
-	return ublk_ctrl_quiesce(c, id, timeout_ms);
-}
+};
 
 static int quiesce(struct ublk_ctrl *c, uint32_t id, uint32_t timeout_ms)
 {
 	struct ublksrv_ctrl_dev_info info;
-	char buf[32];
 	int ret;
 
-	ret = ublk_ctrl_get_info(c, id, &info);
-	if (ret) {
-		ublk_dev_err(id, ret, "cannot read device info");
-		return -1;
-	}
-	if (ublk_require_feature(c, UBLK_F_QUIESCE, "quiesce"))
+	if (ublk_dev_info(c, id, &info) ||
+	    ublk_require_feature(c, UBLK_F_QUIESCE, "quiesce"))
 		return -1;
 	if (!(info.flags & UBLK_F_USER_RECOVERY) ||
 	    !(info.flags & UBLK_F_QUIESCE)) {
@@ -65,12 +52,9 @@ static int quiesce(struct ublk_ctrl *c, uint32_t id, uint32_t timeout_ms)
 	}
 	if (info.state == UBLK_S_DEV_QUIESCED)
 		return 0;
-	if (info.state != UBLK_S_DEV_LIVE) {
-		ublk_err("device %u: cannot quiesce: it is %s, not live", id,
-			 ublk_state_name(info.state, buf, sizeof(buf)));
+	if (ublk_dev_need_live(id, &info, "quiesce"))
 		return -1;
-	}
-	ret = ublk_ctrl_bounded(quiesce_fn, id, timeout_ms,
+	ret = ublk_ctrl_bounded(UBLK_U_CMD_QUIESCE_DEV, id, timeout_ms,
 				(int)timeout_ms + QUIESCE_SLACK_MS);
 	if (ret == -ETIMEDOUT) {
 		ublk_err("device %u: quiesce did not finish within %u ms", id,
@@ -96,20 +80,17 @@ int cmd_quiesce(int argc, char **argv)
 	struct ublk_dev_arg dev = { 0 };
 	struct ublk_getopt g;
 	struct ublk_ctrl c;
-	int opt, rc;
+	int rc;
 
-	ublk_getopt_init(&g, options);
-	g.usage = usage;
+	ublk_getopt_init(&g, options, &help);
 	g.dev = &dev;
-	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
-		if (opt != OPT_TIMEOUT)
-			return opt == UBLK_GETOPT_HELP ? EXIT_OK : EXIT_USAGE;
+	/* The one option of quiesce's own is --timeout. */
+	while (ublk_getopt_next(&g, argc, argv) != -1)
 		if (ublk_parse_u32("timeout", optarg, 1, QUIESCE_MAX_MS,
 				   &timeout_ms))
 			return ublk_usage_hint();
-	}
-	if (ublk_getopt_end(&g, argc, argv, true))
-		return EXIT_USAGE;
+	if (!ublk_getopt_end(&g, argc, argv, true))
+		return g.exit_code;
 
 	if (ublk_open_ctrl(&c))
 		return EXIT_FAIL;

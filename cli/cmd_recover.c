@@ -20,53 +20,31 @@ static const struct ublk_opt recover_opts[] = {
 	UBLK_OPT_END,
 };
 
-static void recover_usage(void)
-{
-	ublk_usage_begin(
-		stdout, "-n ID",
+static const struct ublk_help recover_help = {
+	.synopsis = "-n ID",
+	.summary =
 		"Start a new server for a device whose server died (added with --recovery).",
-		recover_opts);
-	puts("\nThe target and its options come from the state file add wrote.");
-	ublk_usage_end(stdout);
-}
-
-static int parse_args(int argc, char **argv, uint32_t *id)
-{
-	struct ublk_dev_arg dev = { 0 };
-	struct ublk_getopt g;
-	int opt;
-
-	ublk_getopt_init(&g, recover_opts);
-	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
-		switch (opt) {
-		case 'h':
-			recover_usage();
-			return -1;
-		case 'n':
-			if (ublk_dev_arg(&dev, optarg))
-				return EXIT_USAGE;
-			break;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (ublk_no_args(argc, argv) || ublk_dev_arg_need(&dev))
-		return EXIT_USAGE;
-	*id = dev.id;
-	return EXIT_OK;
-}
+	.notes =
+		"\nThe target and its options come from the state file add wrote.\n",
+};
 
 int cmd_recover(int argc, char **argv)
 {
 	struct ublk_ctrl ctrl = { .fd = -1 };
 	struct ublk_state st;
+	struct ublk_dev_arg dev = { 0 };
 	struct ublk_dev_cfg *c = NULL;
-	uint32_t id = 0;
+	struct ublk_getopt g;
+	uint32_t id;
 	int ret;
 
-	ret = parse_args(argc, argv, &id);
-	if (ret)
-		return ret < 0 ? EXIT_OK : ret;
+	ublk_getopt_init(&g, recover_opts, &recover_help);
+	g.dev = &dev;
+	/* recover has no option of its own: -1 is all that comes back. */
+	ublk_getopt_next(&g, argc, argv);
+	if (!ublk_getopt_end(&g, argc, argv, true))
+		return g.exit_code;
+	id = dev.id;
 
 	ret = ublk_state_read(id, &st);
 	if (ret) {

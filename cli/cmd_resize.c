@@ -20,12 +20,10 @@ static const struct ublk_opt options[] = {
 	UBLK_OPT_END,
 };
 
-static void usage(void)
-{
-	ublk_usage_begin(stdout, "-n ID -s SIZE",
-			 "Change the size of a live device.", options);
-	ublk_usage_end(stdout);
-}
+static const struct ublk_help help = {
+	.synopsis = "-n ID -s SIZE",
+	.summary = "Change the size of a live device.",
+};
 
 /*
  * What the target allows (loop: the backing file's size past --offset),
@@ -66,21 +64,12 @@ static int resize(struct ublk_ctrl *c, uint32_t id, const char *arg,
 	struct ublksrv_ctrl_dev_info info;
 	struct ublk_params p;
 	uint32_t lbs;
-	char buf[32];
 	int ret;
 
-	ret = ublk_ctrl_get_info(c, id, &info);
-	if (ret) {
-		ublk_dev_err(id, ret, "cannot read device info");
+	if (ublk_dev_info(c, id, &info) ||
+	    ublk_require_feature(c, UBLK_F_UPDATE_SIZE, "resize") ||
+	    ublk_dev_need_live(id, &info, "resize"))
 		return -1;
-	}
-	if (ublk_require_feature(c, UBLK_F_UPDATE_SIZE, "resize"))
-		return -1;
-	if (info.state != UBLK_S_DEV_LIVE) {
-		ublk_err("device %u: cannot resize: it is %s, not live", id,
-			 ublk_state_name(info.state, buf, sizeof(buf)));
-		return -1;
-	}
 	ret = ublk_ctrl_get_params(c, id, &p);
 	if (ret || !(p.types & UBLK_PARAM_TYPE_BASIC)) {
 		ublk_dev_err(id, ret ? ret : -ENODATA,
@@ -111,21 +100,19 @@ int cmd_resize(int argc, char **argv)
 	struct ublk_getopt g;
 	struct ublk_ctrl c;
 	uint64_t bytes = 0;
-	int opt, rc;
+	int rc;
 
-	ublk_getopt_init(&g, options);
-	g.usage = usage;
+	ublk_getopt_init(&g, options, &help);
 	g.dev = &dev;
-	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
-		if (opt != 's')
-			return opt == UBLK_GETOPT_HELP ? EXIT_OK : EXIT_USAGE;
+	/* The one option of resize's own is --size. */
+	while (ublk_getopt_next(&g, argc, argv) != -1) {
 		if (ublk_parse_size("size", optarg, 1,
 				    UINT64_MAX >> SECTOR_SHIFT, &bytes))
 			return ublk_usage_hint();
 		size_arg = optarg;
 	}
-	if (ublk_getopt_end(&g, argc, argv, true))
-		return EXIT_USAGE;
+	if (!ublk_getopt_end(&g, argc, argv, true))
+		return g.exit_code;
 	if (!size_arg)
 		return ublk_usage_err("no size given: use --size SIZE");
 	if (bytes & ((1U << SECTOR_SHIFT) - 1))

@@ -21,14 +21,11 @@ static const struct ublk_opt options[] = {
 	UBLK_OPT_END,
 };
 
-static void usage(void)
-{
-	ublk_usage_begin(
-		stdout, "-n ID [options]",
+static const struct ublk_help help = {
+	.synopsis = "-n ID [options]",
+	.summary =
 		"Stop a device and its server, keeping the device for recovery.",
-		options);
-	ublk_usage_end(stdout);
-}
+};
 
 int cmd_stop(int argc, char **argv)
 {
@@ -37,30 +34,24 @@ int cmd_stop(int argc, char **argv)
 	bool safe = false;
 	struct ublk_getopt g;
 	struct ublk_ctrl c;
-	int opt, ret, rc = EXIT_FAIL;
+	int ret, rc = EXIT_FAIL;
 	uint32_t id;
 
-	ublk_getopt_init(&g, options);
-	g.usage = usage;
+	ublk_getopt_init(&g, options, &help);
 	g.dev = &dev;
-	while ((opt = ublk_getopt_next(&g, argc, argv)) != -1) {
-		if (opt != OPT_SAFE)
-			return opt == UBLK_GETOPT_HELP ? EXIT_OK : EXIT_USAGE;
+	/* The one option of stop's own is --safe. */
+	while (ublk_getopt_next(&g, argc, argv) != -1)
 		safe = true;
-	}
-	if (ublk_getopt_end(&g, argc, argv, true))
-		return EXIT_USAGE;
+	if (!ublk_getopt_end(&g, argc, argv, true))
+		return g.exit_code;
 	id = dev.id;
 
 	if (ublk_open_ctrl(&c))
 		return EXIT_FAIL;
 	if (safe && ublk_require_feature(&c, UBLK_F_SAFE_STOP_DEV, "--safe"))
 		goto close;
-	ret = ublk_ctrl_get_info(&c, id, &info);
-	if (ret) {
-		ublk_dev_err(id, ret, "cannot read device info");
+	if (ublk_dev_info(&c, id, &info))
 		goto close;
-	}
 	ret = ublk_dev_stop(id, ublk_server_pid(id, &info), safe, false,
 			    ublk_now_ms() + STOP_TIMEOUT_S * 1000,
 			    STOP_TIMEOUT_S);

@@ -43,14 +43,27 @@ void ublk_usage_end(FILE *f)
 	fprintf(f, "\nSee " UBLKCTL_NAME "-%s(8).\n", ublk_cmd_name);
 }
 
-void ublk_getopt_init(struct ublk_getopt *g, const struct ublk_opt *opts)
+void ublk_usage(FILE *f, const struct ublk_help *help,
+		const struct ublk_opt *opts)
+{
+	ublk_usage_begin(f, help->synopsis, help->summary, opts);
+	if (help->cols)
+		ublk_out_print_columns(f, help->cols, help->ncols);
+	if (help->notes)
+		fputs(help->notes, f);
+	ublk_usage_end(f);
+}
+
+void ublk_getopt_init(struct ublk_getopt *g, const struct ublk_opt *opts,
+		      const struct ublk_help *help)
 {
 	/* The arrays are sized for every command's table: a bug if not. */
 	if (ublk_opts_count(opts) + 2 > ARRAY_SIZE(g->longopts) ||
 	    3 * ublk_opts_count(opts) + 3 > sizeof(g->shortopts))
 		abort();
 	g->opts = opts;
-	g->usage = NULL;
+	g->exit_code = -1;
+	g->help = help;
 	g->dev = NULL;
 	g->out = NULL;
 	g->cols = NULL;
@@ -60,14 +73,21 @@ void ublk_getopt_init(struct ublk_getopt *g, const struct ublk_opt *opts)
 	opterr = 0;
 }
 
-/* The option of key c, if it is one of the shared ones the command has. */
+/*
+ * The option of key c, if it is one of the shared ones the command has:
+ * 0 when handled, 1 when it is the command's own, -1 when the command
+ * stops (g->exit_code set).
+ */
 static int shared_opt(struct ublk_getopt *g, int c)
 {
 	switch (c) {
 	case 'n':
 		if (!g->dev)
 			return 1;
-		return ublk_dev_arg(g->dev, optarg) ? UBLK_GETOPT_ERR : 0;
+		if (!ublk_dev_arg(g->dev, optarg))
+			return 0;
+		g->exit_code = EXIT_USAGE;
+		return -1;
 	case 'o':
 		if (!g->cols)
 			return 1;
@@ -89,22 +109,31 @@ static int shared_opt(struct ublk_getopt *g, int c)
 			g->out->noheadings = true;
 		return 0;
 	case 'h':
-		if (!g->usage)
+		if (!g->help)
 			return 1;
-		g->usage();
-		return UBLK_GETOPT_HELP;
+		ublk_usage(stdout, g->help, g->opts);
+		g->exit_code = EXIT_OK;
+		return -1;
 	}
 	return 1;
 }
 
-int ublk_getopt_end(const struct ublk_getopt *g, int argc, char **argv,
-		    bool need_dev)
+bool ublk_getopt_end(struct ublk_getopt *g, int argc, char **argv,
+		     bool need_dev)
 {
+	if (g->exit_code >= 0)
+		return false;
+	g->exit_code = EXIT_USAGE;
 	if (ublk_no_args(argc, argv))
-		return EXIT_USAGE;
+		return false;
 	if (need_dev && g->dev && ublk_dev_arg_need(g->dev))
-		return EXIT_USAGE;
-	return 0;
+		return false;
+	if (g->out && g->out->json && g->out->raw) {
+		ublk_usage_err("--json and --raw are mutually exclusive");
+		return false;
+	}
+	g->exit_code = -1;
+	return true;
 }
 
 static int next_opt(struct ublk_getopt *g, int argc, char **argv);
@@ -116,7 +145,7 @@ int ublk_getopt_next(struct ublk_getopt *g, int argc, char **argv)
 	for (;;) {
 		c = next_opt(g, argc, argv);
 		if (c < 0)
-			return c;
+			return -1;
 		ret = shared_opt(g, c);
 		if (ret != 0)
 			return ret == 1 ? c : ret;
@@ -142,7 +171,8 @@ static int next_opt(struct ublk_getopt *g, int argc, char **argv)
 		else
 			ublk_usage_err("unrecognized option '%s'",
 				       argv[optind - 1]);
-		return UBLK_GETOPT_ERR;
+		g->exit_code = EXIT_USAGE;
+		return -1;
 	}
 	if (c == ':') {
 		o = ublk_opt_find(g->opts, optopt);
@@ -152,7 +182,8 @@ static int next_opt(struct ublk_getopt *g, int argc, char **argv)
 		else
 			ublk_usage_err("option '%s' requires an argument",
 				       argv[optind - 1]);
-		return UBLK_GETOPT_ERR;
+		g->exit_code = EXIT_USAGE;
+		return -1;
 	}
 	return c;
 }
@@ -224,6 +255,28 @@ const char *ublk_state_name(uint16_t state, char *buf, size_t len)
 		return names[state];
 	snprintf(buf, len, "state-%u", state);
 	return buf;
+}
+
+int ublk_dev_info(struct ublk_ctrl *c, uint32_t id,
+		  struct ublksrv_ctrl_dev_info *info)
+{
+	int ret = ublk_ctrl_get_info(c, id, info);
+
+	if (ret)
+		ublk_dev_err(id, ret, "cannot read device info");
+	return ret ? -1 : 0;
+}
+
+int ublk_dev_need_live(uint32_t id, const struct ublksrv_ctrl_dev_info *info,
+		       const char *what)
+{
+	char buf[32];
+
+	if (info->state == UBLK_S_DEV_LIVE)
+		return 0;
+	ublk_err("device %u: cannot %s: it is %s, not live", id, what,
+		 ublk_state_name(info->state, buf, sizeof(buf)));
+	return -1;
 }
 
 int ublk_get_features_or_err(struct ublk_ctrl *c, uint64_t *features)
@@ -317,7 +370,7 @@ static int wait_exit(pid_t pid, int64_t deadline)
 	return ret > 0 ? 0 : -ETIMEDOUT;
 }
 
-int ublk_ctrl_bounded(ublk_ctrl_fn fn, uint32_t dev_id, uint64_t arg,
+int ublk_ctrl_bounded(uint32_t op, uint32_t dev_id, uint64_t data,
 		      int timeout_ms)
 {
 	int64_t deadline = ublk_deadline(timeout_ms);
@@ -333,7 +386,7 @@ int ublk_ctrl_bounded(ublk_ctrl_fn fn, uint32_t dev_id, uint64_t arg,
 		int ret = ublk_ctrl_open(&c);
 
 		if (!ret) {
-			ret = fn(&c, dev_id, arg);
+			ret = ublk_ctrl_dev_op(&c, op, dev_id, data);
 			ublk_ctrl_close(&c);
 		}
 		/* errno values fit the 8-bit exit status. */
@@ -409,11 +462,6 @@ bool ublk_server_alive(uint32_t id, const struct ublksrv_ctrl_dev_info *info)
 	return ublk_pid_holds_dev(ublk_server_pid(id, info), id);
 }
 
-static int stop_fn(struct ublk_ctrl *c, uint32_t id, uint64_t safe)
-{
-	return safe ? ublk_ctrl_try_stop_dev(c, id) : ublk_ctrl_stop_dev(c, id);
-}
-
 static int wait_server(uint32_t id, pid_t pid, bool term, int64_t deadline,
 		       int bound_s)
 {
@@ -450,7 +498,7 @@ static int try_stop(uint32_t id, int64_t deadline)
 	if (grace > deadline)
 		grace = deadline;
 	for (;;) {
-		ret = ublk_ctrl_bounded(stop_fn, id, true,
+		ret = ublk_ctrl_bounded(UBLK_U_CMD_TRY_STOP_DEV, id, 0,
 					ublk_left_ms(deadline));
 		if (ret != -EBUSY)
 			return ret;
@@ -468,7 +516,7 @@ int ublk_dev_stop(uint32_t id, pid_t pid, bool safe, bool term,
 	if (safe)
 		ret = try_stop(id, deadline);
 	else
-		ret = ublk_ctrl_bounded(stop_fn, id, false,
+		ret = ublk_ctrl_bounded(UBLK_U_CMD_STOP_DEV, id, 0,
 					ublk_left_ms(deadline));
 	if (ret == -ETIMEDOUT) {
 		ublk_err(

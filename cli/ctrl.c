@@ -121,13 +121,17 @@ static bool need_path(void)
 	return geteuid() != 0;
 }
 
-static int dev_cmd(struct ublk_ctrl *c, uint32_t op, uint32_t dev_id, void *buf,
-		   uint32_t len, uint64_t data)
+/*
+ * A command about device dev_id (and queue q_id, or CTRL_NO_QUEUE),
+ * naming /dev/ublkcN when the caller is not root.
+ */
+static int dev_queue_cmd(struct ublk_ctrl *c, uint32_t op, uint32_t dev_id,
+			 uint16_t q_id, void *buf, uint32_t len, uint64_t data)
 {
 	struct ctrl_req r = {
 		.op = op,
 		.dev_id = dev_id,
-		.q_id = CTRL_NO_QUEUE,
+		.q_id = q_id,
 		.buf = buf,
 		.len = len,
 		.data = data,
@@ -137,18 +141,32 @@ static int dev_cmd(struct ublk_ctrl *c, uint32_t op, uint32_t dev_id, void *buf,
 	return ctrl_submit(c, &r);
 }
 
+static int dev_cmd(struct ublk_ctrl *c, uint32_t op, uint32_t dev_id, void *buf,
+		   uint32_t len, uint64_t data)
+{
+	return dev_queue_cmd(c, op, dev_id, CTRL_NO_QUEUE, buf, len, data);
+}
+
 /*
- * START/DEL/END_RECOVERY may be interrupted while they wait in the kernel;
- * they are safe to repeat, so EINTR is retried here.
+ * START/DEL/START_USER_RECOVERY/END_USER_RECOVERY may be interrupted while
+ * they wait in the kernel; they are safe to repeat.
  */
-static int dev_cmd_retry(struct ublk_ctrl *c, uint32_t op, uint32_t dev_id,
-			 void *buf, uint32_t len, uint64_t data)
+static bool repeatable(uint32_t op)
+{
+	return op == UBLK_U_CMD_START_DEV || op == UBLK_U_CMD_DEL_DEV ||
+	       op == UBLK_U_CMD_DEL_DEV_ASYNC ||
+	       op == UBLK_U_CMD_START_USER_RECOVERY ||
+	       op == UBLK_U_CMD_END_USER_RECOVERY;
+}
+
+int ublk_ctrl_dev_op(struct ublk_ctrl *c, uint32_t op, uint32_t dev_id,
+		     uint64_t data)
 {
 	int ret;
 
 	do {
-		ret = dev_cmd(c, op, dev_id, buf, len, data);
-	} while (ret == -EINTR);
+		ret = dev_cmd(c, op, dev_id, NULL, 0, data);
+	} while (ret == -EINTR && repeatable(op));
 	return ret;
 }
 
@@ -184,25 +202,19 @@ int ublk_ctrl_add_dev(struct ublk_ctrl *c, struct ublksrv_ctrl_dev_info *info)
 
 int ublk_ctrl_del_dev(struct ublk_ctrl *c, uint32_t dev_id, bool async)
 {
-	return dev_cmd_retry(
+	return ublk_ctrl_dev_op(
 		c, async ? UBLK_U_CMD_DEL_DEV_ASYNC : UBLK_U_CMD_DEL_DEV,
-		dev_id, NULL, 0, 0);
+		dev_id, 0);
 }
 
 int ublk_ctrl_start_dev(struct ublk_ctrl *c, uint32_t dev_id, int32_t pid)
 {
-	return dev_cmd_retry(c, UBLK_U_CMD_START_DEV, dev_id, NULL, 0,
-			     (uint64_t)pid);
+	return ublk_ctrl_dev_op(c, UBLK_U_CMD_START_DEV, dev_id, (uint64_t)pid);
 }
 
 int ublk_ctrl_stop_dev(struct ublk_ctrl *c, uint32_t dev_id)
 {
-	return dev_cmd(c, UBLK_U_CMD_STOP_DEV, dev_id, NULL, 0, 0);
-}
-
-int ublk_ctrl_try_stop_dev(struct ublk_ctrl *c, uint32_t dev_id)
-{
-	return dev_cmd(c, UBLK_U_CMD_TRY_STOP_DEV, dev_id, NULL, 0, 0);
+	return ublk_ctrl_dev_op(c, UBLK_U_CMD_STOP_DEV, dev_id, 0);
 }
 
 int ublk_ctrl_get_info(struct ublk_ctrl *c, uint32_t dev_id,
@@ -245,40 +257,25 @@ int ublk_ctrl_get_params(struct ublk_ctrl *c, uint32_t dev_id,
 int ublk_ctrl_get_affinity(struct ublk_ctrl *c, uint32_t dev_id, uint16_t q_id,
 			   void *mask, uint16_t len)
 {
-	struct ctrl_req r = {
-		.op = UBLK_U_CMD_GET_QUEUE_AFFINITY,
-		.dev_id = dev_id,
-		.q_id = q_id,
-		.buf = mask,
-		.len = len,
-		.data = q_id,
-		.path = need_path(),
-	};
-
-	return ctrl_submit(c, &r);
+	return dev_queue_cmd(c, UBLK_U_CMD_GET_QUEUE_AFFINITY, dev_id, q_id,
+			     mask, len, q_id);
 }
 
 int ublk_ctrl_update_size(struct ublk_ctrl *c, uint32_t dev_id,
 			  uint64_t sectors)
 {
-	return dev_cmd(c, UBLK_U_CMD_UPDATE_SIZE, dev_id, NULL, 0, sectors);
-}
-
-int ublk_ctrl_quiesce(struct ublk_ctrl *c, uint32_t dev_id, uint64_t timeout_ms)
-{
-	return dev_cmd(c, UBLK_U_CMD_QUIESCE_DEV, dev_id, NULL, 0, timeout_ms);
+	return ublk_ctrl_dev_op(c, UBLK_U_CMD_UPDATE_SIZE, dev_id, sectors);
 }
 
 int ublk_ctrl_start_recovery(struct ublk_ctrl *c, uint32_t dev_id)
 {
-	return dev_cmd_retry(c, UBLK_U_CMD_START_USER_RECOVERY, dev_id, NULL, 0,
-			     0);
+	return ublk_ctrl_dev_op(c, UBLK_U_CMD_START_USER_RECOVERY, dev_id, 0);
 }
 
 int ublk_ctrl_end_recovery(struct ublk_ctrl *c, uint32_t dev_id, int32_t pid)
 {
-	return dev_cmd_retry(c, UBLK_U_CMD_END_USER_RECOVERY, dev_id, NULL, 0,
-			     (uint64_t)pid);
+	return ublk_ctrl_dev_op(c, UBLK_U_CMD_END_USER_RECOVERY, dev_id,
+				(uint64_t)pid);
 }
 
 static const char *const feature_names[] = {

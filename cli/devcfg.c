@@ -5,7 +5,6 @@
  * one exclusion table, and the normalized form saved for recover.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,26 +92,49 @@ static const int needs[][2] = {
 	{ OPT_RECOVER_EXISTING, 'n' },
 };
 
-/* Options without argument that set one field (and are saved as true). */
+/*
+ * Options without argument that set one field (and are saved as true),
+ * and the UBLK_F_* flag each asks ADD_DEV for (read-only is a parameter).
+ */
 static const struct {
 	int key;
 	size_t off;
+	uint64_t dev_flag;
 } flag_opts[] = {
-	{ OPT_READ_ONLY, offsetof(struct ublk_dev_cfg, read_only) },
-	{ OPT_USER_COPY, offsetof(struct ublk_dev_cfg, user_copy) },
-	{ OPT_ZERO_COPY, offsetof(struct ublk_dev_cfg, zero_copy) },
-	{ OPT_AUTO_ZC, offsetof(struct ublk_dev_cfg, auto_zc) },
-	{ OPT_AUTO_ZC_FALLBACK,
-	  offsetof(struct ublk_dev_cfg, auto_zc_fallback) },
-	{ OPT_BATCH, offsetof(struct ublk_dev_cfg, batch) },
-	{ OPT_UNPRIVILEGED, offsetof(struct ublk_dev_cfg, unprivileged) },
+	{ OPT_READ_ONLY, offsetof(struct ublk_dev_cfg, read_only), 0 },
+	{ OPT_USER_COPY, offsetof(struct ublk_dev_cfg, user_copy),
+	  UBLK_F_USER_COPY },
+	{ OPT_ZERO_COPY, offsetof(struct ublk_dev_cfg, zero_copy),
+	  UBLK_F_SUPPORT_ZERO_COPY },
+	{ OPT_AUTO_ZC, offsetof(struct ublk_dev_cfg, auto_zc),
+	  UBLK_F_AUTO_BUF_REG },
+	/* Registering by hand after a failed auto registration is zero copy. */
+	{ OPT_AUTO_ZC_FALLBACK, offsetof(struct ublk_dev_cfg, auto_zc_fallback),
+	  UBLK_F_SUPPORT_ZERO_COPY },
+	{ OPT_BATCH, offsetof(struct ublk_dev_cfg, batch), UBLK_F_BATCH_IO },
+	{ OPT_UNPRIVILEGED, offsetof(struct ublk_dev_cfg, unprivileged),
+	  UBLK_F_UNPRIVILEGED_DEV },
 };
 
-static const char *const recovery_names[] = {
-	[UBLK_RECOVERY_REQUEUE] = "requeue",
-	[UBLK_RECOVERY_REISSUE] = "reissue",
-	[UBLK_RECOVERY_FAIL_IO] = "fail-io",
+/* --recovery's modes: the name, and the UBLK_F_* flags ADD_DEV asks for. */
+static const struct {
+	const char *name;
+	uint64_t dev_flags;
+} recovery_modes[] = {
+	[UBLK_RECOVERY_NONE] = { NULL, 0 },
+	[UBLK_RECOVERY_REQUEUE] = { "requeue", UBLK_F_USER_RECOVERY },
+	[UBLK_RECOVERY_REISSUE] = { "reissue",
+				    UBLK_F_USER_RECOVERY |
+					    UBLK_F_USER_RECOVERY_REISSUE },
+	[UBLK_RECOVERY_FAIL_IO] = { "fail-io",
+				    UBLK_F_USER_RECOVERY |
+					    UBLK_F_USER_RECOVERY_FAIL_IO },
 };
+
+static bool flag_set(const struct ublk_dev_cfg *c, size_t row)
+{
+	return *(const bool *)((const char *)c + flag_opts[row].off);
+}
 
 static void add_usage(void)
 {
@@ -218,8 +240,8 @@ static int apply_opt(struct ublk_dev_cfg *c, int key, const char *arg)
 		break;
 	case 'r':
 		c->recovery = arg ? UBLK_RECOVERY_NONE : UBLK_RECOVERY_REQUEUE;
-		for (i = 1; arg && i < ARRAY_SIZE(recovery_names); i++)
-			if (!strcmp(arg, recovery_names[i]))
+		for (i = 1; arg && i < ARRAY_SIZE(recovery_modes); i++)
+			if (!strcmp(arg, recovery_modes[i].name))
 				c->recovery = (enum ublk_recovery)i;
 		if (!c->recovery)
 			return ublk_usage_err(
@@ -376,13 +398,12 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 	c->argc = argc - 1;
 	c->argv = argv + 1;
 	merge_opts(&m);
-	ublk_getopt_init(&g, m.rows);
+	/* add prints its own help: the targets' options follow add's. */
+	ublk_getopt_init(&g, m.rows, NULL);
 	while (!ret && (opt = ublk_getopt_next(&g, argc, argv)) != -1) {
 		const struct ublk_opt *o = ublk_opt_find(m.rows, opt);
 
-		if (opt == UBLK_GETOPT_ERR) {
-			ret = EXIT_USAGE;
-		} else if (opt == 'h') {
+		if (opt == 'h') {
 			add_usage();
 			ret = -1;
 		} else if (opt == 't') {
@@ -401,6 +422,9 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 			ret = apply_opt(c, opt, optarg);
 		}
 	}
+	/* A usage error the option loop printed. */
+	if (!ret && g.exit_code >= 0)
+		ret = g.exit_code;
 	if (!ret)
 		ret = set_type(c, type);
 	/* getopt moved the operands last: the target's one, if it has one. */
@@ -434,6 +458,20 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 	return ret;
 }
 
+uint64_t ublk_cfg_dev_flags(const struct ublk_dev_cfg *c)
+{
+	uint64_t f = UBLK_F_CMD_IOCTL_ENCODE;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(flag_opts); i++)
+		if (flag_set(c, i))
+			f |= flag_opts[i].dev_flag;
+	f |= recovery_modes[c->recovery].dev_flags;
+	if (!c->batch && c->nthreads > c->queues)
+		f |= UBLK_F_PER_IO_DAEMON;
+	return f;
+}
+
 /* ---- the normalized form ---- */
 
 /* Append one pair to st->opts (copies); value NULL for a flag. */
@@ -460,10 +498,7 @@ static int save_pair(void *ctx, const char *name, const char *value)
 
 static int save_u64(struct ublk_state *st, const char *name, uint64_t v)
 {
-	char buf[24];
-
-	snprintf(buf, sizeof(buf), "%" PRIu64, v);
-	return save_pair(st, name, buf);
+	return ublk_emit_u64(save_pair, st, name, v);
 }
 
 int ublk_cfg_save(const struct ublk_dev_cfg *c, struct ublk_state *st)
@@ -479,9 +514,9 @@ int ublk_cfg_save(const struct ublk_dev_cfg *c, struct ublk_state *st)
 	      (c->pbs && save_u64(st, "physical-block-size", c->pbs)) ||
 	      save_u64(st, "max-io-size", c->max_io) ||
 	      (c->recovery &&
-	       save_pair(st, "recovery", recovery_names[c->recovery]));
+	       save_pair(st, "recovery", recovery_modes[c->recovery].name));
 	for (i = 0; !ret && i < (int)ARRAY_SIZE(flag_opts); i++)
-		if (*(const bool *)((const char *)c + flag_opts[i].off))
+		if (flag_set(c, (size_t)i))
 			ret = save_pair(st, opt_name(flag_opts[i].key), NULL);
 	if (!ret && c->tgt.ops->save)
 		ret = c->tgt.ops->save(&c->tgt, save_pair, st);

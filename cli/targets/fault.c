@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <liburing.h>
-#include <stdlib.h>
 
 #include "ublkctl/server.h"
 
@@ -20,8 +19,6 @@ enum {
 };
 
 enum { FAULT_OP_DELAY = 1 };
-
-#define FAULT_DEF_SIZE (1ULL << 30)
 
 struct fault_priv {
 	uint32_t delay_us;
@@ -41,21 +38,12 @@ static const struct ublk_opt fault_opts[] = {
 	UBLK_OPT_END,
 };
 
-static struct fault_priv *priv_of(struct ublk_tgt *tgt)
-{
-	if (!tgt->priv)
-		tgt->priv = calloc(1, sizeof(struct fault_priv));
-	return tgt->priv;
-}
-
 static int fault_parse_opt(struct ublk_tgt *tgt, int key, const char *arg)
 {
-	struct fault_priv *p = priv_of(tgt);
+	struct fault_priv *p = ublk_tgt_priv(tgt, sizeof(*p));
 
-	if (!p) {
-		ublk_errno(ENOMEM, "fault");
+	if (!p)
 		return EXIT_FAIL;
-	}
 	if (key == FAULT_OPT_DELAY)
 		return ublk_parse_u32("delay-us", arg, 0, 10000000,
 				      &p->delay_us) ?
@@ -76,49 +64,25 @@ static int fault_parse_opt(struct ublk_tgt *tgt, int key, const char *arg)
 
 static int fault_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 {
-	struct fault_priv *p;
+	struct fault_priv *p = ublk_tgt_priv(tgt, sizeof(*p));
 
-	if (!priv_of(tgt)) {
-		ublk_errno(ENOMEM, "fault");
+	if (!p)
 		return EXIT_FAIL;
-	}
-	p = tgt->priv;
 	p->ts.tv_sec = p->delay_us / 1000000;
 	p->ts.tv_nsec = (long long)(p->delay_us % 1000000) * 1000;
-	tgt->size = cfg->size ? cfg->size : FAULT_DEF_SIZE;
-	tgt->lbs = cfg->lbs ? cfg->lbs : 512;
-	tgt->pbs = cfg->pbs ? cfg->pbs : 4096;
-	if (tgt->pbs < tgt->lbs)
-		tgt->pbs = tgt->lbs;
-	tgt->min_lbs = 512;
-	tgt->dma_align = 512;
-	return EXIT_OK;
+	return ublk_tgt_init_nostore(tgt, cfg);
 }
 
-static int fault_save(const struct ublk_tgt *tgt,
-		      int (*emit)(void *ctx, const char *name,
-				  const char *value),
-		      void *ctx)
+static int fault_save(const struct ublk_tgt *tgt, ublk_emit_fn emit, void *ctx)
 {
 	const struct fault_priv *p = tgt->priv;
-	char buf[16];
 	int ret = 0;
 
-	if (p->delay_us) {
-		snprintf(buf, sizeof(buf), "%u", p->delay_us);
-		ret = emit(ctx, "delay-us", buf);
-	}
-	if (!ret && p->fail_every) {
-		snprintf(buf, sizeof(buf), "%u", p->fail_every);
-		ret = emit(ctx, "fail-every", buf);
-	}
+	if (p->delay_us)
+		ret = ublk_emit_u64(emit, ctx, "delay-us", p->delay_us);
+	if (!ret && p->fail_every)
+		ret = ublk_emit_u64(emit, ctx, "fail-every", p->fail_every);
 	return ret;
-}
-
-static void fault_deinit(struct ublk_tgt *tgt)
-{
-	free(tgt->priv);
-	tgt->priv = NULL;
 }
 
 static int fault_result(struct ublk_queue *q, unsigned int tag, uint64_t n)
@@ -177,7 +141,7 @@ const struct target_ops target_fault = {
 		"  --exit-after is not kept for recover: the recovered server serves on.\n",
 	.parse_opt = fault_parse_opt,
 	.init = fault_init,
-	.deinit = fault_deinit,
+	.deinit = ublk_tgt_free_priv,
 	.save = fault_save,
 	.queue_io = fault_queue_io,
 	.io_done = fault_io_done,

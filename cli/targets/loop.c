@@ -49,21 +49,12 @@ static const struct ublk_opt loop_opts[] = {
 	UBLK_OPT_END,
 };
 
-static struct loop_priv *priv_of(struct ublk_tgt *tgt)
-{
-	if (!tgt->priv)
-		tgt->priv = calloc(1, sizeof(struct loop_priv));
-	return tgt->priv;
-}
-
 static int loop_parse_opt(struct ublk_tgt *tgt, int key, const char *arg)
 {
-	struct loop_priv *p = priv_of(tgt);
+	struct loop_priv *p = ublk_tgt_priv(tgt, sizeof(*p));
 
-	if (!p) {
-		ublk_errno(ENOMEM, "loop");
+	if (!p)
 		return EXIT_FAIL;
-	}
 	switch (key) {
 	case 'f':
 		p->file = arg;
@@ -102,7 +93,7 @@ static bool can_punch(int fd, const struct stat *st)
 
 static int loop_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 {
-	struct loop_priv *p = priv_of(tgt);
+	const struct loop_priv *p = tgt->priv;
 	uint32_t lbs = 512, pbs = 4096, mem_align = 512;
 	uint64_t avail;
 	struct stat st;
@@ -216,23 +207,17 @@ static int loop_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 	return EXIT_OK;
 }
 
-static int loop_save(const struct ublk_tgt *tgt,
-		     int (*emit)(void *ctx, const char *name,
-				 const char *value),
-		     void *ctx)
+static int loop_save(const struct ublk_tgt *tgt, ublk_emit_fn emit, void *ctx)
 {
 	const struct loop_priv *p = tgt->priv;
-	char off[24];
 	int ret;
 
 	/* The resolved path: recover may run from another directory. */
 	ret = emit(ctx, "file", tgt->backing);
 	if (!ret && p->buffered)
 		ret = emit(ctx, "buffered", NULL);
-	if (!ret && p->offset) {
-		snprintf(off, sizeof(off), "%" PRIu64, p->offset);
-		ret = emit(ctx, "offset", off);
-	}
+	if (!ret && p->offset)
+		ret = ublk_emit_u64(emit, ctx, "offset", p->offset);
 	return ret;
 }
 
@@ -290,8 +275,7 @@ static void loop_deinit(struct ublk_tgt *tgt)
 	if (tgt->nr_fds)
 		close(tgt->fds[0]);
 	tgt->nr_fds = 0;
-	free(tgt->priv);
-	tgt->priv = NULL;
+	ublk_tgt_free_priv(tgt);
 }
 
 /* Punch a hole (or ZERO_RANGE) over the range of request tag of q. */

@@ -172,16 +172,14 @@ static const struct ublk_opt nbd_opts[] = {
 	UBLK_OPT_END,
 };
 
+/* The target's state; --reconnect-timeout's default is set as it is made. */
 static struct nbd_priv *priv_of(struct ublk_tgt *tgt)
 {
-	struct nbd_priv *p = tgt->priv;
+	bool fresh = !tgt->priv;
+	struct nbd_priv *p = ublk_tgt_priv(tgt, sizeof(*p));
 
-	if (!p) {
-		p = calloc(1, sizeof(*p));
-		if (p)
-			p->reconnect_s = NBD_DEF_RECONNECT_S;
-		tgt->priv = p;
-	}
+	if (p && fresh)
+		p->reconnect_s = NBD_DEF_RECONNECT_S;
 	return p;
 }
 
@@ -189,10 +187,8 @@ static int nbd_parse_opt(struct ublk_tgt *tgt, int key, const char *arg)
 {
 	struct nbd_priv *p = priv_of(tgt);
 
-	if (!p) {
-		ublk_errno(ENOMEM, "nbd");
+	if (!p)
 		return EXIT_FAIL;
-	}
 	switch (key) {
 	case NBD_OPT_URI:
 		if (p->uri) {
@@ -392,7 +388,7 @@ static void conn_disconnect(struct nbd_handle *h)
  */
 static int nbd_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 {
-	struct nbd_priv *p = priv_of(tgt);
+	struct nbd_priv *p = tgt->priv;
 	struct nbd_handle *h;
 	int ret;
 
@@ -434,28 +430,18 @@ static int nbd_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 	return EXIT_OK;
 }
 
-static int nbd_save(const struct ublk_tgt *tgt,
-		    int (*emit)(void *ctx, const char *name, const char *value),
-		    void *ctx)
+static int nbd_save(const struct ublk_tgt *tgt, ublk_emit_fn emit, void *ctx)
 {
 	const struct nbd_priv *p = tgt->priv;
-	char sec[16];
 	int ret;
 
 	ret = emit(ctx, "uri", p->uri);
-	if (!ret && p->reconnect_s != NBD_DEF_RECONNECT_S) {
-		snprintf(sec, sizeof(sec), "%" PRIu32, p->reconnect_s);
-		ret = emit(ctx, "reconnect-timeout", sec);
-	}
+	if (!ret && p->reconnect_s != NBD_DEF_RECONNECT_S)
+		ret = ublk_emit_u64(emit, ctx, "reconnect-timeout",
+				    p->reconnect_s);
 	if (!ret && p->libnbd_io)
 		ret = emit(ctx, "libnbd-io", NULL);
 	return ret;
-}
-
-static void nbd_deinit(struct ublk_tgt *tgt)
-{
-	free(tgt->priv);
-	tgt->priv = NULL;
 }
 
 /* ------------------------------------------------------------ I/O path */
@@ -1313,7 +1299,7 @@ const struct target_ops target_nbd = {
 		"  Requests go through io_uring send/recv, or libnbd with TLS.\n",
 	.parse_opt = nbd_parse_opt,
 	.init = nbd_init,
-	.deinit = nbd_deinit,
+	.deinit = ublk_tgt_free_priv,
 	.save = nbd_save,
 	.queue_io = nbd_queue_io,
 	.thread_init = nbd_thread_init,

@@ -5,20 +5,7 @@
 #include "ublkctl/compat.h"
 #include "ublkctl/server.h"
 
-#define NULL_DEF_SIZE (1ULL << 30)
 #define NULL_OP_NOP 1
-
-static int null_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
-{
-	tgt->size = cfg->size ? cfg->size : NULL_DEF_SIZE;
-	tgt->lbs = cfg->lbs ? cfg->lbs : 512;
-	tgt->pbs = cfg->pbs ? cfg->pbs : 4096;
-	if (tgt->pbs < tgt->lbs)
-		tgt->pbs = tgt->lbs;
-	tgt->min_lbs = 512;
-	tgt->dma_align = 512;
-	return EXIT_OK;
-}
 
 /*
  * With a registered buffer, a NOP that names it (IORING_NOP_FIXED_BUFFER)
@@ -65,6 +52,6 @@ static int null_queue_io(struct ublk_thread *t, struct ublk_queue *q,
 const struct target_ops target_null = {
 	.name = "null",
 	.summary = "no storage: writes are dropped, reads return garbage",
-	.init = null_init,
+	.init = ublk_tgt_init_nostore,
 	.queue_io = null_queue_io,
 };

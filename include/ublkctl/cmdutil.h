@@ -26,6 +26,25 @@ void ublk_usage_begin(FILE *f, const char *synopsis, const char *summary,
 /* "\nSee ublkctl-<cmd>(8).\n" */
 void ublk_usage_end(FILE *f);
 
+struct ublk_col;
+
+/* What a command's --help says around its option table. */
+struct ublk_help {
+	const char *synopsis; /* after "ublkctl <cmd>" */
+	const char *summary; /* one line */
+	/* Optional: the "Output columns:" block of a listing. */
+	const struct ublk_col *cols;
+	size_t ncols;
+	const char *notes; /* Optional: text after the options and columns */
+};
+
+/*
+ * The whole --help of a command: ublk_usage_begin, the columns, the
+ * notes, ublk_usage_end.
+ */
+void ublk_usage(FILE *f, const struct ublk_help *help,
+		const struct ublk_opt *opts);
+
 /* The -n/--id ID option of every command that acts on one device. */
 struct ublk_dev_arg {
 	uint32_t id;
@@ -46,36 +65,45 @@ struct ublk_out;
  * The command sets the destinations it has after ublk_getopt_init;
  * ublk_getopt_next then handles those options itself: -n/--id into dev,
  * -o/--output into *cols, -J/-r/--noheadings/-b into out, -h/--help by
- * calling usage().
+ * printing help (when the command gave one).
  */
 struct ublk_getopt {
 	const struct ublk_opt *opts;
 	int longidx; /* after ublk_getopt_next: the long option's row, or -1 */
+	/*
+	 * After ublk_getopt_next returned -1: -1 when the options ended,
+	 * else what the command exits with: EXIT_OK after --help,
+	 * EXIT_USAGE after a usage error (printed).
+	 */
+	int exit_code;
 	struct option longopts[32];
 	char shortopts[100];
-	void (*usage)(void);
+	const struct ublk_help *help;
 	struct ublk_dev_arg *dev;
 	struct ublk_out *out;
 	const char **cols;
 };
 
-#define UBLK_GETOPT_ERR (-2)
-#define UBLK_GETOPT_HELP (-3)
-
-void ublk_getopt_init(struct ublk_getopt *g, const struct ublk_opt *opts);
 /*
- * Next option of the command's own: its key (with optarg set), -1 when
- * options end, UBLK_GETOPT_HELP after printing --help (the caller returns
- * EXIT_OK), or UBLK_GETOPT_ERR after printing a usage error (unknown
- * option, missing or bad argument): the caller returns EXIT_USAGE.
+ * help NULL: -h/--help is returned as 'h' (a command with its own help
+ * printer); else -h prints ublk_usage(stdout, help, opts).
+ */
+void ublk_getopt_init(struct ublk_getopt *g, const struct ublk_opt *opts,
+		      const struct ublk_help *help);
+/*
+ * Next option of the command's own: its key (with optarg set); -1 when
+ * the options end, after --help and after a usage error (unknown option,
+ * missing or bad argument): g->exit_code tells which.
  */
 int ublk_getopt_next(struct ublk_getopt *g, int argc, char **argv);
 /*
- * After the options: no operand may be left, and with need_dev -n must
- * have been given. 0, or EXIT_USAGE after the error and the hint.
+ * After the options: whether the command goes on. false after --help or
+ * a usage error (the command returns g->exit_code); a usage error is
+ * also an operand left, with need_dev a missing -n, and with out both
+ * --json and --raw.
  */
-int ublk_getopt_end(const struct ublk_getopt *g, int argc, char **argv,
-		    bool need_dev);
+bool ublk_getopt_end(struct ublk_getopt *g, int argc, char **argv,
+		     bool need_dev);
 
 /* -n's argument: 0, or EXIT_USAGE after the error and the hint. */
 int ublk_dev_arg(struct ublk_dev_arg *d, const char *arg);
@@ -108,6 +136,19 @@ void ublk_dev_err(uint32_t id, int err, const char *what);
 /* Lower-case state name: "dead", "live", "quiesced", "fail-io". */
 const char *ublk_state_name(uint16_t state, char *buf, size_t len);
 
+/*
+ * GET_DEV_INFO of device id into info: 0, or -1 after ublk_dev_err's
+ * "device <id>: cannot read device info: ..." (or "no such device").
+ */
+int ublk_dev_info(struct ublk_ctrl *c, uint32_t id,
+		  struct ublksrv_ctrl_dev_info *info);
+/*
+ * 0 if the device is live, else -1 after "device <id>: cannot <what>:
+ * it is <state>, not live".
+ */
+int ublk_dev_need_live(uint32_t id, const struct ublksrv_ctrl_dev_info *info,
+		       const char *what);
+
 /* Kernel feature bits; on failure prints a message and returns -1. */
 int ublk_get_features_or_err(struct ublk_ctrl *c, uint64_t *features);
 /*
@@ -118,17 +159,14 @@ int ublk_need_feature(uint64_t features, uint64_t flag, const char *why);
 /* GET_FEATURES, then ublk_need_feature: 0, or -1 with the message printed. */
 int ublk_require_feature(struct ublk_ctrl *c, uint64_t flag, const char *why);
 
-/* A control command run by ublk_ctrl_bounded, in a child process. */
-typedef int (*ublk_ctrl_fn)(struct ublk_ctrl *c, uint32_t dev_id, uint64_t arg);
-
 /*
- * Run fn in a forked child with its own control ring and wait at most
- * timeout_ms for it. Returns fn's result (0 or negative errno), or
- * -ETIMEDOUT: the child is then killed and left to the kernel (a control
- * command stuck in the driver cannot be interrupted; this process must
- * still be able to exit).
+ * ublk_ctrl_dev_op(op, dev_id, data) in a forked child with its own
+ * control ring, waited for at most timeout_ms. Returns its result (0 or
+ * negative errno), or -ETIMEDOUT: the child is then killed and left to
+ * the kernel (a control command stuck in the driver cannot be
+ * interrupted; this process must still be able to exit).
  */
-int ublk_ctrl_bounded(ublk_ctrl_fn fn, uint32_t dev_id, uint64_t arg,
+int ublk_ctrl_bounded(uint32_t op, uint32_t dev_id, uint64_t data,
 		      int timeout_ms);
 
 /*

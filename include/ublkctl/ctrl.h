@@ -34,11 +34,21 @@ int ublk_ctrl_get_features(struct ublk_ctrl *c, uint64_t *features);
  * kernel may clear flags, so read info->flags back.
  */
 int ublk_ctrl_add_dev(struct ublk_ctrl *c, struct ublksrv_ctrl_dev_info *info);
+/*
+ * A device command that carries no buffer, by opcode (UBLK_U_CMD_STOP_DEV,
+ * TRY_STOP_DEV, DEL_DEV, DEL_DEV_ASYNC, QUIESCE_DEV, UPDATE_SIZE, ...);
+ * data is its argument (QUIESCE_DEV's timeout in ms, UPDATE_SIZE's
+ * sectors, START_DEV's pid). EINTR is retried for the commands that are
+ * safe to repeat: START_DEV, DEL_DEV(_ASYNC), START/END_USER_RECOVERY.
+ * The functions below that take no buffer are this with their opcode
+ * (TRY_STOP_DEV and QUIESCE_DEV, run bounded, have none of their own).
+ */
+int ublk_ctrl_dev_op(struct ublk_ctrl *c, uint32_t op, uint32_t dev_id,
+		     uint64_t data);
 int ublk_ctrl_del_dev(struct ublk_ctrl *c, uint32_t dev_id, bool async);
 /* START_DEV / END_USER_RECOVERY carry the server's tgid. */
 int ublk_ctrl_start_dev(struct ublk_ctrl *c, uint32_t dev_id, int32_t pid);
 int ublk_ctrl_stop_dev(struct ublk_ctrl *c, uint32_t dev_id);
-int ublk_ctrl_try_stop_dev(struct ublk_ctrl *c, uint32_t dev_id);
 int ublk_ctrl_get_info(struct ublk_ctrl *c, uint32_t dev_id,
 		       struct ublksrv_ctrl_dev_info *info);
 int ublk_ctrl_set_params(struct ublk_ctrl *c, uint32_t dev_id,
@@ -49,8 +59,6 @@ int ublk_ctrl_get_affinity(struct ublk_ctrl *c, uint32_t dev_id, uint16_t q_id,
 			   void *mask, uint16_t len);
 int ublk_ctrl_update_size(struct ublk_ctrl *c, uint32_t dev_id,
 			  uint64_t sectors);
-int ublk_ctrl_quiesce(struct ublk_ctrl *c, uint32_t dev_id,
-		      uint64_t timeout_ms);
 int ublk_ctrl_start_recovery(struct ublk_ctrl *c, uint32_t dev_id);
 int ublk_ctrl_end_recovery(struct ublk_ctrl *c, uint32_t dev_id, int32_t pid);
 

@@ -80,6 +80,13 @@ int ublk_cfg_save(const struct ublk_dev_cfg *cfg, struct ublk_state *st);
  */
 int ublk_cfg_load(struct ublk_dev_cfg *cfg, const struct ublk_state *st);
 
+/*
+ * The UBLK_F_* flags ADD_DEV asks for: CMD_IOCTL_ENCODE, those of the
+ * data path and --unprivileged, recovery's, and PER_IO_DAEMON for more
+ * threads than queues without --batch.
+ */
+uint64_t ublk_cfg_dev_flags(const struct ublk_dev_cfg *cfg);
+
 /* Release what parse_opt allocated (the target's priv). */
 void ublk_cfg_release(struct ublk_dev_cfg *cfg);
 

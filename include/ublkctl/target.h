@@ -9,6 +9,7 @@
 #define UBLKCTL_TARGET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ublkctl/ublkctl.h"
@@ -37,6 +38,13 @@ struct ublk_tgt {
 	int fds[UBLK_TGT_MAX_FDS];
 	char backing[4096]; /* shown by list; "" if none */
 };
+
+/*
+ * Takes one option of a configuration being saved: its long name and
+ * value (NULL for an option without argument). 0, or an error that ends
+ * the saving.
+ */
+typedef int (*ublk_emit_fn)(void *ctx, const char *name, const char *value);
 
 struct target_ops {
 	const char *name;
@@ -89,9 +97,7 @@ struct target_ops {
 	 * an option without argument. recover and resize feed them back
 	 * through parse_opt. Returns 0 or the first non-zero emit result.
 	 */
-	int (*save)(const struct ublk_tgt *tgt,
-		    int (*emit)(void *ctx, const char *name, const char *value),
-		    void *ctx);
+	int (*save)(const struct ublk_tgt *tgt, ublk_emit_fn emit, void *ctx);
 
 	/*
 	 * Optional. Main thread of resize, on a target rebuilt from the
@@ -159,6 +165,33 @@ struct target_ops {
 	 */
 	void (*thread_flush)(struct ublk_thread *t);
 };
+
+/* ---- what the targets share (cli/targets/common.c) ---- */
+
+/*
+ * The target's private state, tgt->priv: allocated zeroed (size bytes)
+ * on the first call, the same pointer after. Any hook on the main thread
+ * may call it first (parse_opt, or init when no option was given). NULL
+ * after printing "<target>: Cannot allocate memory": the hook returns
+ * EXIT_FAIL.
+ */
+void *ublk_tgt_priv(struct ublk_tgt *tgt, size_t size);
+/*
+ * Free tgt->priv and clear it: deinit of a target whose state is that one
+ * allocation, or the last step of a longer deinit. Safe on a target that
+ * never allocated it.
+ */
+void ublk_tgt_free_priv(struct ublk_tgt *tgt);
+/*
+ * init of a target with no backing store (null; fault after its own
+ * setup): size from cfg or 1 GiB, logical block 512 and physical 4096
+ * unless cfg says otherwise (physical raised to the logical one), any
+ * block size from 512 and buffers aligned to 512. Returns EXIT_OK.
+ */
+int ublk_tgt_init_nostore(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg);
+
+/* emit(ctx, name, v in decimal): a number option of save. */
+int ublk_emit_u64(ublk_emit_fn emit, void *ctx, const char *name, uint64_t v);
 
 /* Registry (cli/targets/registry.c). NULL if no target has that name. */
 const struct target_ops *ublk_target_find(const char *name);
