@@ -16,8 +16,8 @@
 #include "ublkctl/server.h"
 #include "ublkctl/state.h"
 
-/* Refuse what this kernel cannot do, naming the feature. */
-static int check_features(struct ublk_ctrl *ctrl, const struct ublk_dev_cfg *c)
+/* Refuse what this kernel (features) cannot do, naming the feature. */
+static int check_features(uint64_t features, const struct ublk_dev_cfg *c)
 {
 	static const struct {
 		uint64_t bit;
@@ -33,15 +33,9 @@ static int check_features(struct ublk_ctrl *ctrl, const struct ublk_dev_cfg *c)
 		{ UBLK_F_UNPRIVILEGED_DEV, "--unprivileged" },
 		{ UBLK_F_PER_IO_DAEMON, "--nthreads" },
 	};
-	uint64_t features, want = c->info.flags;
+	uint64_t want = c->info.flags;
 	size_t i;
-	int ret;
 
-	ret = ublk_ctrl_get_features(ctrl, &features);
-	if (ret < 0) {
-		ublk_errno(ret, "GET_FEATURES");
-		return EXIT_FAIL;
-	}
 	for (i = 0; i < ARRAY_SIZE(need); i++) {
 		unsigned int bit = (unsigned int)__builtin_ctzll(need[i].bit);
 
@@ -133,7 +127,7 @@ int cmd_add(int argc, char **argv)
 	struct ublk_ctrl ctrl = { .fd = -1 };
 	struct ublk_dev_cfg *c;
 	struct ublk_params params;
-	uint64_t want;
+	uint64_t features, want;
 	uint32_t id;
 	int ret;
 
@@ -176,19 +170,21 @@ int cmd_add(int argc, char **argv)
 		ret = EXIT_FAIL;
 		goto out_free;
 	}
+	ret = ublk_ctrl_get_features(&ctrl, &features);
+	if (ret < 0) {
+		ublk_errno(ret, "GET_FEATURES");
+		ret = EXIT_FAIL;
+		goto out_close;
+	}
+	ublk_cfg_pick_mode(c, features);
 	want = ublk_cfg_dev_flags(c);
 	c->info.flags = want;
-	ret = check_features(&ctrl, c);
+	ret = check_features(features, c);
 	if (ret)
 		goto out_close;
 	/* QUIESCE_DEV needs the flag on the device: recovery brings it along. */
-	if (c->recovery) {
-		uint64_t features;
-
-		if (!ublk_ctrl_get_features(&ctrl, &features) &&
-		    (features & UBLK_F_QUIESCE))
-			want |= UBLK_F_QUIESCE;
-	}
+	if (c->recovery && (features & UBLK_F_QUIESCE))
+		want |= UBLK_F_QUIESCE;
 	if (c->dev_id != UBLK_DEV_ID_ANY) {
 		struct ublksrv_ctrl_dev_info old;
 

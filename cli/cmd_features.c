@@ -51,13 +51,7 @@ static const char *const descriptions[] = {
 static const int default_columns[] = { COL_BIT, COL_NAME, COL_DESCRIPTION };
 
 static const struct ublk_opt options[] = {
-	{ "output", 'o', required_argument, "COLS",
-	  "columns to print (+COLS adds to the default)" },
-	{ "json", 'J', no_argument, NULL,
-	  "use JSON output (root key features)" },
-	{ "raw", 'r', no_argument, NULL, "use raw output" },
-	{ "noheadings", UBLK_OPT_NOHEADINGS, no_argument, NULL,
-	  "do not print headings" },
+	UBLK_OUT_OPTS("features"),
 	UBLK_OPT_END,
 };
 

@@ -107,13 +107,7 @@ enum {
 
 static const struct ublk_opt options[] = {
 	{ "id", 'n', required_argument, "ID", "list only device ID" },
-	{ "output", 'o', required_argument, "COLS",
-	  "columns to print (+COLS adds to the default)" },
-	{ "json", 'J', no_argument, NULL,
-	  "use JSON output (root key ublkdevices)" },
-	{ "raw", 'r', no_argument, NULL, "use raw output" },
-	{ "noheadings", UBLK_OPT_NOHEADINGS, no_argument, NULL,
-	  "do not print headings" },
+	UBLK_OUT_OPTS("ublkdevices"),
 	{ "bytes", 'b', no_argument, NULL, "print SIZE in bytes" },
 	{ "list-columns", OPT_LIST_COLUMNS, no_argument, NULL,
 	  "print the column names and exit" },

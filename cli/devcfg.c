@@ -20,6 +20,7 @@ enum {
 	OPT_PBS,
 	OPT_MAX_IO,
 	OPT_READ_ONLY,
+	OPT_COPY,
 	OPT_USER_COPY,
 	OPT_ZERO_COPY,
 	OPT_AUTO_ZC,
@@ -55,6 +56,8 @@ static const struct ublk_opt add_opts[] = {
 	  "make the device read-only" },
 	{ "recovery", 'r', optional_argument, "MODE",
 	  "survive a server crash: requeue (default), reissue or fail-io" },
+	{ "copy", OPT_COPY, no_argument, NULL,
+	  "plain copy (without any data-path option: the fastest)" },
 	{ "user-copy", OPT_USER_COPY, no_argument, NULL,
 	  "server copies data with pread/pwrite on /dev/ublkcN" },
 	{ "zero-copy", OPT_ZERO_COPY, no_argument, NULL,
@@ -79,7 +82,7 @@ static const struct ublk_opt add_opts[] = {
  * ul_excl_t), reported in table order. Rows end with 0.
  */
 static const int excl[][4] = {
-	{ OPT_USER_COPY, OPT_ZERO_COPY, OPT_AUTO_ZC },
+	{ OPT_COPY, OPT_USER_COPY, OPT_ZERO_COPY, OPT_AUTO_ZC },
 	{ OPT_UNPRIVILEGED, OPT_USER_COPY },
 	{ OPT_UNPRIVILEGED, OPT_ZERO_COPY },
 	{ OPT_UNPRIVILEGED, OPT_AUTO_ZC },
@@ -102,6 +105,7 @@ static const struct {
 	uint64_t dev_flag;
 } flag_opts[] = {
 	{ OPT_READ_ONLY, offsetof(struct ublk_dev_cfg, read_only), 0 },
+	{ OPT_COPY, offsetof(struct ublk_dev_cfg, copy), 0 },
 	{ OPT_USER_COPY, offsetof(struct ublk_dev_cfg, user_copy),
 	  UBLK_F_USER_COPY },
 	{ OPT_ZERO_COPY, offsetof(struct ublk_dev_cfg, zero_copy),
@@ -455,7 +459,22 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 		ret = check_given(given);
 	if (!ret)
 		ret = check_values(c);
+	c->mode_given = c->copy || c->user_copy || c->zero_copy || c->auto_zc ||
+			c->auto_zc_fallback || c->batch;
 	return ret;
+}
+
+void ublk_cfg_pick_mode(struct ublk_dev_cfg *c, uint64_t features)
+{
+	uint64_t fast = c->tgt.ops->fast_flags & features;
+
+	if (c->mode_given || c->unprivileged)
+		return;
+	if ((fast & UBLK_F_AUTO_BUF_REG) &&
+	    c->queues * c->depth <= UBLK_MAX_FIXED_BUFS)
+		c->auto_zc = true;
+	if (fast & UBLK_F_BATCH_IO)
+		c->batch = true;
 }
 
 uint64_t ublk_cfg_dev_flags(const struct ublk_dev_cfg *c)

@@ -11,7 +11,7 @@
 # The options of each command, and of each target of add.
 _ublkctl_opts_add='--type --id --queues --depth --nthreads --size
 	--logical-block-size --physical-block-size --max-io-size --read-only
-	--recovery --user-copy --zero-copy --auto-zc --auto-zc-fallback --batch
+	--recovery --copy --user-copy --zero-copy --auto-zc --auto-zc-fallback --batch
 	--unprivileged --foreground --recover-existing --help'
 _ublkctl_opts_add_null=''
 _ublkctl_opts_add_loop='--file --buffered --offset'

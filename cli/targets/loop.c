@@ -377,6 +377,7 @@ static void loop_io_done(struct ublk_thread *t, struct ublk_queue *q,
 
 const struct target_ops target_loop = {
 	.name = "loop",
+	.fast_flags = UBLK_F_AUTO_BUF_REG | UBLK_F_BATCH_IO,
 	.summary = "a file or block device",
 	.opts = loop_opts,
 	.parse_opt = loop_parse_opt,

@@ -60,6 +60,22 @@ struct ublk_out;
 #define UBLK_OPT_NOHEADINGS 900
 
 /*
+ * The rows of the table options (-o, -J, -r, --noheadings), the same in
+ * every command that prints a table, which the option loop handles;
+ * json_root names the command's JSON root key in -J's help.
+ */
+/* clang-format off */
+#define UBLK_OUT_OPTS(json_root)					\
+	{ "output", 'o', required_argument, "COLS",			\
+	  "columns to print (+COLS adds to the default)" },		\
+	{ "json", 'J', no_argument, NULL,				\
+	  "use JSON output (root key " json_root ")" },			\
+	{ "raw", 'r', no_argument, NULL, "use raw output" },		\
+	{ "noheadings", UBLK_OPT_NOHEADINGS, no_argument, NULL,		\
+	  "do not print headings" }
+/* clang-format on */
+
+/*
  * One command's option loop: getopt_long arrays for its table (see
  * ublk_opts_build), and where the options several commands share go.
  * The command sets the destinations it has after ublk_getopt_init;

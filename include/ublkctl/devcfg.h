@@ -44,7 +44,8 @@ struct ublk_dev_cfg {
 	uint32_t max_io;
 	enum ublk_recovery recovery;
 	bool read_only;
-	bool user_copy, zero_copy, auto_zc, auto_zc_fallback, batch;
+	bool copy, user_copy, zero_copy, auto_zc, auto_zc_fallback, batch;
+	bool mode_given; /* the command line named a data-path option */
 	bool unprivileged, foreground;
 	bool recover_existing; /* add: an existing dead device is recovered */
 	struct ublk_tgt tgt;
@@ -86,6 +87,16 @@ int ublk_cfg_load(struct ublk_dev_cfg *cfg, const struct ublk_state *st);
  * threads than queues without --batch.
  */
 uint64_t ublk_cfg_dev_flags(const struct ublk_dev_cfg *cfg);
+
+/*
+ * add without a data-path option on its command line (--copy, --batch,
+ * --user-copy, --zero-copy, --auto-zc): the fastest data path of the
+ * target (target_ops.fast_flags) that the kernel's features allow, none
+ * for --unprivileged (the driver refuses buffer registration there) and
+ * no auto-zc where the queues' buffers do not fit the buffer table.
+ * Otherwise cfg keeps exactly what was given.
+ */
+void ublk_cfg_pick_mode(struct ublk_dev_cfg *cfg, uint64_t features);
 
 /* Release what parse_opt allocated (the target's priv). */
 void ublk_cfg_release(struct ublk_dev_cfg *cfg);

@@ -63,6 +63,14 @@ struct target_ops {
 	 * add takes no operand for this target.
 	 */
 	const char *operand;
+	/*
+	 * Optional: the data path add asks for when its command line names
+	 * none, as UBLK_F_AUTO_BUF_REG and/or UBLK_F_BATCH_IO, the fastest
+	 * this target has; each is taken only where the kernel offers it
+	 * and the device is not --unprivileged (ublk_cfg_pick_mode). 0:
+	 * plain copy.
+	 */
+	uint64_t fast_flags;
 
 	/*
 	 * Optional. Main thread, while add parses its command line: one

@@ -76,6 +76,12 @@ load helpers
 	usage_err "ublkctl: add: --recovery: 'maybe': not requeue, reissue or fail-io" add -t null --recovery=maybe
 }
 
+@test "add: --copy with another data path names both" {
+	for m in user-copy zero-copy auto-zc; do
+		usage_err "ublkctl: add: --copy cannot be combined with --$m" add -t null --copy --$m
+	done
+}
+
 @test "add: --user-copy with --zero-copy names both" {
 	usage_err "ublkctl: add: --user-copy cannot be combined with --zero-copy" add -t null --user-copy --zero-copy
 }

@@ -23,7 +23,34 @@ load srv
 	[ "$(jq -r .pid "$st")" = "$(srv_pid "$DEV_ID")" ]
 	# argv as typed; the configuration normalized (sizes in bytes).
 	[ "$(jq -c .argv "$st")" = '["-t","null","-q","1","-d","64","-s","256M"]' ]
-	[ "$(jq -c .config "$st")" = '{"type":"null","queues":1,"depth":64,"size":268435456,"max-io-size":524288}' ]
+	# the data path add picked is part of it (see the default-mode test)
+	[ "$(jq -c '.config | del(.["auto-zc"], .batch)' "$st")" = '{"type":"null","queues":1,"depth":64,"size":268435456,"max-io-size":524288}' ]
+	[ "$(jq -r '.config["auto-zc"] // false' "$st")" = "$([[ $(fast_mode) == *auto-zc ]] && echo true || echo false)" ]
+}
+
+@test "add: without a data-path option the fastest mode GET_FEATURES allows; each option means just what it says" {
+	local want
+	want=$(fast_mode)
+	echo "features: $("$UBLKCTL" features -r --noheadings -o NAME | tr '\n' ' '); want $want" >&2
+	for t in null loop fault; do
+		args=(-t "$t")
+		[ "$t" = loop ] && args+=(-f "$(e2e_backing 64M "$t")")
+		e2e_add "${args[@]}"
+		[ "$status" -eq 0 ]
+		[ "$(srv_mode "$DEV_ID")" = "$want" ]
+		# recover and resize read the choice back from the state file
+		[ "$(jq -r '.config.batch // false' "$UBLKCTL_RUN_DIR/$DEV_ID.json")" = "$([[ $want == batch* ]] && echo true || echo false)" ]
+	done
+	e2e_add -t null --copy
+	[ "$(srv_mode "$DEV_ID")" = copy ]
+	e2e_add -t null --batch
+	[ "$(srv_mode "$DEV_ID")" = batch ]
+	e2e_add -t null --copy --batch
+	[ "$(srv_mode "$DEV_ID")" = batch ]
+	e2e_add -t null --auto-zc
+	[ "$(srv_mode "$DEV_ID")" = auto-zc ]
+	e2e_add -t null --user-copy
+	[ "$(srv_mode "$DEV_ID")" = user-copy ]
 }
 
 @test "add: loop's normalized config has the absolute backing path; list and recover use it" {

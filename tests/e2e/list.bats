@@ -112,7 +112,7 @@ load lib
 }
 
 @test "list: MODE names the data path as add's options do" {
-	e2e_add -t null
+	e2e_add -t null --copy
 	[ "$status" -eq 0 ]
 	[ "$("$UBLKCTL" list -r --noheadings -n "$DEV_ID" -o MODE)" = copy ]
 	e2e_add -t null --user-copy

@@ -142,12 +142,14 @@ nbd_verify() {
 	nbd_verify "$(nbd_uri mem)"
 }
 
-@test "nbd: the device takes the export's size, and list shows the URI" {
+@test "nbd: the device takes the export's size, and list shows the URI and plain copy" {
 	nbdkit_start mem memory 48M
 	e2e_add -t nbd --uri "$(nbd_uri mem)"
 	[ "$status" -eq 0 ]
 	[ "$(blockdev --getsize64 "/dev/ublkb$DEV_ID")" = $((48 << 20)) ]
 	backing_is "$DEV_ID" "$(nbd_uri mem)"
+	# no data-path option: plain copy, the fastest for nbd (tests/bench/nbd)
+	[ "$(srv_field "$DEV_ID" mode)" = copy ]
 	# recover needs the URI: the state file keeps it
 	grep -qF "\"$(nbd_uri mem)\"" "$UBLKCTL_RUN_DIR/$DEV_ID.json"
 }

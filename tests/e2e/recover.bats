@@ -5,6 +5,10 @@
 load srv
 
 @test "recover: per-I/O copy mode" {
+	crash_recover --copy
+}
+
+@test "recover: the default (fastest) mode" {
 	crash_recover
 }
 

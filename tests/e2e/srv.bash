@@ -25,6 +25,24 @@ srv_has_flag() {
 		jq -e ".ublkdevices[] | select(.id == $1) | .flags | any(. == \"$2\")" >/dev/null
 }
 
+# The MODE add gives null, loop and fault without a data-path option:
+# from the driver's features (GET_FEATURES), as ublkctl-add(8) says.
+fast_mode() {
+	local feats
+	feats=$("$UBLKCTL" features -r --noheadings -o NAME)
+	case "$(grep -cx 'BATCH_IO' <<<"$feats")$(grep -cx 'AUTO_BUF_REG' <<<"$feats")" in
+	11) echo batch-auto-zc ;;
+	10) echo batch ;;
+	01) echo auto-zc ;;
+	*) echo copy ;;
+	esac
+}
+
+# MODE of device $1, from list.
+srv_mode() {
+	"$UBLKCTL" list -r --noheadings -n "$1" -o MODE
+}
+
 proc_alive() {
 	[ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
 }
