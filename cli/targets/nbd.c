@@ -17,17 +17,23 @@
  * off), then sends them again. Past --reconnect-timeout, held and new
  * requests fail with EIO until a connection is back.
  */
+#include <ctype.h>
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <libnbd.h>
+#include <limits.h>
 #include <liburing.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "ublkctl/cmdutil.h"
 #include "ublkctl/server.h"
@@ -88,7 +94,8 @@ struct wire_reply {
 #define NBD_DISC_POLLS 20 /* at thread exit: 2 s for the server to close */
 
 struct nbd_priv {
-	const char *uri;
+	const char *uri; /* as given; after init, uri_abs */
+	char uri_abs[4096]; /* uri, its local paths absolute */
 	uint32_t reconnect_s;
 	bool libnbd_io; /* the transmission phase through libnbd, TLS or not */
 	/* what the export offers, from init's connection */
@@ -223,6 +230,82 @@ static bool nbd_scheme_ok(const char *uri)
 		if (!strncmp(uri, schemes[i], strlen(schemes[i])))
 			return true;
 	return false;
+}
+
+/* Query keys whose values are local paths (nbd_connect_uri(3)). */
+static const char *const path_keys[] = { "socket=", "tls-psk-file=",
+					 "tls-certificates=" };
+
+/* Append s (n bytes) to out[*len..size); false when it does not fit. */
+static bool put(char *out, size_t size, size_t *len, const char *s, size_t n)
+{
+	if (*len + n >= size)
+		return false;
+	memcpy(out + *len, s, n);
+	*len += n;
+	out[*len] = '\0';
+	return true;
+}
+
+/* Append the current directory and a '/', percent-encoded for a query. */
+static bool put_cwd(char *out, size_t size, size_t *len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char cwd[PATH_MAX], esc[3] = { '%' };
+	const char *c;
+
+	if (!getcwd(cwd, sizeof(cwd)))
+		return false;
+	for (c = cwd; *c; c++) {
+		unsigned char u = (unsigned char)*c;
+
+		if (isalnum(u) || strchr("/-._~", u)) {
+			if (!put(out, size, len, c, 1))
+				return false;
+			continue;
+		}
+		esc[1] = hex[u >> 4];
+		esc[2] = hex[u & 15];
+		if (!put(out, size, len, esc, 3))
+			return false;
+	}
+	return strcmp(cwd, "/") ? put(out, size, len, "/", 1) : true;
+}
+
+/*
+ * uri with the relative local paths of its query (socket, PSK file,
+ * certificate directory) made absolute against the current directory:
+ * the server and recover, run from anywhere, reach the same files. false
+ * when the result does not fit in size bytes.
+ */
+static bool uri_absolute(const char *uri, char *out, size_t size)
+{
+	const char *q = strchr(uri, '?'), *end, *v;
+	size_t len = 0, i;
+
+	out[0] = '\0';
+	if (!q)
+		return put(out, size, &len, uri, strlen(uri));
+	if (!put(out, size, &len, uri, (size_t)(q - uri) + 1))
+		return false;
+	for (q++; *q && *q != '#'; q = *end == '&' ? end + 1 : end) {
+		end = q + strcspn(q, "&#");
+		v = NULL;
+		for (i = 0; i < ARRAY_SIZE(path_keys); i++)
+			if (!strncmp(q, path_keys[i], strlen(path_keys[i])))
+				v = q + strlen(path_keys[i]);
+		if (q != strchr(uri, '?') + 1 && !put(out, size, &len, "&", 1))
+			return false;
+		if (v && v < end && *v != '/' && strncasecmp(v, "%2f", 3)) {
+			if (!put(out, size, &len, q, (size_t)(v - q)) ||
+			    !put_cwd(out, size, &len) ||
+			    !put(out, size, &len, v, (size_t)(end - v)))
+				return false;
+		} else if (!put(out, size, &len, q, (size_t)(end - q))) {
+			return false;
+		}
+	}
+	return put(out, size, &len, q, strlen(q));
 }
 
 /*
@@ -399,6 +482,11 @@ static int nbd_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 		return ublk_usage_err(
 			"%s: not an NBD URI (nbd://, nbds://, nbd+unix://, ...)",
 			p->uri);
+	if (p->uri != p->uri_abs) {
+		if (!uri_absolute(p->uri, p->uri_abs, sizeof(p->uri_abs)))
+			return ublk_usage_err("%.64s...: too long", p->uri);
+		p->uri = p->uri_abs;
+	}
 	if (cfg->zero_copy || cfg->auto_zc || cfg->user_copy)
 		return ublk_usage_err(
 			"--%s: not with -t nbd (copy mode and --batch only)",
@@ -1121,6 +1209,11 @@ static void conn_up(struct nbd_conn *c)
 	if (c->fd < 0)
 		return;
 	polls_cancel(c);
+	/*
+	 * The requests of a pass leave in one send already: Nagle would only
+	 * hold back the next pass's (on TCP; other sockets refuse, harmless).
+	 */
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	c->wire = true;
 }
 

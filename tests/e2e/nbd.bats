@@ -154,6 +154,16 @@ nbd_verify() {
 	grep -qF "\"$(nbd_uri mem)\"" "$UBLKCTL_RUN_DIR/$DEV_ID.json"
 }
 
+@test "nbd: a relative socket path is made absolute: list and the state file show it" {
+	nbdkit_start mem memory 16M
+	cd "$BATS_TEST_TMPDIR"
+	e2e_add -t nbd "nbd+unix:///?socket=mem.sock"
+	[ "$status" -eq 0 ]
+	cd /
+	backing_is "$DEV_ID" "$(nbd_uri mem)"
+	[ "$(jq -r .config.uri "$UBLKCTL_RUN_DIR/$DEV_ID.json")" = "$(nbd_uri mem)" ]
+}
+
 @test "nbd: fio crc32c verify, nbdkit memory over TCP on loopback" {
 	rm -f "$BATS_TEST_TMPDIR/tcp.pid"
 	nbdkit -i 127.0.0.1 -p "$NBD_PORT" -P "$BATS_TEST_TMPDIR/tcp.pid" memory 64M
