@@ -29,8 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -1209,11 +1207,6 @@ static void conn_up(struct nbd_conn *c)
 	if (c->fd < 0)
 		return;
 	polls_cancel(c);
-	/*
-	 * The requests of a pass leave in one send already: Nagle would only
-	 * hold back the next pass's (on TCP; other sockets refuse, harmless).
-	 */
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	c->wire = true;
 }
 
