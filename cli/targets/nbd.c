@@ -3,11 +3,12 @@
  * nbd target: an export of an NBD server. libnbd parses the URI and
  * negotiates (TLS included); one connection per server thread. The
  * transmission phase then runs one of two ways:
- * - on a plain socket, the thread's ring carries it (the "wire" path):
- *   the requests of one pass over the CQEs go out in one IORING_OP_SENDMSG,
- *   one IORING_OP_RECV at a time takes in many replies, parsed here. Simple
- *   replies are asked for (every server has them), so a reply is a header
- *   and, for a read, the data.
+ * - on a plain socket, the thread speaks it itself (the "wire" path): the
+ *   requests of one pass over the CQEs go out in one sendmsg (what the
+ *   socket does not take at once, in one IORING_OP_SENDMSG), and one
+ *   receive on the ring at a time takes in many replies, parsed here.
+ *   Simple replies are asked for (every server has them), so a reply is a
+ *   header and, for a read, the data.
  * - with TLS (or --libnbd-io), libnbd's asynchronous API: the socket is
  *   polled with IORING_OP_POLL_ADD in the direction libnbd asks for, and
  *   its completion callbacks complete the requests.
@@ -141,10 +142,11 @@ struct nbd_conn {
 	struct nbd_req *held, **held_tail;
 	/*
 	 * The wire path (wire true while h is up on it): requests to send
-	 * in order, sq_off bytes of the first sent already; one SENDMSG
-	 * covering send_n of them and one RECV at a time. send_busy and
-	 * recv_busy stay set until their CQE, whatever the generation: the
-	 * iovecs and rbuf are not reused before.
+	 * in order, sq_off bytes of the first sent already; at most one
+	 * SENDMSG (the part of the queue the socket did not take at once)
+	 * and one receive on the ring. send_busy and recv_busy stay set
+	 * until their CQE, whatever the generation: the iovecs, rbuf and the
+	 * buffer a scattered receive fills are not reused before.
 	 */
 	bool wire;
 	int fd;
@@ -280,6 +282,7 @@ static bool uri_absolute(const char *uri, char *out, size_t size)
 {
 	const char *q = strchr(uri, '?'), *end, *v;
 	size_t len = 0, i;
+	bool first = true;
 
 	out[0] = '\0';
 	if (!q)
@@ -292,8 +295,9 @@ static bool uri_absolute(const char *uri, char *out, size_t size)
 		for (i = 0; i < ARRAY_SIZE(path_keys); i++)
 			if (!strncmp(q, path_keys[i], strlen(path_keys[i])))
 				v = q + strlen(path_keys[i]);
-		if (q != strchr(uri, '?') + 1 && !put(out, size, &len, "&", 1))
+		if (!first && !put(out, size, &len, "&", 1))
 			return false;
+		first = false;
 		if (v && v < end && *v != '/' && strncasecmp(v, "%2f", 3)) {
 			if (!put(out, size, &len, q, (size_t)(v - q)) ||
 			    !put_cwd(out, size, &len) ||
