@@ -2,11 +2,16 @@
 /*
  * loop target: a file or block device. O_DIRECT unless --buffered; the
  * logical block size comes from the backing store; FLUSH is an async
- * fdatasync, DISCARD punches a hole, WRITE_ZEROES zeroes a range (as the
- * kernel's loop driver: by punching it, or with NOUNMAP by ZERO_RANGE,
+ * fdatasync.
+ * On a file, DISCARD punches a hole and WRITE_ZEROES zeroes a range (as
+ * the kernel's loop driver: by punching it, or with NOUNMAP by ZERO_RANGE,
  * which falls back to punching where the file system lacks ZERO_RANGE,
- * tmpfs for one). DISCARD and WRITE_ZEROES are offered only for a file
- * whose file system can punch holes.
+ * tmpfs for one); both are offered only where a punch works.
+ * On a block device, DISCARD is the device's own discard through io_uring
+ * (BLOCK_URING_CMD_DISCARD), offered only where the kernel has that
+ * command and the device discards; WRITE_ZEROES is a ZERO_RANGE, which the
+ * block layer does with the device's write-zeroes or by writing zeroes,
+ * so it is offered on every writable device.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ublkctl/compat.h"
 #include "ublkctl/server.h"
 
 enum {
@@ -27,7 +33,13 @@ enum {
 	LOOP_OPT_OFFSET,
 };
 
-enum { LOOP_OP_RW = 1, LOOP_OP_SYNC, LOOP_OP_PUNCH, LOOP_OP_ZERO };
+enum {
+	LOOP_OP_RW = 1,
+	LOOP_OP_SYNC,
+	LOOP_OP_PUNCH,
+	LOOP_OP_ZERO,
+	LOOP_OP_DISCARD,
+};
 
 #define LOOP_PUNCH (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
 #define LOOP_ZERO (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)
@@ -37,6 +49,7 @@ struct loop_priv {
 	bool buffered;
 	uint64_t offset;
 	bool no_zero_range; /* the file system said so (atomic) */
+	bool blkdev; /* the backing store is a block device */
 };
 
 static const struct ublk_opt loop_opts[] = {
@@ -91,9 +104,34 @@ static bool can_punch(int fd, const struct stat *st)
 	return !fallocate(fd, LOOP_PUNCH, past, 4096);
 }
 
+/*
+ * Whether block device fd (open for writing) discards through io_uring:
+ * asked with an empty range, which a kernel that has the command refuses
+ * with EINVAL only after seeing that the device discards; EOPNOTSUPP
+ * means the kernel lacks the command or the device lacks discard.
+ */
+static bool blkdev_can_discard(int fd)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct io_uring ring;
+	bool ok = false;
+
+	if (io_uring_queue_init(1, &ring, 0))
+		return false;
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
+	sqe->cmd_op = BLOCK_URING_CMD_DISCARD;
+	if (io_uring_submit_and_wait(&ring, 1) == 1 &&
+	    !io_uring_peek_cqe(&ring, &cqe))
+		ok = cqe->res == -EINVAL;
+	io_uring_queue_exit(&ring);
+	return ok;
+}
+
 static int loop_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 {
-	const struct loop_priv *p = tgt->priv;
+	struct loop_priv *p = tgt->priv;
 	uint32_t lbs = 512, pbs = 4096, mem_align = 512;
 	uint64_t avail;
 	struct stat st;
@@ -198,8 +236,14 @@ static int loop_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 	tgt->min_lbs = p->buffered ? 512 : lbs;
 	tgt->dma_align = mem_align < 512 ? 512 : mem_align;
 	tgt->attrs = UBLK_ATTR_VOLATILE_CACHE;
-	tgt->discard = S_ISREG(st.st_mode) && can_punch(fd, &st);
-	tgt->write_zeroes = tgt->discard;
+	p->blkdev = S_ISBLK(st.st_mode);
+	if (p->blkdev) {
+		tgt->discard = !cfg->read_only && blkdev_can_discard(fd);
+		tgt->write_zeroes = !cfg->read_only;
+	} else {
+		tgt->discard = can_punch(fd, &st);
+		tgt->write_zeroes = tgt->discard;
+	}
 	tgt->fds[0] = fd;
 	tgt->nr_fds = 1;
 	if (!realpath(p->file, tgt->backing))
@@ -294,6 +338,22 @@ static void queue_falloc(struct ublk_thread *t, struct ublk_queue *q,
 		ublk_tgt_user_data(q, tag, zero ? LOOP_OP_ZERO : LOOP_OP_PUNCH);
 }
 
+/* The block device's own discard of the range of request tag of q. */
+static void queue_blkdev_discard(struct ublk_thread *t, struct ublk_queue *q,
+				 unsigned int tag)
+{
+	const struct ublksrv_io_desc *iod = ublk_iod(q, tag);
+	const struct loop_priv *p = q->tgt->priv;
+	struct io_uring_sqe *sqe = ublk_get_sqe(t);
+
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, 1, NULL, 0, 0);
+	sqe->cmd_op = BLOCK_URING_CMD_DISCARD;
+	sqe->addr = (iod->start_sector << 9) + p->offset;
+	sqe->addr3 = (uint64_t)iod->nr_sectors << 9;
+	sqe->flags |= IOSQE_FIXED_FILE;
+	sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_DISCARD);
+}
+
 static int loop_queue_io(struct ublk_thread *t, struct ublk_queue *q,
 			 unsigned int tag)
 {
@@ -314,6 +374,14 @@ static int loop_queue_io(struct ublk_thread *t, struct ublk_queue *q,
 		return 1;
 	case UBLK_IO_OP_DISCARD:
 	case UBLK_IO_OP_WRITE_ZEROES:
+		if (p->blkdev && op == UBLK_IO_OP_DISCARD) {
+			queue_blkdev_discard(t, q, tag);
+			return 1;
+		}
+		if (p->blkdev) {
+			queue_falloc(t, q, tag, true);
+			return 1;
+		}
 		zero = op == UBLK_IO_OP_WRITE_ZEROES &&
 		       (iod->op_flags & UBLK_IO_F_NOUNMAP) &&
 		       !__atomic_load_n(&p->no_zero_range, __ATOMIC_RELAXED);

@@ -8,6 +8,7 @@
 #define UBLKCTL_COMPAT_H
 
 #include <liburing.h>
+#include <sys/ioctl.h>
 
 #ifndef IORING_URING_CMD_MULTISHOT
 #define IORING_URING_CMD_MULTISHOT (1U << 1)
@@ -41,6 +42,14 @@
 
 #ifndef IORING_SETUP_NO_SQARRAY
 #define IORING_SETUP_NO_SQARRAY (1U << 16)
+#endif
+
+/*
+ * io_uring command of a block device file (Linux 6.12): discard the byte
+ * range sqe->addr, length sqe->addr3 (linux/blkdev.h, absent before).
+ */
+#ifndef BLOCK_URING_CMD_DISCARD
+#define BLOCK_URING_CMD_DISCARD _IO(0x12, 0)
 #endif
 
 /* Set sqe->nop_flags whatever the header calls that slot. */

@@ -65,3 +65,55 @@ load srv
 	! cmp -s -n 1M "$dev" /dev/zero --ignore-initial=4M:0
 	! dmesg | sed -n "/$E2E_MARK\$/,\$p" | grep -E "operation not supported|I/O error"
 }
+
+# A memory-backed null_blk (discard=1|0) as the loop target's block device;
+# removed in teardown.
+nullb_load() {
+	[ ! -e /sys/module/null_blk ] || rmmod null_blk
+	insmod /run/ublkctl-vm/null_blk.ko nr_devices=1 queue_mode=2 \
+		memory_backed=1 gb=1 bs=512 "discard=$1"
+	for _ in $(seq 50); do [ -b /dev/nullb0 ] && return 0; sleep 0.1; done
+	return 1
+}
+
+e2e_teardown_extra() {
+	[ ! -e /sys/module/null_blk ] || {
+		local id
+		for id in "${E2E_IDS[@]}"; do
+			timeout 30 "$UBLKCTL" del -n "$id" --force >/dev/null 2>&1
+		done
+		rmmod null_blk
+	}
+}
+
+@test "loop: on a block device that discards, DISCARD is its discard and WRITE_ZEROES zeroes, both read back zeroes" {
+	nullb_load 1
+	e2e_add -t loop -f /dev/nullb0 -s 16M
+	[ "$status" -eq 0 ]
+	dev=/dev/ublkb$DEV_ID
+	[ "$(cat /sys/block/ublkb$DEV_ID/queue/discard_max_bytes)" -gt 0 ]
+	[ "$(cat /sys/block/ublkb$DEV_ID/queue/write_zeroes_max_bytes)" -gt 0 ]
+	dd if=/dev/urandom of="$dev" bs=1M count=16 oflag=direct status=none
+	blkdiscard -o 1M -l 2M "$dev"
+	blkdiscard -z -o 8M -l 2M "$dev"
+	# the backing device itself holds zeroes there, the data around them
+	cmp -n 2M /dev/nullb0 /dev/zero --ignore-initial=1M:0
+	cmp -n 2M /dev/nullb0 /dev/zero --ignore-initial=8M:0
+	! cmp -s -n 1M /dev/nullb0 /dev/zero
+	! cmp -s -n 1M /dev/nullb0 /dev/zero --ignore-initial=4M:0
+	! cmp -s -n 1M /dev/nullb0 /dev/zero --ignore-initial=12M:0
+	! dmesg | sed -n "/$E2E_MARK\$/,\$p" | grep -E "operation not supported|I/O error"
+}
+
+@test "loop: on a block device without discard, only WRITE_ZEROES is offered; mkfs.ext4 logs no error" {
+	nullb_load 0
+	e2e_add -t loop -f /dev/nullb0 -s 128M
+	[ "$status" -eq 0 ]
+	[ "$(cat /sys/block/ublkb$DEV_ID/queue/discard_max_bytes)" = 0 ]
+	[ "$(cat /sys/block/ublkb$DEV_ID/queue/write_zeroes_max_bytes)" -gt 0 ]
+	dd if=/dev/urandom of=/dev/ublkb$DEV_ID bs=1M count=4 oflag=direct status=none
+	blkdiscard -z -o 1M -l 2M /dev/ublkb$DEV_ID
+	cmp -n 2M /dev/nullb0 /dev/zero --ignore-initial=1M:0
+	mkfs_cycle "$DEV_ID"
+	! dmesg | sed -n "/$E2E_MARK\$/,\$p" | grep -E "operation not supported|I/O error"
+}
