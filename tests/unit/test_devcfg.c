@@ -74,6 +74,32 @@ int main(void)
 	CHECK_EQ(parse(&c, "-t null --recovery"), EXIT_OK);
 	CHECK_EQ(c.recovery, UBLK_RECOVERY_REQUEUE);
 
+	/*
+	 * --per-io-tasks and --get-data: refused where the driver would clear
+	 * their flag, asked for at ADD_DEV, kept out of the picked mode.
+	 */
+	CHECK_EQ(parse(&c, "-t null --per-io-tasks --batch"), EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-t null --get-data --batch"), EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-t null --get-data --user-copy"), EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-t null --get-data --zero-copy"), EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-t null --get-data --auto-zc"), EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-t null --get-data --per-io-tasks --nthreads 2"),
+		 EXIT_OK);
+	CHECK(c.mode_given);
+	CHECK_EQ(ublk_cfg_dev_flags(&c) &
+			 (UBLK_F_NEED_GET_DATA | UBLK_F_PER_IO_DAEMON),
+		 UBLK_F_NEED_GET_DATA | UBLK_F_PER_IO_DAEMON);
+	ublk_cfg_pick_mode(&c, UBLK_F_BATCH_IO | UBLK_F_AUTO_BUF_REG);
+	CHECK(!c.batch && !c.auto_zc);
+	CHECK_EQ(parse(&c, "-t null --per-io-tasks"), EXIT_OK);
+	CHECK(!c.mode_given);
+	ublk_cfg_pick_mode(&c, UBLK_F_BATCH_IO | UBLK_F_AUTO_BUF_REG);
+	CHECK(!c.batch && c.auto_zc);
+	CHECK_EQ(parse(&c, "-t null -q 2 --nthreads 2"), EXIT_OK);
+	CHECK(!(ublk_cfg_dev_flags(&c) & UBLK_F_PER_IO_DAEMON));
+	CHECK_EQ(parse(&c, "-t null -q 1 --nthreads 2"), EXIT_OK);
+	CHECK(ublk_cfg_dev_flags(&c) & UBLK_F_PER_IO_DAEMON);
+
 	/* Saved in normalized form, loaded back to the same configuration. */
 	CHECK_EQ(parse(&c, "-t fault -s 1G -q 2 --batch --delay-us 5 "
 			   "--recovery=fail-io -n 3"),
@@ -97,6 +123,21 @@ int main(void)
 	CHECK_EQ(r.queues, 2);
 	CHECK(r.batch && !r.user_copy && r.recovery == UBLK_RECOVERY_FAIL_IO);
 	CHECK_EQ(r.argc, 12);
+	ublk_cfg_release(&r);
+	ublk_cfg_release(&c);
+	ublk_state_free(&st);
+
+	/* The thread layout and NEED_GET_DATA survive recover. */
+	CHECK_EQ(parse(&c, "-t null --per-io-tasks --nthreads 3 --get-data"),
+		 EXIT_OK);
+	memset(&st, 0, sizeof(st));
+	st.id = 4;
+	CHECK_EQ(ublk_cfg_save(&c, &st), 0);
+	CHECK(!strcmp(saved(&st, "per-io-tasks"), ""));
+	CHECK(!strcmp(saved(&st, "get-data"), ""));
+	CHECK(!strcmp(saved(&st, "nthreads"), "3"));
+	CHECK_EQ(ublk_cfg_load(&r, &st), EXIT_OK);
+	CHECK(r.per_io_tasks && r.get_data && r.nthreads == 3);
 	ublk_cfg_release(&r);
 	ublk_cfg_release(&c);
 	ublk_state_free(&st);
