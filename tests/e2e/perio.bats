@@ -100,17 +100,9 @@ all_served() {
 }
 
 @test "perio: recover rebuilds the shared layout and keeps --get-data" {
-	local old
 	e2e_add -t null -r -q 2 --nthreads 2 --per-io-tasks --get-data
 	[ "$status" -eq 0 ]
-	old=$(srv_pid "$DEV_ID")
-	kill -9 "$old"
-	e2e_wait 20 bash -c "[ \"\$(\"$UBLKCTL\" list -J | jq -r '.ublkdevices[] | select(.id == $DEV_ID) | .state')\" = quiesced ]"
-	run timeout 60 "$UBLKCTL" recover -n "$DEV_ID"
-	echo "recover: $output" >&2
-	[ "$status" -eq 0 ]
-	[ "$(srv_state "$DEV_ID")" = live ]
-	[ "$(srv_pid "$DEV_ID")" != "$old" ]
+	kill_recover "$DEV_ID"
 	srv_has_flag "$DEV_ID" NEED_GET_DATA
 	# two queues: only the shared layout lets CPU 0's load reach both
 	pinned_load "$DEV_ID"

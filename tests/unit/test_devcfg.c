@@ -35,6 +35,16 @@ static const char *saved(const struct ublk_state *st, const char *name)
 	return NULL;
 }
 
+/* cfg c saved as device id's state file st, and loaded back into r. */
+static void save_load(const struct ublk_dev_cfg *c, uint32_t id,
+		      struct ublk_state *st, struct ublk_dev_cfg *r)
+{
+	memset(st, 0, sizeof(*st));
+	st->id = id;
+	CHECK_EQ(ublk_cfg_save(c, st), 0);
+	CHECK_EQ(ublk_cfg_load(r, st), EXIT_OK);
+}
+
 int main(void)
 {
 	struct ublk_dev_cfg c, r;
@@ -104,9 +114,7 @@ int main(void)
 	CHECK_EQ(parse(&c, "-t fault -s 1G -q 2 --batch --delay-us 5 "
 			   "--recovery=fail-io -n 3"),
 		 EXIT_OK);
-	memset(&st, 0, sizeof(st));
-	st.id = 3;
-	CHECK_EQ(ublk_cfg_save(&c, &st), 0);
+	save_load(&c, 3, &st, &r);
 	CHECK(!strcmp(saved(&st, "type"), "fault"));
 	CHECK(!strcmp(saved(&st, "size"), "1073741824"));
 	CHECK(!strcmp(saved(&st, "batch"), ""));
@@ -116,7 +124,6 @@ int main(void)
 	CHECK(saved(&st, "user-copy") == NULL);
 	CHECK_EQ(st.argc, 12);
 	CHECK(!strcmp(st.argv[0], "-t"));
-	CHECK_EQ(ublk_cfg_load(&r, &st), EXIT_OK);
 	CHECK(r.tgt.ops == &target_fault);
 	CHECK_EQ(r.dev_id, 3);
 	CHECK_EQ(r.size, 1ULL << 30);
@@ -130,13 +137,10 @@ int main(void)
 	/* The thread layout and NEED_GET_DATA survive recover. */
 	CHECK_EQ(parse(&c, "-t null --per-io-tasks --nthreads 3 --get-data"),
 		 EXIT_OK);
-	memset(&st, 0, sizeof(st));
-	st.id = 4;
-	CHECK_EQ(ublk_cfg_save(&c, &st), 0);
+	save_load(&c, 4, &st, &r);
 	CHECK(!strcmp(saved(&st, "per-io-tasks"), ""));
 	CHECK(!strcmp(saved(&st, "get-data"), ""));
 	CHECK(!strcmp(saved(&st, "nthreads"), "3"));
-	CHECK_EQ(ublk_cfg_load(&r, &st), EXIT_OK);
 	CHECK(r.per_io_tasks && r.get_data && r.nthreads == 3);
 	ublk_cfg_release(&r);
 	ublk_cfg_release(&c);
