@@ -52,6 +52,13 @@ all_served() {
 	     END { exit bad }' "$served" "$served"
 }
 
+@test "perio: features names PER_IO_DAEMON and NEED_GET_DATA" {
+	run "$UBLKCTL" features -r --noheadings -o BIT,NAME
+	[ "$status" -eq 0 ]
+	grep -qx '2 NEED_GET_DATA' <<<"$output"
+	grep -qx '13 PER_IO_DAEMON' <<<"$output"
+}
+
 @test "perio: --per-io-tasks on one queue: with load pinned to one CPU, every thread serves I/O" {
 	e2e_add -t null -q 1 --nthreads 2 --per-io-tasks
 	[ "$status" -eq 0 ]
