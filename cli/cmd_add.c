@@ -31,7 +31,8 @@ static int check_features(uint64_t features, const struct ublk_dev_cfg *c)
 		{ UBLK_F_USER_RECOVERY_REISSUE, "--recovery=reissue" },
 		{ UBLK_F_USER_RECOVERY_FAIL_IO, "--recovery=fail-io" },
 		{ UBLK_F_UNPRIVILEGED_DEV, "--unprivileged" },
-		{ UBLK_F_PER_IO_DAEMON, "--nthreads" },
+		{ UBLK_F_NEED_GET_DATA, "--get-data" },
+		{ UBLK_F_PER_IO_DAEMON, "--per-io-tasks" },
 	};
 	uint64_t want = c->info.flags;
 	size_t i;
@@ -40,7 +41,8 @@ static int check_features(uint64_t features, const struct ublk_dev_cfg *c)
 		unsigned int bit = (unsigned int)__builtin_ctzll(need[i].bit);
 
 		if ((want & need[i].bit) && !(features & need[i].bit)) {
-			if (need[i].bit == UBLK_F_PER_IO_DAEMON)
+			if (need[i].bit == UBLK_F_PER_IO_DAEMON &&
+			    !c->per_io_tasks)
 				ublk_err(
 					"--nthreads %u with %u queues: this kernel lacks %s (use --nthreads <= --queues)",
 					c->nthreads, c->queues,
@@ -50,6 +52,37 @@ static int check_features(uint64_t features, const struct ublk_dev_cfg *c)
 					 need[i].opt, ublk_feature_name(bit));
 			return EXIT_FAIL;
 		}
+	}
+	return EXIT_OK;
+}
+
+/*
+ * ADD_DEV may clear flags silently: refuse a device without what its
+ * server layout or data path relies on.
+ */
+static int check_granted(const struct ublk_dev_cfg *c)
+{
+	uint32_t id = c->info.dev_id;
+	bool per_io = !(c->info.flags & UBLK_F_BATCH_IO);
+
+	if (per_io && !(c->info.flags & UBLK_F_PER_IO_DAEMON)) {
+		if (c->per_io_tasks) {
+			ublk_err(
+				"device %u: --per-io-tasks: PER_IO_DAEMON not granted",
+				id);
+			return EXIT_FAIL;
+		}
+		if (c->nthreads > c->info.nr_hw_queues) {
+			ublk_err(
+				"device %u: --nthreads %u > %u queues needs PER_IO_DAEMON",
+				id, c->nthreads, c->info.nr_hw_queues);
+			return EXIT_FAIL;
+		}
+	}
+	if (c->get_data && !(c->info.flags & UBLK_F_NEED_GET_DATA)) {
+		ublk_err("device %u: --get-data: NEED_GET_DATA not granted",
+			 id);
+		return EXIT_FAIL;
 	}
 	return EXIT_OK;
 }
@@ -221,15 +254,9 @@ int cmd_add(int argc, char **argv)
 	if (c->info.nr_hw_queues != c->queues)
 		ublk_err("warning: device %u: %u queues granted (asked for %u)",
 			 id, c->info.nr_hw_queues, c->queues);
-	if (!(c->info.flags & UBLK_F_BATCH_IO) && c->nthreads &&
-	    c->nthreads > c->info.nr_hw_queues &&
-	    !(c->info.flags & UBLK_F_PER_IO_DAEMON)) {
-		ublk_err(
-			"device %u: --nthreads %u > %u queues needs PER_IO_DAEMON",
-			id, c->nthreads, c->info.nr_hw_queues);
-		ret = EXIT_FAIL;
+	ret = check_granted(c);
+	if (ret)
 		goto out_del;
-	}
 
 	if (c->info.flags & UBLK_F_UNPRIVILEGED_DEV)
 		wait_node_handed_over(id);

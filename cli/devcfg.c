@@ -26,6 +26,8 @@ enum {
 	OPT_AUTO_ZC,
 	OPT_AUTO_ZC_FALLBACK,
 	OPT_BATCH,
+	OPT_PER_IO_TASKS,
+	OPT_GET_DATA,
 	OPT_UNPRIVILEGED,
 	OPT_FOREGROUND,
 	OPT_RECOVER_EXISTING,
@@ -68,6 +70,10 @@ static const struct ublk_opt add_opts[] = {
 	  "with --auto-zc: register by hand when the kernel could not" },
 	{ "batch", OPT_BATCH, no_argument, NULL,
 	  "batch I/O commands (UBLK_F_BATCH_IO)" },
+	{ "per-io-tasks", OPT_PER_IO_TASKS, no_argument, NULL,
+	  "threads share every queue's tags (UBLK_F_PER_IO_DAEMON)" },
+	{ "get-data", OPT_GET_DATA, no_argument, NULL,
+	  "writes ask for their buffer first (UBLK_F_NEED_GET_DATA)" },
 	{ "unprivileged", OPT_UNPRIVILEGED, no_argument, NULL,
 	  "device owned by the calling user (no root needed)" },
 	{ "foreground", OPT_FOREGROUND, no_argument, NULL,
@@ -87,6 +93,28 @@ static const int excl[][4] = {
 	{ OPT_UNPRIVILEGED, OPT_ZERO_COPY },
 	{ OPT_UNPRIVILEGED, OPT_AUTO_ZC },
 	{ OPT_UNPRIVILEGED, 'r' },
+};
+
+/*
+ * Pairs that cannot be combined for a reason worth saying: what the
+ * driver does with the two flags together (ADD_DEV clears PER_IO_DAEMON
+ * and NEED_GET_DATA on a batch device, and NEED_GET_DATA on one that
+ * needs no copy into a server buffer).
+ */
+static const struct {
+	int key, other;
+	const char *why;
+} excl_why[] = {
+	{ OPT_PER_IO_TASKS, OPT_BATCH,
+	  "batch mode shares queues between threads already" },
+	{ OPT_GET_DATA, OPT_BATCH,
+	  "the driver has no NEED_GET_DATA in batch mode" },
+	{ OPT_GET_DATA, OPT_USER_COPY,
+	  "the driver copies no data with --user-copy" },
+	{ OPT_GET_DATA, OPT_ZERO_COPY,
+	  "the driver copies no data with --zero-copy" },
+	{ OPT_GET_DATA, OPT_AUTO_ZC,
+	  "the driver copies no data with --auto-zc" },
 };
 
 /* An option (first) that is meaningless without another (second). */
@@ -116,6 +144,10 @@ static const struct {
 	{ OPT_AUTO_ZC_FALLBACK, offsetof(struct ublk_dev_cfg, auto_zc_fallback),
 	  UBLK_F_SUPPORT_ZERO_COPY },
 	{ OPT_BATCH, offsetof(struct ublk_dev_cfg, batch), UBLK_F_BATCH_IO },
+	{ OPT_PER_IO_TASKS, offsetof(struct ublk_dev_cfg, per_io_tasks),
+	  UBLK_F_PER_IO_DAEMON },
+	{ OPT_GET_DATA, offsetof(struct ublk_dev_cfg, get_data),
+	  UBLK_F_NEED_GET_DATA },
 	{ OPT_UNPRIVILEGED, offsetof(struct ublk_dev_cfg, unprivileged),
 	  UBLK_F_UNPRIVILEGED_DEV },
 };
@@ -300,6 +332,12 @@ static int check_given(uint64_t given)
 						"--%s cannot be combined with --%s",
 						opt_name(excl[r][i]),
 						opt_name(excl[r][j]));
+	for (r = 0; r < ARRAY_SIZE(excl_why); r++)
+		if (GIVEN(excl_why[r].key) && GIVEN(excl_why[r].other))
+			return ublk_usage_err(
+				"--%s cannot be combined with --%s: %s",
+				opt_name(excl_why[r].key),
+				opt_name(excl_why[r].other), excl_why[r].why);
 	for (r = 0; r < ARRAY_SIZE(needs); r++)
 		if (GIVEN(needs[r][0]) && !GIVEN(needs[r][1]))
 			return ublk_usage_err("--%s needs --%s",
@@ -349,7 +387,7 @@ static int set_type(struct ublk_dev_cfg *c, const char *type)
 
 /* add's table plus every target's rows, each name once. */
 struct merged {
-	struct ublk_opt rows[32];
+	struct ublk_opt rows[48];
 	size_t n;
 };
 
@@ -459,8 +497,9 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 		ret = check_given(given);
 	if (!ret)
 		ret = check_values(c);
+	/* --get-data is copy mode with one more step. */
 	c->mode_given = c->copy || c->user_copy || c->zero_copy || c->auto_zc ||
-			c->auto_zc_fallback || c->batch;
+			c->auto_zc_fallback || c->batch || c->get_data;
 	return ret;
 }
 
@@ -473,7 +512,8 @@ void ublk_cfg_pick_mode(struct ublk_dev_cfg *c, uint64_t features)
 	if ((fast & UBLK_F_AUTO_BUF_REG) &&
 	    c->queues * c->depth <= UBLK_MAX_FIXED_BUFS)
 		c->auto_zc = true;
-	if (fast & UBLK_F_BATCH_IO)
+	/* --per-io-tasks is per-I/O mode: batch shares queues its own way. */
+	if ((fast & UBLK_F_BATCH_IO) && !c->per_io_tasks)
 		c->batch = true;
 }
 

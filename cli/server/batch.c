@@ -163,11 +163,10 @@ void ublk_batch_map(unsigned int nthreads, unsigned int nqueues, bool *map)
 		map[(i % nthreads) * nqueues + i % nqueues] = true;
 }
 
-unsigned int ublk_io_thread(unsigned int nthreads, unsigned int nqueues,
-			    unsigned int depth, unsigned int q,
-			    unsigned int tag)
+unsigned int ublk_io_thread(unsigned int nthreads, unsigned int depth,
+			    bool share, unsigned int q, unsigned int tag)
 {
-	if (nthreads <= nqueues)
+	if (!share)
 		return q % nthreads;
 	return (q * depth + tag) % nthreads;
 }

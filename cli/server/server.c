@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Server threads: one io_uring per thread, per-I/O commands (FETCH /
- * COMMIT_AND_FETCH) or batch mode through the hooks of batch.h, copy, user
- * copy, zero copy and auto buffer registration. The I/O path neither
+ * COMMIT_AND_FETCH, NEED_GET_DATA) or batch mode through the hooks of
+ * batch.h, copy, user copy, zero copy and auto buffer registration. The I/O path neither
  * allocates nor locks: everything is sized at start.
  */
 #include <errno.h>
@@ -101,6 +101,7 @@ struct ublk_srv {
 	struct ublk_thread *threads;
 	size_t desc_map_len;
 	struct ublk_batch_dev *batch; /* batch mode, else NULL */
+	bool share_tags; /* per-I/O mode, threads share queues (PER_IO_DAEMON) */
 	bool fallback;
 	bool force_miss; /* test knob: auto-zc index invalid */
 	cpu_set_t *affinity; /* by queue, from GET_QUEUE_AFFINITY; or NULL */
@@ -411,7 +412,19 @@ static void handle_io_cmd_cqe(struct ublk_thread *t,
 		handle_io(t, q, tag);
 		return;
 	}
-	if (cqe->res != UBLK_IO_RES_ABORT && cqe->res != UBLK_IO_RES_OK) {
+	/*
+	 * A write on a NEED_GET_DATA device: the driver copies its data once
+	 * told the buffer (this tag's), and completes that command with
+	 * UBLK_IO_RES_OK and the request; from this thread, as the tag is
+	 * this thread's.
+	 */
+	if (cqe->res == UBLK_IO_RES_NEED_GET_DATA && !t->stopping) {
+		queue_io_cmd(t, q, tag, UBLK_U_IO_NEED_GET_DATA,
+			     UBLK_IO_NEED_GET_DATA, 0);
+		return;
+	}
+	if (cqe->res != UBLK_IO_RES_ABORT && cqe->res != UBLK_IO_RES_OK &&
+	    cqe->res != UBLK_IO_RES_NEED_GET_DATA) {
 		ublk_err("device %u: queue %u tag %u: I/O command failed: %s",
 			 t->srv->cfg->info.dev_id, q->q_id, tag,
 			 strerror(-cqe->res));
@@ -462,6 +475,7 @@ static void handle_cqe(struct ublk_thread *t, const struct io_uring_cqe *cqe)
 	switch (ud_op(cqe->user_data)) {
 	case UBLK_IO_FETCH_REQ:
 	case UBLK_IO_COMMIT_AND_FETCH_REQ:
+	case UBLK_IO_NEED_GET_DATA:
 		handle_io_cmd_cqe(t, cqe);
 		break;
 	default:
@@ -575,8 +589,8 @@ static unsigned int thread_nr_ios(const struct ublk_thread *t)
 	}
 	for (q = 0; q < s->nr_queues; q++)
 		for (tag = 0; tag < s->depth; tag++)
-			n += ublk_io_thread(s->nr_threads, s->nr_queues,
-					    s->depth, q, tag) == t->idx;
+			n += ublk_io_thread(s->nr_threads, s->depth,
+					    s->share_tags, q, tag) == t->idx;
 	return n;
 }
 
@@ -654,8 +668,9 @@ static int thread_start_cmds(struct ublk_thread *t)
 	} else {
 		for (q = 0; q < s->nr_queues; q++)
 			for (tag = 0; tag < s->depth; tag++)
-				if (ublk_io_thread(s->nr_threads, s->nr_queues,
-						   s->depth, q, tag) == t->idx)
+				if (ublk_io_thread(s->nr_threads, s->depth,
+						   s->share_tags, q,
+						   tag) == t->idx)
 					queue_io_cmd(t, &s->queues[q], tag,
 						     UBLK_U_IO_FETCH_REQ,
 						     UBLK_IO_FETCH_REQ, 0);
@@ -687,7 +702,7 @@ static bool thread_serves(const struct ublk_thread *t, unsigned int q)
 	if (s->batch)
 		return ublk_batch_serves(s->batch, t->idx, q);
 	for (tag = 0; tag < s->depth; tag++)
-		if (ublk_io_thread(s->nr_threads, s->nr_queues, s->depth, q,
+		if (ublk_io_thread(s->nr_threads, s->depth, s->share_tags, q,
 				   tag) == t->idx)
 			return true;
 	return false;
@@ -719,8 +734,12 @@ static void *thread_fn(void *arg)
 	struct ublk_thread *t = arg;
 	struct ublk_srv *s = t->srv;
 	uint64_t one = 1;
+	char name[16];
 	int ret;
 
+	/* "ublk<id>:t<n>", for top -H and ps -L (15 bytes at most) */
+	snprintf(name, sizeof(name), "ublk%u:t%u", s->cfg->info.dev_id, t->idx);
+	pthread_setname_np(pthread_self(), name);
 	thread_pin(t);
 	ret = thread_init(t);
 	if (s->batch) {
@@ -793,6 +812,8 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 	s->nr_queues = info->nr_hw_queues;
 	s->depth = info->queue_depth;
 	s->nr_threads = cfg->nthreads ? cfg->nthreads : s->nr_queues;
+	s->share_tags = !(info->flags & UBLK_F_BATCH_IO) &&
+			(cfg->per_io_tasks || s->nr_threads > s->nr_queues);
 	s->fallback = cfg->auto_zc_fallback;
 	env = getenv(UBLK_ENV_FORCE_NEED_REG_BUF);
 	s->force_miss = s->fallback && env && *env && strcmp(env, "0");

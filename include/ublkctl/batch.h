@@ -135,13 +135,17 @@ enum ublk_fetch_next ublk_batch_fetch_next(int res, unsigned int cqe_flags);
 void ublk_batch_map(unsigned int nthreads, unsigned int nqueues, bool *map);
 
 /*
- * Per-I/O mode: the thread that serves (q, tag). With nthreads <= nqueues
- * whole queues go to threads; with more threads than queues (needs
- * UBLK_F_PER_IO_DAEMON) the tags are spread.
+ * Per-I/O mode: the thread that serves (q, tag). Without share whole
+ * queues go to threads round robin (q % nthreads). With share
+ * (--per-io-tasks, or more threads than queues; needs
+ * UBLK_F_PER_IO_DAEMON) tags are dealt round robin over all the queues'
+ * tags in a row, (q * depth + tag) % nthreads: neighbouring tags go to
+ * different threads, so the requests of a single queue (blk-mq hands out
+ * its tags in turn) reach every thread, and each thread serves every
+ * queue once nthreads <= depth.
  */
-unsigned int ublk_io_thread(unsigned int nthreads, unsigned int nqueues,
-			    unsigned int depth, unsigned int q,
-			    unsigned int tag);
+unsigned int ublk_io_thread(unsigned int nthreads, unsigned int depth,
+			    bool share, unsigned int q, unsigned int tag);
 
 /* ------------------------------------------------------ server hooks */
 

@@ -92,8 +92,8 @@ struct ublk_getopt {
 	 * EXIT_USAGE after a usage error (printed).
 	 */
 	int exit_code;
-	struct option longopts[32];
-	char shortopts[100];
+	struct option longopts[48];
+	char shortopts[150];
 	const struct ublk_help *help;
 	struct ublk_dev_arg *dev;
 	struct ublk_out *out;

@@ -45,6 +45,8 @@ struct ublk_dev_cfg {
 	enum ublk_recovery recovery;
 	bool read_only;
 	bool copy, user_copy, zero_copy, auto_zc, auto_zc_fallback, batch;
+	bool per_io_tasks; /* every thread serves a share of every queue */
+	bool get_data; /* UBLK_F_NEED_GET_DATA */
 	bool mode_given; /* the command line named a data-path option */
 	bool unprivileged, foreground;
 	bool recover_existing; /* add: an existing dead device is recovered */
@@ -83,18 +85,20 @@ int ublk_cfg_load(struct ublk_dev_cfg *cfg, const struct ublk_state *st);
 
 /*
  * The UBLK_F_* flags ADD_DEV asks for: CMD_IOCTL_ENCODE, those of the
- * data path and --unprivileged, recovery's, and PER_IO_DAEMON for more
- * threads than queues without --batch.
+ * data path, --per-io-tasks, --get-data and --unprivileged, recovery's,
+ * and PER_IO_DAEMON for more threads than queues without --batch (which
+ * is --per-io-tasks without the option: nothing else gives the extra
+ * threads work).
  */
 uint64_t ublk_cfg_dev_flags(const struct ublk_dev_cfg *cfg);
 
 /*
  * add without a data-path option on its command line (--copy, --batch,
- * --user-copy, --zero-copy, --auto-zc): the fastest data path of the
- * target (target_ops.fast_flags) that the kernel's features allow, none
- * for --unprivileged (the driver refuses buffer registration there) and
- * no auto-zc where the queues' buffers do not fit the buffer table.
- * Otherwise cfg keeps exactly what was given.
+ * --user-copy, --zero-copy, --auto-zc, --get-data): the fastest data path
+ * of the target (target_ops.fast_flags) that the kernel's features allow,
+ * none for --unprivileged (the driver refuses buffer registration there),
+ * no auto-zc where the queues' buffers do not fit the buffer table and no
+ * batch with --per-io-tasks. Otherwise cfg keeps exactly what was given.
  */
 void ublk_cfg_pick_mode(struct ublk_dev_cfg *cfg, uint64_t features);
 

@@ -6,7 +6,10 @@
  *
  * Threads and rings: one pthread per server thread, one io_uring per
  * thread, created by that thread. Per-I/O mode: every (queue, tag) is
- * served by exactly one thread (ublk_io_thread()). Batch mode: threads arm
+ * served by exactly one thread (ublk_io_thread()): whole queues, or with
+ * --per-io-tasks (or more threads than queues) a share of every queue's
+ * tags; all commands of a tag (FETCH, COMMIT_AND_FETCH, NEED_GET_DATA)
+ * go from the thread that fetched it, as the driver requires. Batch mode: threads arm
  * FETCH_IO_CMDS on the queues ublk_batch_map() gives them, and a tag
  * belongs to whichever thread's fetch delivered it until it is committed.
  * Fixed buffers (zero copy, auto-zc): every ring has a sparse table of

@@ -94,6 +94,34 @@ load helpers
 	usage_err "ublkctl: add: --zero-copy cannot be combined with --auto-zc" add -t null --zero-copy --auto-zc
 }
 
+@test "add: --per-io-tasks with --batch says why, before any side effect" {
+	export UBLKCTL_RUN_DIR=$BATS_TEST_TMPDIR/run
+	usage_err "ublkctl: add: --per-io-tasks cannot be combined with --batch: batch mode shares queues between threads already" \
+		add -t null --per-io-tasks --batch --nthreads 2
+	[ ! -e "$UBLKCTL_RUN_DIR" ]
+}
+
+@test "add: --get-data with --batch says why" {
+	usage_err "ublkctl: add: --get-data cannot be combined with --batch: the driver has no NEED_GET_DATA in batch mode" \
+		add -t null --batch --get-data
+}
+
+@test "add: --get-data with a data path that copies nothing says why" {
+	export UBLKCTL_RUN_DIR=$BATS_TEST_TMPDIR/run
+	for m in user-copy zero-copy auto-zc; do
+		usage_err "ublkctl: add: --get-data cannot be combined with --$m: the driver copies no data with --$m" \
+			add -t null --get-data --$m
+	done
+	[ ! -e "$UBLKCTL_RUN_DIR" ]
+}
+
+@test "add: --help lists --per-io-tasks and --get-data with their flags" {
+	run "$UBLKCTL" add --help
+	[ "$status" -eq 0 ]
+	grep -qE -- '^ +--per-io-tasks +.*UBLK_F_PER_IO_DAEMON' <<<"$output"
+	grep -qE -- '^ +--get-data +.*UBLK_F_NEED_GET_DATA' <<<"$output"
+}
+
 @test "add: --auto-zc-fallback without --auto-zc" {
 	usage_err "ublkctl: add: --auto-zc-fallback needs --auto-zc" add -t null --auto-zc-fallback
 }

@@ -84,16 +84,29 @@ mkfs_cycle() {
 	[ "$status" -eq 0 ]
 }
 
+# kill_recover ID: kill -9 the server of device ID, wait until the device
+# is quiesced, recover -n ID; the device must be live under a new server.
+kill_recover() {
+	local old
+	old=$(srv_pid "$1")
+	kill -9 "$old"
+	e2e_wait 20 bash -c "[ \"\$(\"$UBLKCTL\" list -J | jq -r '.ublkdevices[] | select(.id == $1) | .state')\" = quiesced ]"
+	run timeout 60 "$UBLKCTL" recover -n "$1"
+	echo "recover: $output" >&2
+	[ "$status" -eq 0 ]
+	[ "$(srv_state "$1")" = live ]
+	[ "$(srv_pid "$1")" != "$old" ]
+}
+
 # crash_recover ARGS...: loop device with --recovery=reissue and ARGS; fio
 # writes with verify; the server is killed (-9) mid-run; recover -n; fio
 # must finish and verify clean (no acknowledged write lost). Reissue: the
 # kernel fails the I/O the dead server held unless told to reissue it.
 crash_recover() {
-	local f old new
+	local f new
 	f=$(e2e_backing 64M)
 	e2e_add -t loop -f "$f" --recovery=reissue "$@"
 	[ "$status" -eq 0 ]
-	old=$(srv_pid "$DEV_ID")
 	timeout 240 fio --name=verify --filename="/dev/ublkb$DEV_ID" \
 		--ioengine=io_uring --direct=1 --rw=randwrite --bs=4k \
 		--iodepth=16 --size=32M --verify=crc32c --verify_fatal=1 \
@@ -101,14 +114,8 @@ crash_recover() {
 		> "$BATS_TEST_TMPDIR/fio.out" 2>&1 &
 	local fio_pid=$!
 	sleep 2
-	kill -9 "$old"
-	e2e_wait 20 bash -c "[ \"\$(\"$UBLKCTL\" list -J | jq -r '.ublkdevices[] | select(.id == $DEV_ID) | .state')\" = quiesced ]"
-	run timeout 60 "$UBLKCTL" recover -n "$DEV_ID"
-	echo "recover: $output" >&2
-	[ "$status" -eq 0 ]
-	[ "$(srv_state "$DEV_ID")" = live ]
+	kill_recover "$DEV_ID"
 	new=$(srv_pid "$DEV_ID")
-	[ "$new" != "$old" ]
 	proc_alive "$new"
 	# the state file follows the new server
 	[ "$(jq -r .pid "$UBLKCTL_RUN_DIR/$DEV_ID.json")" = "$new" ]

@@ -242,6 +242,44 @@ static unsigned int count_row(const bool *map, unsigned int t, unsigned int nq)
 	return n;
 }
 
+/*
+ * Shared per-I/O tags of queue q: the next tag goes to the next thread (so
+ * any nthreads neighbouring tags reach every thread), shares differ by at
+ * most one tag, and with depth >= nthreads every thread serves the queue.
+ */
+static void check_queue_spread(unsigned int nt, unsigned int depth,
+			       unsigned int q)
+{
+	unsigned int n[8] = { 0 };
+	unsigned int tag, i;
+
+	for (tag = 0; tag < depth; tag++) {
+		i = ublk_io_thread(nt, depth, true, q, tag);
+		n[i]++;
+		if (tag + 1 < depth)
+			CHECK_EQ(ublk_io_thread(nt, depth, true, q, tag + 1),
+				 (i + 1) % nt);
+	}
+	for (i = 0; i < nt; i++) {
+		CHECK(n[i] + 1 >= depth / nt);
+		CHECK(n[i] <= depth / nt + 1);
+		if (depth >= nt)
+			CHECK(n[i] > 0);
+	}
+}
+
+static void io_thread_spread(void)
+{
+	static const unsigned int depths[] = { 1, 3, 4, 128 };
+	unsigned int nt, nq, d, q;
+
+	for (nt = 1; nt <= 8; nt++)
+		for (nq = 1; nq <= 4; nq++)
+			for (d = 0; d < ARRAY_SIZE(depths); d++)
+				for (q = 0; q < nq; q++)
+					check_queue_spread(nt, depths[d], q);
+}
+
 static void test_map(void)
 {
 	bool map[16 * 16];
@@ -276,11 +314,14 @@ static void test_map(void)
 		}
 	}
 
-	/* per-I/O: whole queues when threads <= queues, else spread tags */
-	CHECK_EQ(ublk_io_thread(2, 4, 128, 3, 100), 1);
-	CHECK_EQ(ublk_io_thread(4, 1, 128, 0, 5), 1);
-	CHECK_EQ(ublk_io_thread(4, 1, 128, 0, 8), 0);
-	CHECK_EQ(ublk_io_thread(1, 4, 128, 3, 7), 0);
+	/* per-I/O: whole queues unless shared, then tags dealt in turn */
+	CHECK_EQ(ublk_io_thread(2, 128, false, 3, 100), 1);
+	CHECK_EQ(ublk_io_thread(4, 128, true, 0, 5), 1);
+	CHECK_EQ(ublk_io_thread(4, 128, true, 0, 8), 0);
+	CHECK_EQ(ublk_io_thread(1, 128, false, 3, 7), 0);
+	CHECK_EQ(ublk_io_thread(2, 128, true, 1, 0), 0);
+	CHECK_EQ(ublk_io_thread(2, 3, true, 1, 0), 1);
+	io_thread_spread();
 }
 
 /* ------------------------------------------------------ server hooks */

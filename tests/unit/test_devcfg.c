@@ -35,6 +35,16 @@ static const char *saved(const struct ublk_state *st, const char *name)
 	return NULL;
 }
 
+/* cfg c saved as device id's state file st, and loaded back into r. */
+static void save_load(const struct ublk_dev_cfg *c, uint32_t id,
+		      struct ublk_state *st, struct ublk_dev_cfg *r)
+{
+	memset(st, 0, sizeof(*st));
+	st->id = id;
+	CHECK_EQ(ublk_cfg_save(c, st), 0);
+	CHECK_EQ(ublk_cfg_load(r, st), EXIT_OK);
+}
+
 int main(void)
 {
 	struct ublk_dev_cfg c, r;
@@ -74,13 +84,37 @@ int main(void)
 	CHECK_EQ(parse(&c, "-t null --recovery"), EXIT_OK);
 	CHECK_EQ(c.recovery, UBLK_RECOVERY_REQUEUE);
 
+	/*
+	 * --per-io-tasks and --get-data: refused where the driver would clear
+	 * their flag, asked for at ADD_DEV, kept out of the picked mode.
+	 */
+	CHECK_EQ(parse(&c, "-t null --per-io-tasks --batch"), EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-t null --get-data --batch"), EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-t null --get-data --user-copy"), EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-t null --get-data --zero-copy"), EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-t null --get-data --auto-zc"), EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-t null --get-data --per-io-tasks --nthreads 2"),
+		 EXIT_OK);
+	CHECK(c.mode_given);
+	CHECK_EQ(ublk_cfg_dev_flags(&c) &
+			 (UBLK_F_NEED_GET_DATA | UBLK_F_PER_IO_DAEMON),
+		 UBLK_F_NEED_GET_DATA | UBLK_F_PER_IO_DAEMON);
+	ublk_cfg_pick_mode(&c, UBLK_F_BATCH_IO | UBLK_F_AUTO_BUF_REG);
+	CHECK(!c.batch && !c.auto_zc);
+	CHECK_EQ(parse(&c, "-t null --per-io-tasks"), EXIT_OK);
+	CHECK(!c.mode_given);
+	ublk_cfg_pick_mode(&c, UBLK_F_BATCH_IO | UBLK_F_AUTO_BUF_REG);
+	CHECK(!c.batch && c.auto_zc);
+	CHECK_EQ(parse(&c, "-t null -q 2 --nthreads 2"), EXIT_OK);
+	CHECK(!(ublk_cfg_dev_flags(&c) & UBLK_F_PER_IO_DAEMON));
+	CHECK_EQ(parse(&c, "-t null -q 1 --nthreads 2"), EXIT_OK);
+	CHECK(ublk_cfg_dev_flags(&c) & UBLK_F_PER_IO_DAEMON);
+
 	/* Saved in normalized form, loaded back to the same configuration. */
 	CHECK_EQ(parse(&c, "-t fault -s 1G -q 2 --batch --delay-us 5 "
 			   "--recovery=fail-io -n 3"),
 		 EXIT_OK);
-	memset(&st, 0, sizeof(st));
-	st.id = 3;
-	CHECK_EQ(ublk_cfg_save(&c, &st), 0);
+	save_load(&c, 3, &st, &r);
 	CHECK(!strcmp(saved(&st, "type"), "fault"));
 	CHECK(!strcmp(saved(&st, "size"), "1073741824"));
 	CHECK(!strcmp(saved(&st, "batch"), ""));
@@ -90,13 +124,24 @@ int main(void)
 	CHECK(saved(&st, "user-copy") == NULL);
 	CHECK_EQ(st.argc, 12);
 	CHECK(!strcmp(st.argv[0], "-t"));
-	CHECK_EQ(ublk_cfg_load(&r, &st), EXIT_OK);
 	CHECK(r.tgt.ops == &target_fault);
 	CHECK_EQ(r.dev_id, 3);
 	CHECK_EQ(r.size, 1ULL << 30);
 	CHECK_EQ(r.queues, 2);
 	CHECK(r.batch && !r.user_copy && r.recovery == UBLK_RECOVERY_FAIL_IO);
 	CHECK_EQ(r.argc, 12);
+	ublk_cfg_release(&r);
+	ublk_cfg_release(&c);
+	ublk_state_free(&st);
+
+	/* The thread layout and NEED_GET_DATA survive recover. */
+	CHECK_EQ(parse(&c, "-t null --per-io-tasks --nthreads 3 --get-data"),
+		 EXIT_OK);
+	save_load(&c, 4, &st, &r);
+	CHECK(!strcmp(saved(&st, "per-io-tasks"), ""));
+	CHECK(!strcmp(saved(&st, "get-data"), ""));
+	CHECK(!strcmp(saved(&st, "nthreads"), "3"));
+	CHECK(r.per_io_tasks && r.get_data && r.nthreads == 3);
 	ublk_cfg_release(&r);
 	ublk_cfg_release(&c);
 	ublk_state_free(&st);
