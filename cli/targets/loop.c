@@ -7,7 +7,8 @@
  * the kernel's loop driver: by punching it, or with NOUNMAP by ZERO_RANGE,
  * which falls back to punching where the file system lacks ZERO_RANGE,
  * tmpfs for one); both are offered only where a punch works.
- * On a block device, DISCARD is the device's own discard through io_uring
+ * On a block device, a server thread has no more reads and writes in
+ * flight than the device has tags (struct loop_thread); DISCARD is the device's own discard through io_uring
  * (BLOCK_URING_CMD_DISCARD), offered only where the kernel has that
  * command and the device discards; WRITE_ZEROES is a ZERO_RANGE, which the
  * block layer does with the device's write-zeroes or by writing zeroes,
@@ -22,7 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "ublkctl/compat.h"
@@ -50,6 +53,23 @@ struct loop_priv {
 	uint64_t offset;
 	bool no_zero_range; /* the file system said so (atomic) */
 	bool blkdev; /* the backing store is a block device */
+	uint32_t max_depth; /* a block device's tags per hardware queue */
+};
+
+/*
+ * A server thread's reads and writes in flight on a block device, held to
+ * the device's own depth: a read or write past it would fail its
+ * non-blocking issue with EAGAIN and wait in an io_uring worker thread, at
+ * the cost of a thread switch each. The excess waits here instead, in
+ * arrival order, and is issued as earlier ones complete.
+ */
+struct loop_thread {
+	uint32_t inflight, limit;
+	uint32_t head, count, size; /* ring of deferred requests */
+	struct loop_deferred {
+		struct ublk_queue *q;
+		unsigned int tag;
+	} fifo[];
 };
 
 static const struct ublk_opt loop_opts[] = {
@@ -102,6 +122,32 @@ static bool can_punch(int fd, const struct stat *st)
 	off_t past = (st->st_size + 65535) / 65536 * 65536 + 65536;
 
 	return !fallocate(fd, LOOP_PUNCH, past, 4096);
+}
+
+/*
+ * Tags per hardware queue of block device rdev (its queue's nr_requests;
+ * a partition's is its disk's), or 0 if sysfs does not say.
+ */
+static uint32_t blkdev_depth(dev_t rdev)
+{
+	static const char *const paths[] = { "queue/nr_requests",
+					     "../queue/nr_requests" };
+	unsigned int i, v;
+	char path[96];
+	FILE *f;
+
+	for (i = 0; i < ARRAY_SIZE(paths); i++) {
+		snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/%s",
+			 major(rdev), minor(rdev), paths[i]);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fscanf(f, "%u", &v) != 1)
+			v = 0;
+		fclose(f);
+		return v;
+	}
+	return 0;
 }
 
 /*
@@ -240,6 +286,7 @@ static int loop_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 	if (p->blkdev) {
 		tgt->discard = !cfg->read_only && blkdev_can_discard(fd);
 		tgt->write_zeroes = !cfg->read_only;
+		p->max_depth = blkdev_depth(st.st_rdev);
 	} else {
 		tgt->discard = can_punch(fd, &st);
 		tgt->write_zeroes = tgt->discard;
@@ -354,45 +401,16 @@ static void queue_blkdev_discard(struct ublk_thread *t, struct ublk_queue *q,
 	sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_DISCARD);
 }
 
-static int loop_queue_io(struct ublk_thread *t, struct ublk_queue *q,
-			 unsigned int tag)
+/* Issue the read or write of request tag of q; the CQEs it yields. */
+static int issue_rw(struct ublk_thread *t, struct ublk_queue *q,
+		    unsigned int tag)
 {
 	const struct ublksrv_io_desc *iod = ublk_iod(q, tag);
-	struct loop_priv *p = q->tgt->priv;
+	const struct loop_priv *p = q->tgt->priv;
 	uint64_t off = (iod->start_sector << 9) + p->offset;
 	uint32_t len = iod->nr_sectors << 9;
 	unsigned int op = ublksrv_get_op(iod);
 	struct io_uring_sqe *sqe;
-	bool zero;
-
-	switch (op) {
-	case UBLK_IO_OP_FLUSH:
-		sqe = ublk_get_sqe(t);
-		io_uring_prep_fsync(sqe, 1, IORING_FSYNC_DATASYNC);
-		sqe->flags |= IOSQE_FIXED_FILE;
-		sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_SYNC);
-		return 1;
-	case UBLK_IO_OP_DISCARD:
-	case UBLK_IO_OP_WRITE_ZEROES:
-		if (p->blkdev && op == UBLK_IO_OP_DISCARD) {
-			queue_blkdev_discard(t, q, tag);
-			return 1;
-		}
-		if (p->blkdev) {
-			queue_falloc(t, q, tag, true);
-			return 1;
-		}
-		zero = op == UBLK_IO_OP_WRITE_ZEROES &&
-		       (iod->op_flags & UBLK_IO_F_NOUNMAP) &&
-		       !__atomic_load_n(&p->no_zero_range, __ATOMIC_RELAXED);
-		queue_falloc(t, q, tag, zero);
-		return 1;
-	case UBLK_IO_OP_READ:
-	case UBLK_IO_OP_WRITE:
-		break;
-	default:
-		return -EOPNOTSUPP;
-	}
 
 	switch (ublk_io_buf_mode(q, tag)) {
 	case UBLK_BUF_PLAIN:
@@ -425,6 +443,117 @@ static int loop_queue_io(struct ublk_thread *t, struct ublk_queue *q,
 	return -EINVAL;
 }
 
+/* The CQEs a read or write of request tag of q yields once issued. */
+static int rw_cqes(const struct ublk_queue *q, unsigned int tag)
+{
+	return ublk_io_buf_mode(q, tag) == UBLK_BUF_ZC ? 2 : 1;
+}
+
+static int loop_queue_rw(struct ublk_thread *t, struct ublk_queue *q,
+			 unsigned int tag)
+{
+	struct loop_thread *lt = ublk_thread_tgt_priv(t);
+	struct loop_deferred *d;
+
+	if (!lt || lt->inflight < lt->limit) {
+		if (lt)
+			lt->inflight++;
+		return issue_rw(t, q, tag);
+	}
+	d = &lt->fifo[(lt->head + lt->count++) % lt->size];
+	d->q = q;
+	d->tag = tag;
+	return rw_cqes(q, tag);
+}
+
+/* One read or write of this thread's completed: issue the next waiting. */
+static void loop_rw_done(struct ublk_thread *t)
+{
+	struct loop_thread *lt = ublk_thread_tgt_priv(t);
+	struct loop_deferred d;
+
+	if (!lt)
+		return;
+	if (!lt->count) {
+		lt->inflight--;
+		return;
+	}
+	d = lt->fifo[lt->head];
+	lt->head = (lt->head + 1) % lt->size;
+	lt->count--;
+	issue_rw(t, d.q, d.tag);
+}
+
+/*
+ * Only a block device shallower than this thread's share of the queues
+ * needs the bound; everything else gets no per-thread state.
+ */
+static int loop_thread_init(struct ublk_thread *t, struct ublk_tgt *tgt,
+			    unsigned int nr_tags, void **priv)
+{
+	const struct loop_priv *p = tgt->priv;
+	struct loop_thread *lt;
+
+	(void)t;
+	if (!p->max_depth || p->max_depth >= nr_tags)
+		return 0;
+	lt = calloc(1, sizeof(*lt) + nr_tags * sizeof(lt->fifo[0]));
+	if (!lt) {
+		ublk_err("loop: Cannot allocate memory");
+		return -ENOMEM;
+	}
+	lt->limit = p->max_depth;
+	lt->size = nr_tags;
+	*priv = lt;
+	return 0;
+}
+
+static void loop_thread_exit(struct ublk_thread *t, struct ublk_tgt *tgt,
+			     void *priv)
+{
+	(void)t;
+	(void)tgt;
+	free(priv);
+}
+
+static int loop_queue_io(struct ublk_thread *t, struct ublk_queue *q,
+			 unsigned int tag)
+{
+	const struct ublksrv_io_desc *iod = ublk_iod(q, tag);
+	struct loop_priv *p = q->tgt->priv;
+	unsigned int op = ublksrv_get_op(iod);
+	struct io_uring_sqe *sqe;
+	bool zero;
+
+	switch (op) {
+	case UBLK_IO_OP_FLUSH:
+		sqe = ublk_get_sqe(t);
+		io_uring_prep_fsync(sqe, 1, IORING_FSYNC_DATASYNC);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_SYNC);
+		return 1;
+	case UBLK_IO_OP_DISCARD:
+	case UBLK_IO_OP_WRITE_ZEROES:
+		if (p->blkdev && op == UBLK_IO_OP_DISCARD) {
+			queue_blkdev_discard(t, q, tag);
+			return 1;
+		}
+		if (p->blkdev) {
+			queue_falloc(t, q, tag, true);
+			return 1;
+		}
+		zero = op == UBLK_IO_OP_WRITE_ZEROES &&
+		       (iod->op_flags & UBLK_IO_F_NOUNMAP) &&
+		       !__atomic_load_n(&p->no_zero_range, __ATOMIC_RELAXED);
+		queue_falloc(t, q, tag, zero);
+		return 1;
+	case UBLK_IO_OP_READ:
+	case UBLK_IO_OP_WRITE:
+		return loop_queue_rw(t, q, tag);
+	}
+	return -EOPNOTSUPP;
+}
+
 /*
  * A ZERO_RANGE the file system does not have is done again by punching
  * (the range reads back as zeroes either way), and so is every later one.
@@ -435,6 +564,8 @@ static void loop_io_done(struct ublk_thread *t, struct ublk_queue *q,
 {
 	struct loop_priv *p = q->tgt->priv;
 
+	if (op == LOOP_OP_RW)
+		loop_rw_done(t);
 	if (op == LOOP_OP_ZERO && cqe->res == -EOPNOTSUPP) {
 		__atomic_store_n(&p->no_zero_range, true, __ATOMIC_RELAXED);
 		queue_falloc(t, q, tag, false);
@@ -455,4 +586,6 @@ const struct target_ops target_loop = {
 	.check_resize = loop_check_resize,
 	.queue_io = loop_queue_io,
 	.io_done = loop_io_done,
+	.thread_init = loop_thread_init,
+	.thread_exit = loop_thread_exit,
 };

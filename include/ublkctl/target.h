@@ -123,7 +123,9 @@ struct target_ops {
 	 * itself with ublk_complete_io() (or ublk_thread_fail(), which
 	 * leaves the request to the kernel), before returning or later on
 	 * the same thread (from thread_cqe); or a negative errno the server
-	 * completes the I/O with. Must not block, allocate or take locks.
+	 * completes the I/O with. The SQEs behind a count > 0 may also be
+	 * issued later on the same thread (from io_done of another request).
+	 * Must not block, allocate or take locks.
 	 */
 	int (*queue_io)(struct ublk_thread *t, struct ublk_queue *q,
 			unsigned int tag);

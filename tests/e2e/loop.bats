@@ -66,12 +66,12 @@ load srv
 	! dmesg | sed -n "/$E2E_MARK\$/,\$p" | grep -E "operation not supported|I/O error"
 }
 
-# A memory-backed null_blk (discard=1|0) as the loop target's block device;
-# removed in teardown.
+# A memory-backed null_blk (discard=1|0, then more parameters) as the loop
+# target's block device; removed in teardown.
 nullb_load() {
 	[ ! -e /sys/module/null_blk ] || rmmod null_blk
 	insmod /run/ublkctl-vm/null_blk.ko nr_devices=1 queue_mode=2 \
-		memory_backed=1 gb=1 bs=512 "discard=$1"
+		memory_backed=1 gb=1 bs=512 "discard=$1" "${@:2}"
 	for _ in $(seq 50); do [ -b /dev/nullb0 ] && return 0; sleep 0.1; done
 	return 1
 }
@@ -116,4 +116,20 @@ e2e_teardown_extra() {
 	cmp -n 2M /dev/nullb0 /dev/zero --ignore-initial=1M:0
 	mkfs_cycle "$DEV_ID"
 	! dmesg | sed -n "/$E2E_MARK\$/,\$p" | grep -E "operation not supported|I/O error"
+}
+
+@test "loop: on a block device with fewer tags than the queue, no request waits in an io_uring worker" {
+	nullb_load 0 hw_queue_depth=16
+	[ "$(cat /sys/block/nullb0/queue/nr_requests)" = 16 ]
+	# no cached page of the device (its partition scan read some): an
+	# O_DIRECT write over one fails its non-blocking issue regardless
+	blockdev --flushbufs /dev/nullb0
+	e2e_add -t loop -f /dev/nullb0 -s 64M -d 128
+	[ "$status" -eq 0 ]
+	e2e_fio_verify "$DEV_ID" --iodepth=64
+	[ "$status" -eq 0 ]
+	# a non-blocking issue past the device's tags would have failed with
+	# EAGAIN and been handed to an iou-wrk thread (idle ones linger 5 s)
+	pid=$(srv_field "$DEV_ID" pid)
+	! grep -q '^iou-wrk' /proc/"$pid"/task/*/comm
 }
