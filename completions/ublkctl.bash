@@ -12,7 +12,7 @@
 _ublkctl_opts_add='--type --id --queues --depth --nthreads --size
 	--logical-block-size --physical-block-size --max-io-size --read-only
 	--recovery --copy --user-copy --zero-copy --auto-zc --auto-zc-fallback --batch
-	--unprivileged --foreground --recover-existing --help'
+	--unprivileged --no-part-scan --foreground --recover-existing --help'
 _ublkctl_opts_add_null=''
 _ublkctl_opts_add_loop='--file --buffered --offset'
 _ublkctl_opts_add_fault='--delay-us --fail-every --exit-after'
