@@ -21,7 +21,8 @@ _ublkctl_opts_del='--id --all --force --async --timeout --keep-recoverable
 	--help'
 _ublkctl_opts_list='--id --output --json --raw --noheadings --bytes
 	--list-columns --help'
-_ublkctl_opts_features='--output --json --raw --noheadings --help'
+_ublkctl_opts_features='--add-options --output --json --raw --noheadings
+	--help'
 _ublkctl_opts_resize='--id --size --help'
 _ublkctl_opts_stop='--id --safe --help'
 _ublkctl_opts_quiesce='--id --timeout --help'
