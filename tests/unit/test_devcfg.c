@@ -146,6 +146,8 @@ int main(void)
 		for (i = 0; i < n && i < ARRAY_SIZE(rows); i++) {
 			CHECK(!rows[i].given);
 			CHECK_EQ(__builtin_popcountll(rows[i].flag), 1);
+			/* The server reads 24-byte descriptors only. */
+			CHECK(rows[i].flag != UBLK_F_IO_DESC_SIZE);
 		}
 		CHECK(flag_row(rows, n, "--no-part-scan",
 			       UBLK_F_NO_AUTO_PART_SCAN));
