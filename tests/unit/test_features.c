@@ -81,6 +81,23 @@ static int present(json_object *row)
 	return json_object_get_boolean(v);
 }
 
+static bool same(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
+/* The --add-options row of opt has name, since and present. */
+static void check_option(json_object *root, const char *opt, const char *name,
+			 const char *since, int want_present)
+{
+	json_object *row = row_by(root, "option", opt);
+
+	CHECK(row != NULL);
+	CHECK(same(field(row, "name"), name));
+	CHECK(same(field(row, "since"), since));
+	CHECK_EQ(present(row), want_present);
+}
+
 int main(void)
 {
 	struct ublk_cfg_flag rows[UBLK_CFG_MAX_FLAGS];
@@ -96,22 +113,13 @@ int main(void)
 	root = table(mask, true, "OPTION,NAME,SINCE,PRESENT");
 	CHECK(root && json_object_object_get_ex(root, "features", &arr) &&
 	      json_object_array_length(arr) == n);
-	row = row_by(root, "option", "--batch");
-	CHECK(row && !strcmp(field(row, "name"), "BATCH_IO"));
-	CHECK(row && !strcmp(field(row, "since"), "7.0"));
-	CHECK_EQ(present(row), 1);
-	row = row_by(root, "option", "--no-part-scan");
-	CHECK(row && !strcmp(field(row, "name"), "NO_AUTO_PART_SCAN"));
-	CHECK_EQ(present(row), 0);
-	row = row_by(root, "option", "--recovery");
-	CHECK(row && !strcmp(field(row, "name"), "USER_RECOVERY"));
-	CHECK_EQ(present(row), 1);
-	row = row_by(root, "option", "--recovery=reissue");
-	CHECK(row && !strcmp(field(row, "name"), "USER_RECOVERY_REISSUE"));
-	CHECK_EQ(present(row), 0);
-	row = row_by(root, "option", "--user-copy");
-	CHECK(row && !strcmp(field(row, "since"), "6.5"));
-	CHECK_EQ(present(row), 0);
+	check_option(root, "--batch", "BATCH_IO", "7.0", 1);
+	check_option(root, "--no-part-scan", "NO_AUTO_PART_SCAN", "7.0", 0);
+	check_option(root, "--recovery", "USER_RECOVERY", "6.1", 1);
+	check_option(root, "--recovery=reissue", "USER_RECOVERY_REISSUE", "6.1",
+		     0);
+	check_option(root, "--user-copy", "USER_COPY", "6.5", 0);
+	check_option(root, "--nthreads", "PER_IO_DAEMON", "6.16", 0);
 	json_object_put(root);
 
 	/* Plain: one row per bit set, ascending, with the options needing it. */
@@ -119,22 +127,23 @@ int main(void)
 		     "BIT,NAME,OPTION,SINCE,PRESENT");
 	CHECK(root && json_object_object_get_ex(root, "features", &arr) &&
 	      json_object_array_length(arr) == 4);
+	CHECK(same(field(json_object_array_get_idx(arr, 0), "bit"), "3"));
+	CHECK(same(field(json_object_array_get_idx(arr, 3), "bit"), "63"));
 	row = row_by(root, "name", "CMD_IOCTL_ENCODE");
 	CHECK(row && field(row, "option") == NULL);
-	CHECK(row && !strcmp(field(row, "since"), "6.4"));
+	CHECK(same(field(row, "since"), "6.4"));
 	row = row_by(root, "name", "BATCH_IO");
-	CHECK(row && !strcmp(field(row, "option"), "--batch"));
+	CHECK(same(field(row, "option"), "--batch"));
 	CHECK_EQ(present(row), 1);
 	row = row_by(root, "name", "BIT63");
-	CHECK(row && !strcmp(field(row, "bit"), "63"));
+	CHECK(same(field(row, "bit"), "63"));
 	CHECK(row && field(row, "since") == NULL);
 	json_object_put(root);
 
 	/* A bit two options need lists both. */
 	root = table(UBLK_F_SUPPORT_ZERO_COPY, false, "NAME,OPTION");
 	row = row_by(root, "name", "ZERO_COPY");
-	CHECK(row &&
-	      !strcmp(field(row, "option"), "--zero-copy,--auto-zc-fallback"));
+	CHECK(same(field(row, "option"), "--zero-copy,--auto-zc-fallback"));
 	json_object_put(root);
 	return unit_done("test_features");
 }
