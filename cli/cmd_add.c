@@ -16,42 +16,29 @@
 #include "ublkctl/server.h"
 #include "ublkctl/state.h"
 
-/* Refuse what this kernel (features) cannot do, naming the feature. */
+/*
+ * Refuse what this kernel (features) cannot do, naming the option and the
+ * feature: the rows of ublk_cfg_flags that c gives.
+ */
 static int check_features(uint64_t features, const struct ublk_dev_cfg *c)
 {
-	static const struct {
-		uint64_t bit;
-		const char *opt;
-	} need[] = {
-		{ UBLK_F_BATCH_IO, "--batch" },
-		{ UBLK_F_AUTO_BUF_REG, "--auto-zc" },
-		{ UBLK_F_SUPPORT_ZERO_COPY, "--zero-copy" },
-		{ UBLK_F_USER_COPY, "--user-copy" },
-		{ UBLK_F_USER_RECOVERY, "--recovery" },
-		{ UBLK_F_USER_RECOVERY_REISSUE, "--recovery=reissue" },
-		{ UBLK_F_USER_RECOVERY_FAIL_IO, "--recovery=fail-io" },
-		{ UBLK_F_UNPRIVILEGED_DEV, "--unprivileged" },
-		{ UBLK_F_NEED_GET_DATA, "--get-data" },
-		{ UBLK_F_PER_IO_DAEMON, "--per-io-tasks" },
-	};
-	uint64_t want = c->info.flags;
-	size_t i;
+	struct ublk_cfg_flag rows[UBLK_CFG_MAX_FLAGS];
+	size_t i, n = ublk_cfg_flags(c, rows, ARRAY_SIZE(rows));
 
-	for (i = 0; i < ARRAY_SIZE(need); i++) {
-		unsigned int bit = (unsigned int)__builtin_ctzll(need[i].bit);
+	for (i = 0; i < n && i < ARRAY_SIZE(rows); i++) {
+		const char *name = ublk_feature_name(
+			(unsigned int)__builtin_ctzll(rows[i].flag));
 
-		if ((want & need[i].bit) && !(features & need[i].bit)) {
-			if (need[i].bit == UBLK_F_PER_IO_DAEMON &&
-			    !c->per_io_tasks)
-				ublk_err(
-					"--nthreads %u with %u queues: this kernel lacks %s (use --nthreads <= --queues)",
-					c->nthreads, c->queues,
-					ublk_feature_name(bit));
-			else
-				ublk_err("%s: this kernel lacks %s",
-					 need[i].opt, ublk_feature_name(bit));
-			return EXIT_FAIL;
-		}
+		if (!rows[i].given || (features & rows[i].flag))
+			continue;
+		if (rows[i].flag == UBLK_F_PER_IO_DAEMON &&
+		    !strcmp(rows[i].opt, "--nthreads"))
+			ublk_err(
+				"--nthreads %u with %u queues: this kernel lacks %s (use --nthreads <= --queues)",
+				c->nthreads, c->queues, name);
+		else
+			ublk_err("%s: this kernel lacks %s", rows[i].opt, name);
+		return EXIT_FAIL;
 	}
 	return EXIT_OK;
 }

@@ -29,6 +29,7 @@ enum {
 	OPT_PER_IO_TASKS,
 	OPT_GET_DATA,
 	OPT_UNPRIVILEGED,
+	OPT_NO_PART_SCAN,
 	OPT_FOREGROUND,
 	OPT_RECOVER_EXISTING,
 	/* getopt keys of target options: TGT_KEY + row of the merged table */
@@ -76,6 +77,8 @@ static const struct ublk_opt add_opts[] = {
 	  "writes ask for their buffer first (UBLK_F_NEED_GET_DATA)" },
 	{ "unprivileged", OPT_UNPRIVILEGED, no_argument, NULL,
 	  "device owned by the calling user (no root needed)" },
+	{ "no-part-scan", OPT_NO_PART_SCAN, no_argument, NULL,
+	  "no partition scan at start (blockdev --rereadpt still works)" },
 	{ "foreground", OPT_FOREGROUND, no_argument, NULL,
 	  "serve in the foreground; SIGTERM/SIGINT stop and delete" },
 	{ "recover-existing", OPT_RECOVER_EXISTING, no_argument, NULL,
@@ -150,6 +153,8 @@ static const struct {
 	  UBLK_F_NEED_GET_DATA },
 	{ OPT_UNPRIVILEGED, offsetof(struct ublk_dev_cfg, unprivileged),
 	  UBLK_F_UNPRIVILEGED_DEV },
+	{ OPT_NO_PART_SCAN, offsetof(struct ublk_dev_cfg, no_part_scan),
+	  UBLK_F_NO_AUTO_PART_SCAN },
 };
 
 /* --recovery's modes: the name, and the UBLK_F_* flags ADD_DEV asks for. */
@@ -517,17 +522,70 @@ void ublk_cfg_pick_mode(struct ublk_dev_cfg *c, uint64_t features)
 		c->batch = true;
 }
 
+/* One row per bit of flags (none if 0); counted beyond max, not stored. */
+static void add_flag_rows(struct ublk_cfg_flag *rows, size_t max, size_t *n,
+			  const char *opt, uint64_t flags, bool given)
+{
+	unsigned int bit;
+
+	for (bit = 0; bit < 64; bit++) {
+		if (!(flags & (1ULL << bit)))
+			continue;
+		if (*n < max) {
+			snprintf(rows[*n].opt, sizeof(rows[*n].opt), "%s", opt);
+			rows[*n].flag = 1ULL << bit;
+			rows[*n].given = given;
+		}
+		(*n)++;
+	}
+}
+
+size_t ublk_cfg_flags(const struct ublk_dev_cfg *c, struct ublk_cfg_flag *rows,
+		      size_t max)
+{
+	uint64_t base = recovery_modes[UBLK_RECOVERY_REQUEUE].dev_flags;
+	char opt[UBLK_CFG_FLAG_OPT_LEN];
+	size_t i, n = 0;
+	bool given;
+
+	for (i = 0; i < ARRAY_SIZE(flag_opts); i++) {
+		snprintf(opt, sizeof(opt), "--%s", opt_name(flag_opts[i].key));
+		add_flag_rows(rows, max, &n, opt, flag_opts[i].dev_flag,
+			      c && flag_set(c, i));
+	}
+	/* A mode other than requeue: only what it adds to requeue's. */
+	for (i = UBLK_RECOVERY_REQUEUE; i < ARRAY_SIZE(recovery_modes); i++) {
+		uint64_t flags = recovery_modes[i].dev_flags;
+
+		if (i == UBLK_RECOVERY_REQUEUE) {
+			snprintf(opt, sizeof(opt), "--recovery");
+			given = c && c->recovery != UBLK_RECOVERY_NONE;
+		} else {
+			snprintf(opt, sizeof(opt), "--recovery=%s",
+				 recovery_modes[i].name);
+			given = c && c->recovery == (enum ublk_recovery)i;
+			flags &= ~base;
+		}
+		add_flag_rows(rows, max, &n, opt, flags, given);
+	}
+	/* More threads than queues: any thread may serve any tag. */
+	given = c && !c->batch && c->nthreads > c->queues;
+	add_flag_rows(rows, max, &n, "--nthreads", UBLK_F_PER_IO_DAEMON, given);
+	return n;
+}
+
 uint64_t ublk_cfg_dev_flags(const struct ublk_dev_cfg *c)
 {
+	struct ublk_cfg_flag rows[UBLK_CFG_MAX_FLAGS];
 	uint64_t f = UBLK_F_CMD_IOCTL_ENCODE;
-	size_t i;
+	size_t i, n = ublk_cfg_flags(c, rows, ARRAY_SIZE(rows));
 
-	for (i = 0; i < ARRAY_SIZE(flag_opts); i++)
-		if (flag_set(c, i))
-			f |= flag_opts[i].dev_flag;
-	f |= recovery_modes[c->recovery].dev_flags;
-	if (!c->batch && c->nthreads > c->queues)
-		f |= UBLK_F_PER_IO_DAEMON;
+	/* The tables are static: a bug if their rows do not fit. */
+	if (n > ARRAY_SIZE(rows))
+		abort();
+	for (i = 0; i < n; i++)
+		if (rows[i].given)
+			f |= rows[i].flag;
 	return f;
 }
 

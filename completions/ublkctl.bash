@@ -12,7 +12,7 @@
 _ublkctl_opts_add='--type --id --queues --depth --nthreads --size
 	--logical-block-size --physical-block-size --max-io-size --read-only
 	--recovery --copy --user-copy --zero-copy --auto-zc --auto-zc-fallback --batch
-	--per-io-tasks --get-data --unprivileged --foreground --recover-existing --help'
+	--per-io-tasks --get-data --unprivileged --no-part-scan --foreground --recover-existing --help'
 _ublkctl_opts_add_null=''
 _ublkctl_opts_add_loop='--file --buffered --offset'
 _ublkctl_opts_add_fault='--delay-us --fail-every --exit-after'
@@ -21,7 +21,8 @@ _ublkctl_opts_del='--id --all --force --async --timeout --keep-recoverable
 	--help'
 _ublkctl_opts_list='--id --output --json --raw --noheadings --bytes
 	--list-columns --help'
-_ublkctl_opts_features='--output --json --raw --noheadings --help'
+_ublkctl_opts_features='--add-options --output --json --raw --noheadings
+	--help'
 _ublkctl_opts_resize='--id --size --help'
 _ublkctl_opts_stop='--id --safe --help'
 _ublkctl_opts_quiesce='--id --timeout --help'

@@ -851,6 +851,23 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 			goto fail;
 	}
 
+	/*
+	 * The descriptor layout without UBLK_F_IO_DESC_SIZE: descriptors
+	 * sizeof(struct ublksrv_io_desc) apart (ublk_iod), each queue's area
+	 * that times the largest depth, page-rounded. With the flag the
+	 * driver scales descriptor offsets, per-queue lengths and this stride
+	 * by dev_info.io_desc_size instead. add never asks for it: nothing in
+	 * a larger descriptor is ours to read. A device that has it anyway
+	 * (made by another server, or a driver granting what it was not
+	 * asked for) would be read at the wrong offsets: refuse it.
+	 */
+	if (info->flags & UBLK_F_IO_DESC_SIZE) {
+		ublk_err(
+			"device %u: has IO_DESC_SIZE (descriptors of %u bytes), which this server does not handle",
+			info->dev_id, info->io_desc_size);
+		ret = -EPROTO;
+		goto fail;
+	}
 	stride = round_up(UBLK_MAX_QUEUE_DEPTH * sizeof(struct ublksrv_io_desc),
 			  pg);
 	len = round_up(s->depth * sizeof(struct ublksrv_io_desc), pg);

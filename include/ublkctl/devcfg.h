@@ -49,6 +49,7 @@ struct ublk_dev_cfg {
 	bool get_data; /* UBLK_F_NEED_GET_DATA */
 	bool mode_given; /* the command line named a data-path option */
 	bool unprivileged, foreground;
+	bool no_part_scan; /* UBLK_F_NO_AUTO_PART_SCAN */
 	bool recover_existing; /* add: an existing dead device is recovered */
 	struct ublk_tgt tgt;
 	/* add's command line after "add", as typed (borrowed; shown only). */
@@ -84,13 +85,34 @@ int ublk_cfg_save(const struct ublk_dev_cfg *cfg, struct ublk_state *st);
 int ublk_cfg_load(struct ublk_dev_cfg *cfg, const struct ublk_state *st);
 
 /*
- * The UBLK_F_* flags ADD_DEV asks for: CMD_IOCTL_ENCODE, those of the
- * data path, --per-io-tasks, --get-data and --unprivileged, recovery's,
- * and PER_IO_DAEMON for more threads than queues without --batch (which
- * is --per-io-tasks without the option: nothing else gives the extra
- * threads work).
+ * The UBLK_F_* flags ADD_DEV asks for: CMD_IOCTL_ENCODE and the flags of
+ * every ublk_cfg_flags row that cfg gives.
  */
 uint64_t ublk_cfg_dev_flags(const struct ublk_dev_cfg *cfg);
+
+#define UBLK_CFG_FLAG_OPT_LEN 32
+/* At least as many rows as ublk_cfg_flags builds (a bug otherwise). */
+#define UBLK_CFG_MAX_FLAGS 32
+
+/* One option of add and one UBLK_F_* bit that it asks ADD_DEV for. */
+struct ublk_cfg_flag {
+	char opt[UBLK_CFG_FLAG_OPT_LEN]; /* "--batch", "--recovery=reissue" */
+	uint64_t flag; /* exactly one UBLK_F_* bit */
+	bool given; /* cfg asks for it */
+};
+
+/*
+ * Every option of add that needs a driver feature, one row per (option,
+ * bit), in add's table order: the flag options (--user-copy, --batch,
+ * ...), --recovery and each other mode with the bits it adds to
+ * requeue's, and --nthreads (PER_IO_DAEMON, given for more threads than
+ * queues without --batch). Built from the tables ublk_cfg_parse and
+ * ublk_cfg_dev_flags use, so an option added there appears here. cfg may
+ * be NULL (no row given). Fills at most max rows; returns how many there
+ * are.
+ */
+size_t ublk_cfg_flags(const struct ublk_dev_cfg *cfg,
+		      struct ublk_cfg_flag *rows, size_t max);
 
 /*
  * add without a data-path option on its command line (--copy, --batch,

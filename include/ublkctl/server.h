@@ -115,6 +115,10 @@ struct ublk_queue {
 	int char_fd;
 } __attribute__((aligned(64)));
 
+/*
+ * Tag's descriptor: 24-byte descriptors, as on every device without
+ * UBLK_F_IO_DESC_SIZE, which ublk_srv_create refuses.
+ */
 static inline const struct ublksrv_io_desc *ublk_iod(const struct ublk_queue *q,
 						     unsigned int tag)
 {

@@ -124,6 +124,17 @@ int ublk_parse_dev_id(const char *opt, const char *arg, uint32_t *out);
  */
 int ublk_show_devices(const uint32_t *ids, int n);
 
+struct ublk_out;
+struct libscols_table;
+/*
+ * The rows of `ublkctl features` (cli/cmd_features.c) for the feature
+ * mask features, into tb (made for o): one per bit set, or with
+ * add_options one per row of ublk_cfg_flags, PRESENT saying whether
+ * features has its bit. 0, or -ENOMEM.
+ */
+int ublk_features_fill(const struct ublk_out *o, struct libscols_table *tb,
+		       uint64_t features, bool add_options);
+
 /* True if name is a command of the command table (cli/main.c). */
 bool ublk_is_command(const char *name);
 

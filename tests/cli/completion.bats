@@ -126,7 +126,7 @@ zsh_candidates() {
 
 @test "bash: features -o <TAB> offers its columns (from its --help)" {
 	bashcomp "ublkctl features -o "
-	[ "$output" = $'BIT\nNAME\nDESCRIPTION' ]
+	[ "$output" = $'BIT\nNAME\nDESCRIPTION\nSINCE\nOPTION\nPRESENT' ]
 }
 
 @test "bash: ublkctl help <TAB> offers the commands" {

@@ -25,3 +25,12 @@ load helpers
 @test "features: positional arguments are refused" {
 	usage_err "ublkctl: features: unexpected argument 'all'" features all
 }
+
+@test "features: --add-options without a driver: a clear message and exit 1" {
+	need_no_driver
+	no_driver features --add-options
+}
+
+@test "features: --add-options takes the columns of the features table" {
+	usage_err "ublkctl: features: --output: unknown column 'NOPE'" features --add-options -o OPTION,NOPE
+}

@@ -33,3 +33,33 @@ load lib
 	"$UBLKCTL" list -J -n "$DEV_ID" |
 		jq -e --argjson have "$have" '.ublkdevices[0].flags - $have == []'
 }
+
+@test "features: --add-options: PRESENT is whether -J lists the row's feature" {
+	have=$("$UBLKCTL" features -J | jq -c '[.features[].name]')
+	run "$UBLKCTL" features --add-options -J
+	[ "$status" -eq 0 ]
+	jq -e --argjson have "$have" '.features | length > 0 and
+		all(.[]; (.present | type) == "boolean" and
+			.present == (.name as $n | $have | index($n) != null))' <<<"$output"
+}
+
+@test "features: --add-options: this driver has every feature an option of add needs" {
+	run "$UBLKCTL" features --add-options -r --noheadings -o OPTION,PRESENT
+	[ "$status" -eq 0 ]
+	echo "$output" >&2
+	[ "${#lines[@]}" -ge 8 ]
+	[ "$(grep -c ' present$' <<<"$output")" = "${#lines[@]}" ]
+}
+
+@test "features: --add-options: one row per flag option of add, named as add --help names it" {
+	run "$UBLKCTL" features --add-options -r --noheadings -o OPTION,NAME,SINCE
+	[ "$status" -eq 0 ]
+	grep -qx -- '--no-part-scan NO_AUTO_PART_SCAN 7.0' <<<"$output"
+	grep -qx -- '--batch BATCH_IO 7.0' <<<"$output"
+	grep -qx -- '--recovery=reissue USER_RECOVERY_REISSUE 6.1' <<<"$output"
+	grep -qx -- '--nthreads PER_IO_DAEMON 6.16' <<<"$output"
+	help=$("$UBLKCTL" add --help)
+	while read -r opt _; do
+		grep -q -- "${opt%%=*}" <<<"$help"
+	done <<<"$output"
+}

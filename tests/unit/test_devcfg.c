@@ -24,6 +24,19 @@ static int parse(struct ublk_dev_cfg *c, const char *line)
 	return ublk_cfg_parse(c, argc, argv);
 }
 
+/* The row of ublk_cfg_flags for opt and flag, or NULL. */
+static const struct ublk_cfg_flag *flag_row(const struct ublk_cfg_flag *rows,
+					    size_t n, const char *opt,
+					    uint64_t flag)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(rows[i].opt, opt) && rows[i].flag == flag)
+			return &rows[i];
+	return NULL;
+}
+
 /* The value of a normalized option; "" for a flag, NULL if absent. */
 static const char *saved(const struct ublk_state *st, const char *name)
 {
@@ -145,6 +158,81 @@ int main(void)
 	ublk_cfg_release(&r);
 	ublk_cfg_release(&c);
 	ublk_state_free(&st);
+
+	/* --no-part-scan asks for its flag and is saved for recover. */
+	CHECK_EQ(parse(&c, "-t null --no-part-scan"), EXIT_OK);
+	CHECK(c.no_part_scan);
+	CHECK(ublk_cfg_dev_flags(&c) & UBLK_F_NO_AUTO_PART_SCAN);
+	save_load(&c, 5, &st, &r);
+	CHECK(!strcmp(saved(&st, "no-part-scan"), ""));
+	CHECK(r.no_part_scan);
+	ublk_cfg_release(&r);
+	ublk_cfg_release(&c);
+	ublk_state_free(&st);
+	CHECK_EQ(parse(&c, "-t null"), EXIT_OK);
+	CHECK(!(ublk_cfg_dev_flags(&c) & UBLK_F_NO_AUTO_PART_SCAN));
+
+	/*
+	 * The option -> flag rows: one per (option, bit); recovery modes
+	 * carry what they add to requeue's; given follows the configuration
+	 * and the flags asked for are exactly the given rows'.
+	 */
+	{
+		struct ublk_cfg_flag rows[UBLK_CFG_MAX_FLAGS];
+		const struct ublk_cfg_flag *row;
+		uint64_t want = UBLK_F_CMD_IOCTL_ENCODE;
+		size_t n, i;
+
+		n = ublk_cfg_flags(NULL, rows, ARRAY_SIZE(rows));
+		CHECK(n > 0 && n <= ARRAY_SIZE(rows));
+		for (i = 0; i < n && i < ARRAY_SIZE(rows); i++) {
+			CHECK(!rows[i].given);
+			CHECK_EQ(__builtin_popcountll(rows[i].flag), 1);
+			/* The server reads 24-byte descriptors only. */
+			CHECK(rows[i].flag != UBLK_F_IO_DESC_SIZE);
+		}
+		CHECK(flag_row(rows, n, "--no-part-scan",
+			       UBLK_F_NO_AUTO_PART_SCAN));
+		CHECK(flag_row(rows, n, "--batch", UBLK_F_BATCH_IO));
+		CHECK(flag_row(rows, n, "--recovery", UBLK_F_USER_RECOVERY));
+		CHECK(flag_row(rows, n, "--recovery=reissue",
+			       UBLK_F_USER_RECOVERY_REISSUE));
+		CHECK(!flag_row(rows, n, "--recovery=reissue",
+				UBLK_F_USER_RECOVERY));
+		CHECK(flag_row(rows, n, "--nthreads", UBLK_F_PER_IO_DAEMON));
+		CHECK(flag_row(rows, n, "--per-io-tasks", UBLK_F_PER_IO_DAEMON));
+		CHECK(flag_row(rows, n, "--get-data", UBLK_F_NEED_GET_DATA));
+		/* Options without a flag have no row. */
+		CHECK(!flag_row(rows, n, "--read-only", 0));
+		CHECK(!flag_row(rows, n, "--copy", 0));
+
+		CHECK_EQ(parse(&c, "-t null --auto-zc --auto-zc-fallback "
+				   "--recovery=fail-io -q 2 --nthreads 4"),
+			 EXIT_OK);
+		n = ublk_cfg_flags(&c, rows, ARRAY_SIZE(rows));
+		for (i = 0; i < n && i < ARRAY_SIZE(rows); i++)
+			if (rows[i].given)
+				want |= rows[i].flag;
+		CHECK_EQ(ublk_cfg_dev_flags(&c), want);
+		CHECK_EQ(want, UBLK_F_CMD_IOCTL_ENCODE | UBLK_F_AUTO_BUF_REG |
+				       UBLK_F_SUPPORT_ZERO_COPY |
+				       UBLK_F_USER_RECOVERY |
+				       UBLK_F_USER_RECOVERY_FAIL_IO |
+				       UBLK_F_PER_IO_DAEMON);
+		row = flag_row(rows, n, "--recovery=fail-io",
+			       UBLK_F_USER_RECOVERY_FAIL_IO);
+		CHECK(row && row->given);
+		row = flag_row(rows, n, "--recovery=reissue",
+			       UBLK_F_USER_RECOVERY_REISSUE);
+		CHECK(row && !row->given);
+		/* With --batch, extra threads need no PER_IO_DAEMON. */
+		CHECK_EQ(parse(&c, "-t null --batch -q 2 --nthreads 4"),
+			 EXIT_OK);
+		CHECK(!(ublk_cfg_dev_flags(&c) & UBLK_F_PER_IO_DAEMON));
+		/* A buffer too small is counted, not overrun. */
+		CHECK_EQ(ublk_cfg_flags(NULL, rows, 1),
+			 ublk_cfg_flags(NULL, rows, ARRAY_SIZE(rows)));
+	}
 
 	/* A state file from before "config": its argv, parsed as add. */
 	{
