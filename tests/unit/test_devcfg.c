@@ -200,7 +200,8 @@ int main(void)
 		CHECK(!flag_row(rows, n, "--recovery=reissue",
 				UBLK_F_USER_RECOVERY));
 		CHECK(flag_row(rows, n, "--nthreads", UBLK_F_PER_IO_DAEMON));
-		CHECK(flag_row(rows, n, "--per-io-tasks", UBLK_F_PER_IO_DAEMON));
+		CHECK(flag_row(rows, n, "--per-io-tasks",
+			       UBLK_F_PER_IO_DAEMON));
 		CHECK(flag_row(rows, n, "--get-data", UBLK_F_NEED_GET_DATA));
 		/* Options without a flag have no row. */
 		CHECK(!flag_row(rows, n, "--read-only", 0));
