@@ -35,7 +35,7 @@ enum {
 
 static const struct ublk_opt add_opts[] = {
 	{ "type", 't', required_argument, "TARGET",
-	  "target: null, loop, fault or nbd (required)" },
+	  "target: null, loop, stripe, fault or nbd (required)" },
 	{ "id", 'n', required_argument, "ID",
 	  "device id (default: the first free one)" },
 	{ "queues", 'q', required_argument, "N",
@@ -338,18 +338,18 @@ static int set_type(struct ublk_dev_cfg *c, const char *type)
 {
 	if (!type)
 		return ublk_usage_err(
-			"no target given (-t null|loop|fault|nbd)");
+			"no target given (-t null|loop|stripe|fault|nbd)");
 	c->tgt.ops = ublk_target_find(type);
 	if (!c->tgt.ops)
 		return ublk_usage_err(
-			"-t: '%s': unknown target (null, loop, fault, nbd)",
+			"-t: '%s': unknown target (null, loop, stripe, fault, nbd)",
 			type);
 	return EXIT_OK;
 }
 
 /* add's table plus every target's rows, each name once. */
 struct merged {
-	struct ublk_opt rows[32];
+	struct ublk_opt rows[48];
 	size_t n;
 };
 

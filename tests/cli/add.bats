@@ -36,11 +36,11 @@ load helpers
 }
 
 @test "add: no target is a usage error" {
-	usage_err "ublkctl: add: no target given (-t null|loop|fault|nbd)" add
+	usage_err "ublkctl: add: no target given (-t null|loop|stripe|fault|nbd)" add
 }
 
 @test "add: unknown target" {
-	usage_err "ublkctl: add: -t: 'disk': unknown target (null, loop, fault, nbd)" add -t disk
+	usage_err "ublkctl: add: -t: 'disk': unknown target (null, loop, stripe, fault, nbd)" add -t disk
 }
 
 @test "add: --queues 0" {
