@@ -458,9 +458,9 @@ const struct target_ops target_stripe = {
 	.summary = "RAID0 over 2-4 files or block devices",
 	.opts = stripe_opts,
 	.notes =
-		"  add -t stripe -f A -f B [-f C [-f D]]: chunk k on member k % n.\n"
-		"  Size: n x the smallest member, in whole chunks. Requests are at\n"
-		"  most 15 chunks (--max-io-size is lowered to fit).\n",
+		"  Chunk k is on member k % n, the members in the order of -f.\n"
+		"  Size: n x the smallest member, in whole chunks.\n"
+		"  A request spans at most 16 chunks (--max-io-size is lowered).\n",
 	.parse_opt = stripe_parse_opt,
 	.init = stripe_init,
 	.deinit = stripe_deinit,
