@@ -61,8 +61,8 @@ stripe_verify() {
 	[ "$("$UBLKCTL" list -b -r --noheadings -n "$DEV_ID" -o MAX-IO)" = 61440 ]
 }
 
-@test "stripe: fio crc32c verify, --user-copy, 3 members" {
-	stripe_verify 3 --user-copy
+@test "stripe: fio crc32c verify, --user-copy --buffered, 3 members" {
+	stripe_verify 3 --user-copy --buffered
 	[ "$(srv_mode "$DEV_ID")" = user-copy ]
 }
 
@@ -166,4 +166,21 @@ stripe_verify() {
 	[ "$(srv_pid "$DEV_ID")" != "$old" ]
 	[[ "$(srv_field "$DEV_ID" backing)" == "stripe 16K: ${MEMBERS[0]},${MEMBERS[1]},${MEMBERS[2]}" ]]
 	cmp -n 4M "$BATS_TEST_TMPDIR/pat" "$dev"
+}
+
+@test "stripe: resize within n x the smallest member, not beyond" {
+	stripe_members 3 8M
+	e2e_add -t stripe "${MEMBER_ARGS[@]}" -s 16M
+	[ "$status" -eq 0 ]
+	run timeout 30 "$UBLKCTL" resize -n "$DEV_ID" -s 24M
+	[ "$status" -eq 0 ]
+	[ "$(cat "/sys/block/ublkb$DEV_ID/size")" = $((24 << 11)) ]
+	run timeout 30 "$UBLKCTL" resize -n "$DEV_ID" -s 25M
+	echo "$output" >&2
+	[ "$status" -ne 0 ]
+	[ "$output" = "ublkctl: resize: device $DEV_ID: --size: '25M': larger than the stripe (25165824 bytes usable)" ]
+	# a member grows, the smallest sets the limit
+	truncate -s 16M "${MEMBERS[0]}" "${MEMBERS[1]}"
+	run timeout 30 "$UBLKCTL" resize -n "$DEV_ID" -s 25M
+	[ "$status" -ne 0 ]
 }
