@@ -43,7 +43,7 @@ static const struct ublk_col columns[] = {
 	[COL_STATE] = { "STATE", "dead, live, quiesced or fail-io",
 			SCOLS_JSON_STRING, 5, 0 },
 	[COL_TARGET] = { "TARGET",
-			 "target of the server (null, loop, fault, nbd)",
+			 "target of the server (null, loop, stripe, fault, nbd)",
 			 SCOLS_JSON_STRING, 6, 0 },
 	[COL_SIZE] = { "SIZE", "size of the block device", SCOLS_JSON_NUMBER, 5,
 		       UBLK_COL_SIZE },

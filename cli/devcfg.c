@@ -38,7 +38,7 @@ enum {
 
 static const struct ublk_opt add_opts[] = {
 	{ "type", 't', required_argument, "TARGET",
-	  "target: null, loop, fault or nbd (required)" },
+	  "target: null, loop, stripe, fault or nbd (required)" },
 	{ "id", 'n', required_argument, "ID",
 	  "device id (default: the first free one)" },
 	{ "queues", 'q', required_argument, "N",
@@ -48,9 +48,9 @@ static const struct ublk_opt add_opts[] = {
 	{ "nthreads", OPT_NTHREADS, required_argument, "N",
 	  "server threads (default: one per queue)" },
 	{ "size", 's', required_argument, "SIZE",
-	  "device size (null, fault: 1G; loop: the backing size)" },
+	  "device size (null, fault: 1G; loop, stripe: the backing size)" },
 	{ "logical-block-size", OPT_LBS, required_argument, "BYTES",
-	  "512-4096, power of 2 (loop: from the backing)" },
+	  "512-4096, power of 2 (loop, stripe: from the backing)" },
 	{ "physical-block-size", OPT_PBS, required_argument, "BYTES",
 	  "power of 2, >= logical block size (default 4096)" },
 	{ "max-io-size", OPT_MAX_IO, required_argument, "SIZE",
@@ -381,11 +381,11 @@ static int set_type(struct ublk_dev_cfg *c, const char *type)
 {
 	if (!type)
 		return ublk_usage_err(
-			"no target given (-t null|loop|fault|nbd)");
+			"no target given (-t null|loop|stripe|fault|nbd)");
 	c->tgt.ops = ublk_target_find(type);
 	if (!c->tgt.ops)
 		return ublk_usage_err(
-			"-t: '%s': unknown target (null, loop, fault, nbd)",
+			"-t: '%s': unknown target (null, loop, stripe, fault, nbd)",
 			type);
 	return EXIT_OK;
 }

@@ -73,6 +73,44 @@ static bool is_number(const char *v)
 	return n && !v[n] && n <= 18 && (v[0] != '0' || n == 1);
 }
 
+/*
+ * Value v (owned: put on failure) under name in cfg; a name given again
+ * (stripe's --file) makes its values an array, in the order given.
+ */
+static int config_add(struct json_object *cfg, const char *name,
+		      struct json_object *v)
+{
+	struct json_object *old, *arr;
+
+	if (!json_object_object_get_ex(cfg, name, &old)) {
+		if (!json_object_object_add(cfg, name, v))
+			return 0;
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	if (json_object_is_type(old, json_type_array)) {
+		if (!json_object_array_add(old, v))
+			return 0;
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	arr = json_object_new_array();
+	if (!arr || json_object_array_add(arr, json_object_get(old))) {
+		if (arr)
+			json_object_put(old);
+		json_object_put(arr);
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	if (json_object_array_add(arr, v)) {
+		json_object_put(v);
+		json_object_put(arr);
+		return -ENOMEM;
+	}
+	/* Replacing drops cfg's reference to old; arr holds one. */
+	return json_object_object_add(cfg, name, arr) ? -ENOMEM : 0;
+}
+
 static int add_config(struct json_object *o, const struct ublk_state *s)
 {
 	struct json_object *cfg = json_object_new_object();
@@ -92,10 +130,7 @@ static int add_config(struct json_object *o, const struct ublk_state *s)
 			v = json_object_new_int64(strtoll(p->value, NULL, 10));
 		else
 			v = json_object_new_string(p->value);
-		if (!v || json_object_object_add(cfg, p->name, v)) {
-			json_object_put(v);
-			ret = -ENOMEM;
-		}
+		ret = v ? config_add(cfg, p->name, v) : -ENOMEM;
 	}
 	return ret;
 }
@@ -279,43 +314,78 @@ static int get_argv(struct json_object *o, struct ublk_state *s)
 }
 
 /*
- * "config" back into pairs: true -> a flag, a number -> its decimal, a
- * string -> itself; false and null mean "not given". Absent: none.
+ * One value of "config" as a pair: true -> a flag, a number -> its
+ * decimal, a string -> itself; false and null mean "not given" (no
+ * pair). 0, -EINVAL for another type, or -ENOMEM.
+ */
+static int config_pair(struct ublk_state *s, const char *key,
+		       struct json_object *v)
+{
+	struct ublk_state_opt *p = &s->opts[s->nopts];
+	const char *str = NULL;
+	char num[24];
+
+	if (!v || (json_object_is_type(v, json_type_boolean) &&
+		   !json_object_get_boolean(v)))
+		return 0;
+	if (json_object_is_type(v, json_type_int)) {
+		snprintf(num, sizeof(num), "%" PRId64,
+			 json_object_get_int64(v));
+		str = num;
+	} else if (!json_object_is_type(v, json_type_boolean)) {
+		str = c_string(v);
+		if (!str)
+			return -EINVAL;
+	}
+	p->name = strdup(key);
+	p->value = str ? strdup(str) : NULL;
+	s->nopts++;
+	if (!p->name || (str && !p->value))
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * "config" back into pairs, in order; an array is its name given once per
+ * element (an array inside it is -EINVAL). Absent: none.
  */
 static int get_config(struct json_object *o, struct ublk_state *s)
 {
 	struct json_object *cfg;
+	size_t n = 0, i;
+	int ret = 0;
 
 	if (!json_object_object_get_ex(o, "config", &cfg) || !cfg)
 		return 0;
 	if (!json_object_is_type(cfg, json_type_object))
 		return -EINVAL;
-	s->opts = calloc(json_object_object_length(cfg) + 1, sizeof(*s->opts));
+	json_object_object_foreach(cfg, name, val)
+	{
+		(void)name;
+		n += json_object_is_type(val, json_type_array) ?
+			     json_object_array_length(val) :
+			     1;
+	}
+	s->opts = calloc(n + 1, sizeof(*s->opts));
 	if (!s->opts)
 		return -ENOMEM;
 	json_object_object_foreach(cfg, key, v)
 	{
-		struct ublk_state_opt *p = &s->opts[s->nopts];
-		char num[24];
-		const char *str = NULL;
-
-		if (!v || (json_object_is_type(v, json_type_boolean) &&
-			   !json_object_get_boolean(v)))
+		if (!json_object_is_type(v, json_type_array)) {
+			ret = config_pair(s, key, v);
+			if (ret)
+				return ret;
 			continue;
-		if (json_object_is_type(v, json_type_int)) {
-			snprintf(num, sizeof(num), "%" PRId64,
-				 json_object_get_int64(v));
-			str = num;
-		} else if (!json_object_is_type(v, json_type_boolean)) {
-			str = c_string(v);
-			if (!str)
-				return -EINVAL;
 		}
-		p->name = strdup(key);
-		p->value = str ? strdup(str) : NULL;
-		s->nopts++;
-		if (!p->name || (str && !p->value))
-			return -ENOMEM;
+		for (i = 0; i < json_object_array_length(v); i++) {
+			struct json_object *e = json_object_array_get_idx(v, i);
+
+			if (json_object_is_type(e, json_type_array))
+				return -EINVAL;
+			ret = config_pair(s, key, e);
+			if (ret)
+				return ret;
+		}
 	}
 	return 0;
 }

@@ -15,6 +15,7 @@ _ublkctl_opts_add='--type --id --queues --depth --nthreads --size
 	--per-io-tasks --get-data --unprivileged --no-part-scan --foreground --recover-existing --help'
 _ublkctl_opts_add_null=''
 _ublkctl_opts_add_loop='--file --buffered --offset'
+_ublkctl_opts_add_stripe='--file --chunk-size --buffered'
 _ublkctl_opts_add_fault='--delay-us --fail-every --exit-after'
 _ublkctl_opts_add_nbd='--uri --reconnect-timeout --libnbd-io'
 _ublkctl_opts_del='--id --all --force --async --timeout --keep-recoverable
@@ -165,8 +166,10 @@ _ublkctl()
 			v=_ublkctl_opts_add_${t//-/_}
 			[[ $v =~ ^[a-z_]+$ ]] && opts+=" ${!v}"
 		else
-			opts+=" $_ublkctl_opts_add_loop $_ublkctl_opts_add_fault"
-			opts+=" $_ublkctl_opts_add_nbd"
+			# every target's, each once (targets share --file)
+			opts+=" $(printf '%s\n' $_ublkctl_opts_add_loop \
+				$_ublkctl_opts_add_stripe $_ublkctl_opts_add_fault \
+				$_ublkctl_opts_add_nbd | awk '!seen[$0]++')"
 		fi
 	fi
 	COMPREPLY=($(compgen -W "$opts" -- "$cur"))

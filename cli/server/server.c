@@ -231,15 +231,32 @@ static void prep_buf_cmd(struct io_uring_sqe *sqe, struct ublk_queue *q,
 }
 
 struct io_uring_sqe *ublk_zc_chain_begin(struct ublk_thread *t,
-					 struct ublk_queue *q, unsigned int tag)
+					 struct ublk_queue *q, unsigned int tag,
+					 unsigned int nr_io)
 {
 	struct io_uring_sqe *sqe;
 
-	ublk_reserve_sqes(t, 3);
+	ublk_reserve_sqes(t, nr_io + 2);
 	sqe = ublk_get_sqe(t);
 	prep_buf_cmd(sqe, q, tag, UBLK_U_IO_REGISTER_IO_BUF,
 		     UBLK_IO_REGISTER_IO_BUF);
 	sqe->flags |= IOSQE_IO_HARDLINK | IOSQE_CQE_SKIP_SUCCESS;
+	return ublk_get_sqe(t);
+}
+
+/* Hard links: a failed I/O must not cancel the unregister after it. */
+static void zc_chain_link(struct ublk_queue *q, unsigned int tag,
+			  struct io_uring_sqe *io_sqe)
+{
+	io_sqe->flags |= IOSQE_IO_HARDLINK;
+	io_sqe->buf_index = (uint16_t)ublk_io_buf_index(q, tag);
+}
+
+struct io_uring_sqe *ublk_zc_chain_next(struct ublk_thread *t,
+					struct ublk_queue *q, unsigned int tag,
+					struct io_uring_sqe *io_sqe)
+{
+	zc_chain_link(q, tag, io_sqe);
 	return ublk_get_sqe(t);
 }
 
@@ -248,8 +265,7 @@ void ublk_zc_chain_end(struct ublk_thread *t, struct ublk_queue *q,
 {
 	struct io_uring_sqe *sqe;
 
-	io_sqe->flags |= IOSQE_IO_HARDLINK;
-	io_sqe->buf_index = (uint16_t)ublk_io_buf_index(q, tag);
+	zc_chain_link(q, tag, io_sqe);
 	sqe = ublk_get_sqe(t);
 	prep_buf_cmd(sqe, q, tag, UBLK_U_IO_UNREGISTER_IO_BUF,
 		     UBLK_IO_UNREGISTER_IO_BUF);
@@ -598,12 +614,16 @@ static int thread_init(struct ublk_thread *t)
 {
 	struct ublk_srv *s = t->srv;
 	unsigned int nr_ios = thread_nr_ios(t);
+	unsigned int max_sqes = s->cfg->tgt.max_sqes ? s->cfg->tgt.max_sqes : 3;
 	unsigned int sq = 64, cq;
 	int fds[1 + UBLK_TGT_MAX_FDS];
 	int i, ret;
 
-	/* Up to 3 SQEs per I/O (zero copy chain) plus commands. */
-	while (sq < nr_ios * 4 + 64 && sq < 4096)
+	/*
+	 * Room for every I/O's target SQEs (3 for a zero copy chain, or
+	 * what the target says) and its command; CQEs twice that.
+	 */
+	while (sq < nr_ios * (max_sqes + 1) + 64 && sq < 4096)
 		sq <<= 1;
 	cq = sq * 2;
 	ret = ring_init(t, sq, cq);

@@ -8,24 +8,19 @@
  * which falls back to punching where the file system lacks ZERO_RANGE,
  * tmpfs for one); both are offered only where a punch works.
  * On a block device, a server thread has no more reads and writes in
- * flight than the device has tags (struct loop_thread); DISCARD is the device's own discard through io_uring
- * (BLOCK_URING_CMD_DISCARD), offered only where the kernel has that
- * command and the device discards; WRITE_ZEROES is a ZERO_RANGE, which the
- * block layer does with the device's write-zeroes or by writing zeroes,
- * so it is offered on every writable device.
+ * flight than the device has tags (struct loop_thread); DISCARD is the
+ * device's own discard through io_uring (BLOCK_URING_CMD_DISCARD), offered
+ * only where the kernel has that command and the device discards;
+ * WRITE_ZEROES is a ZERO_RANGE, which the block layer does with the
+ * device's write-zeroes or by writing zeroes, so it is offered on every
+ * writable device.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/falloc.h>
-#include <linux/fs.h>
 #include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <stdio.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "ublkctl/compat.h"
@@ -106,192 +101,61 @@ static int loop_parse_opt(struct ublk_tgt *tgt, int key, const char *arg)
 
 static int fail(struct ublk_tgt *tgt, int fd, int code)
 {
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	tgt->nr_fds = 0;
 	return code;
-}
-
-/*
- * Whether the regular file fd can have holes punched (its file system
- * can, and fd is open for writing): asked past the end of the file, where
- * a punch changes nothing.
- */
-static bool can_punch(int fd, const struct stat *st)
-{
-	off_t past = (st->st_size + 65535) / 65536 * 65536 + 65536;
-
-	return !fallocate(fd, LOOP_PUNCH, past, 4096);
-}
-
-/*
- * Tags per hardware queue of block device rdev (its queue's nr_requests;
- * a partition's is its disk's), or 0 if sysfs does not say.
- */
-static uint32_t blkdev_depth(dev_t rdev)
-{
-	static const char *const paths[] = { "queue/nr_requests",
-					     "../queue/nr_requests" };
-	unsigned int i, v;
-	char path[96];
-	FILE *f;
-
-	for (i = 0; i < ARRAY_SIZE(paths); i++) {
-		snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/%s",
-			 major(rdev), minor(rdev), paths[i]);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		if (fscanf(f, "%u", &v) != 1)
-			v = 0;
-		fclose(f);
-		return v;
-	}
-	return 0;
-}
-
-/*
- * Whether block device fd (open for writing) discards through io_uring:
- * asked with an empty range, which a kernel that has the command refuses
- * with EINVAL only after seeing that the device discards; EOPNOTSUPP
- * means the kernel lacks the command or the device lacks discard.
- */
-static bool blkdev_can_discard(int fd)
-{
-	struct io_uring_cqe *cqe;
-	struct io_uring_sqe *sqe;
-	struct io_uring ring;
-	bool ok = false;
-
-	if (io_uring_queue_init(1, &ring, 0))
-		return false;
-	sqe = io_uring_get_sqe(&ring);
-	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
-	sqe->cmd_op = BLOCK_URING_CMD_DISCARD;
-	if (io_uring_submit_and_wait(&ring, 1) == 1 &&
-	    !io_uring_peek_cqe(&ring, &cqe))
-		ok = cqe->res == -EINVAL;
-	io_uring_queue_exit(&ring);
-	return ok;
 }
 
 static int loop_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 {
 	struct loop_priv *p = tgt->priv;
-	uint32_t lbs = 512, pbs = 4096, mem_align = 512;
+	struct ublk_backing b;
 	uint64_t avail;
-	struct stat st;
-	int fd, flags;
+	int ret;
 
 	if (!p || !p->file)
 		return ublk_usage_err("loop needs a backing file (-f PATH)");
-	flags = (cfg->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-	if (!p->buffered)
-		flags |= O_DIRECT;
-	fd = open(p->file, flags);
-	if (fd < 0 && errno == EINVAL && !p->buffered) {
-		ublk_err(
-			"--file: %s: O_DIRECT not supported here (use --buffered)",
-			p->file);
-		return EXIT_FAIL;
-	}
-	if (fd < 0 && errno == EISDIR) {
-		ublk_err("--file: %s: is a directory", p->file);
-		return EXIT_FAIL;
-	}
-	if (fd < 0) {
-		ublk_errno(errno, "--file: %s", p->file);
-		return EXIT_FAIL;
-	}
-	if (fstat(fd, &st)) {
-		ublk_errno(errno, "--file: %s", p->file);
-		return fail(tgt, fd, EXIT_FAIL);
-	}
-	if (S_ISBLK(st.st_mode)) {
-		int s;
-
-		if (ioctl(fd, BLKGETSIZE64, &avail) ||
-		    ioctl(fd, BLKSSZGET, &s)) {
-			ublk_errno(errno, "--file: %s", p->file);
-			return fail(tgt, fd, EXIT_FAIL);
-		}
-		lbs = (uint32_t)s;
-		if (!ioctl(fd, BLKPBSZGET, &s))
-			pbs = (uint32_t)s;
-		mem_align = lbs;
-	} else if (S_ISREG(st.st_mode)) {
-		struct statx stx;
-
-		avail = (uint64_t)st.st_size;
-		if (!p->buffered &&
-		    !statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) &&
-		    (stx.stx_mask & STATX_DIOALIGN) &&
-		    stx.stx_dio_offset_align) {
-			lbs = stx.stx_dio_offset_align;
-			mem_align = stx.stx_dio_mem_align;
-		}
-		if (st.st_blksize > 0 && (uint32_t)st.st_blksize <= 4096)
-			pbs = (uint32_t)st.st_blksize;
-	} else {
-		ublk_err("--file: %s: not a regular file or block device",
-			 p->file);
-		return fail(tgt, fd, EXIT_FAIL);
-	}
-	if (lbs < 512 || lbs > 4096 || (lbs & (lbs - 1))) {
-		ublk_err("--file: %s: unsupported block size %u", p->file, lbs);
-		return fail(tgt, fd, EXIT_FAIL);
-	}
-	if (cfg->lbs && cfg->lbs < lbs && !p->buffered) {
-		ublk_err(
-			"--logical-block-size %u: smaller than %s needs for O_DIRECT (%u)",
-			cfg->lbs, p->file, lbs);
-		return fail(tgt, fd, EXIT_USAGE);
-	}
-	if (cfg->lbs)
-		lbs = cfg->lbs;
-	if (pbs < lbs)
-		pbs = lbs;
-	if (cfg->pbs)
-		pbs = cfg->pbs;
-	if (p->offset % lbs) {
+	ret = ublk_backing_open(p->file, cfg->read_only, p->buffered, &b);
+	if (ret)
+		return ret;
+	ret = ublk_tgt_set_block_sizes(tgt, cfg, &b, p->file, p->buffered);
+	if (ret)
+		return fail(tgt, b.fd, ret);
+	if (p->offset % tgt->lbs) {
 		ublk_err("--offset %llu: not a multiple of the block size (%u)",
-			 (unsigned long long)p->offset, lbs);
-		return fail(tgt, fd, EXIT_USAGE);
+			 (unsigned long long)p->offset, tgt->lbs);
+		return fail(tgt, b.fd, EXIT_USAGE);
 	}
-	if (p->offset >= avail) {
+	if (p->offset >= b.size) {
 		ublk_err("--offset %llu: beyond the end of %s (%llu bytes)",
 			 (unsigned long long)p->offset, p->file,
-			 (unsigned long long)avail);
-		return fail(tgt, fd, EXIT_USAGE);
+			 (unsigned long long)b.size);
+		return fail(tgt, b.fd, EXIT_USAGE);
 	}
-	avail = (avail - p->offset) / lbs * lbs;
+	avail = (b.size - p->offset) / tgt->lbs * tgt->lbs;
 	if (!avail) {
 		ublk_err("--file: %s: smaller than one block (%u bytes)",
-			 p->file, lbs);
-		return fail(tgt, fd, EXIT_FAIL);
+			 p->file, tgt->lbs);
+		return fail(tgt, b.fd, EXIT_FAIL);
 	}
 	if (cfg->size > avail) {
 		ublk_err("--size %llu: larger than %s (%llu bytes usable)",
 			 (unsigned long long)cfg->size, p->file,
 			 (unsigned long long)avail);
-		return fail(tgt, fd, EXIT_USAGE);
+		return fail(tgt, b.fd, EXIT_USAGE);
 	}
 	tgt->size = cfg->size ? cfg->size : avail;
-	tgt->lbs = lbs;
-	tgt->pbs = pbs;
-	tgt->min_lbs = p->buffered ? 512 : lbs;
-	tgt->dma_align = mem_align < 512 ? 512 : mem_align;
 	tgt->attrs = UBLK_ATTR_VOLATILE_CACHE;
-	p->blkdev = S_ISBLK(st.st_mode);
+	p->blkdev = !b.regular;
 	if (p->blkdev) {
-		tgt->discard = !cfg->read_only && blkdev_can_discard(fd);
+		tgt->discard = b.can_discard;
 		tgt->write_zeroes = !cfg->read_only;
-		p->max_depth = blkdev_depth(st.st_rdev);
+		p->max_depth = b.depth;
 	} else {
-		tgt->discard = can_punch(fd, &st);
+		tgt->discard = b.can_punch;
 		tgt->write_zeroes = tgt->discard;
 	}
-	tgt->fds[0] = fd;
+	tgt->fds[0] = b.fd;
 	tgt->nr_fds = 1;
 	if (!realpath(p->file, tgt->backing))
 		snprintf(tgt->backing, sizeof(tgt->backing), "%s", p->file);
@@ -312,29 +176,6 @@ static int loop_save(const struct ublk_tgt *tgt, ublk_emit_fn emit, void *ctx)
 	return ret;
 }
 
-/* Size of a regular file or block device; 0 or negative errno. */
-static int backing_size(const char *path, uint64_t *size)
-{
-	struct stat st;
-	int fd, ret = 0;
-
-	if (stat(path, &st))
-		return -errno;
-	if (S_ISREG(st.st_mode)) {
-		*size = (uint64_t)st.st_size;
-		return 0;
-	}
-	if (!S_ISBLK(st.st_mode))
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, BLKGETSIZE64, size))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /* The device may not outgrow what the backing store has past --offset. */
 static int loop_check_resize(struct ublk_tgt *tgt, uint32_t id,
 			     const char *size_arg, uint64_t bytes)
@@ -345,7 +186,7 @@ static int loop_check_resize(struct ublk_tgt *tgt, uint32_t id,
 
 	if (!p || !p->file)
 		return 0;
-	ret = backing_size(p->file, &have);
+	ret = ublk_backing_size(p->file, &have);
 	if (ret) {
 		ublk_errno(ret, "device %u: backing file %s", id, p->file);
 		return -1;
@@ -431,7 +272,7 @@ static int issue_rw(struct ublk_thread *t, struct ublk_queue *q,
 		sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_RW);
 		return 1;
 	case UBLK_BUF_ZC:
-		sqe = ublk_zc_chain_begin(t, q, tag);
+		sqe = ublk_zc_chain_begin(t, q, tag, 1);
 		io_uring_prep_rw(op == UBLK_IO_OP_READ ? IORING_OP_READ_FIXED :
 							 IORING_OP_WRITE_FIXED,
 				 sqe, 1, NULL, len, off);

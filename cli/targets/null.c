@@ -39,7 +39,7 @@ static int null_queue_io(struct ublk_thread *t, struct ublk_queue *q,
 		prep_nop(ublk_get_sqe(t), q, tag);
 		return 1;
 	case UBLK_BUF_ZC:
-		sqe = ublk_zc_chain_begin(t, q, tag);
+		sqe = ublk_zc_chain_begin(t, q, tag, 1);
 		prep_nop(sqe, q, tag);
 		ublk_zc_chain_end(t, q, tag, sqe);
 		return 2;

@@ -178,14 +178,20 @@ void ublk_prep_uring_cmd(struct io_uring_sqe *sqe, uint32_t cmd_op);
 /*
  * Zero copy by hand: queue REGISTER_IO_BUF of (q, tag) at
  * ublk_io_buf_index() (hard-linked, CQE only on failure) and return the
- * SQE after it for the target's fixed-buffer I/O. After preparing that
- * SQE, the target calls ublk_zc_chain_end(), which links it, sets its
- * buf_index and queues UNREGISTER_IO_BUF. The chain yields 2 counted
- * CQEs: the target's and the unregister's.
+ * SQE after it for the first of the target's nr_io fixed-buffer I/Os
+ * (room for the whole chain is made at once). After preparing each but
+ * the last, the target calls ublk_zc_chain_next(), which links it, sets
+ * its buf_index and returns the SQE for the next; after the last,
+ * ublk_zc_chain_end(), which does the same and queues
+ * UNREGISTER_IO_BUF. The chain runs one SQE after another and yields
+ * nr_io + 1 counted CQEs: the target's and the unregister's.
  */
 struct io_uring_sqe *ublk_zc_chain_begin(struct ublk_thread *t,
-					 struct ublk_queue *q,
-					 unsigned int tag);
+					 struct ublk_queue *q, unsigned int tag,
+					 unsigned int nr_io);
+struct io_uring_sqe *ublk_zc_chain_next(struct ublk_thread *t,
+					struct ublk_queue *q, unsigned int tag,
+					struct io_uring_sqe *io_sqe);
 void ublk_zc_chain_end(struct ublk_thread *t, struct ublk_queue *q,
 		       unsigned int tag, struct io_uring_sqe *io_sqe);
 /* Record one target CQE result; completes the I/O when none is left. */

@@ -17,7 +17,9 @@
  * argv is add's command line after "add", as typed (for people). config
  * is the device's configuration in normalized form (devcfg.h): add's
  * long option names, a number, a string, or true for an option without
- * argument; recover and resize rebuild the device from it. Files written
+ * argument, or for an option given more than once (stripe's "file") an
+ * array of its values in the order given; recover and resize rebuild the
+ * device from it. Files written
  * before config existed have only argv, which recover then parses.
  * Compatibility: keys are only added, never renamed or given another
  * meaning; readers ignore keys they do not know, so an older ublkctl reads

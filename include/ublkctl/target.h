@@ -19,7 +19,7 @@ struct ublk_dev_cfg;
 struct ublk_thread;
 struct ublk_queue;
 
-#define UBLK_TGT_MAX_FDS 2
+#define UBLK_TGT_MAX_FDS 4
 
 /* A target instance: filled by the target's init, read by the server. */
 struct ublk_tgt {
@@ -34,6 +34,8 @@ struct ublk_tgt {
 	bool discard; /* handles DISCARD */
 	bool write_zeroes; /* handles WRITE_ZEROES */
 	uint32_t max_io; /* largest request the backing takes; 0: any */
+	/* SQEs queue_io issues for one request at most (0: 3, a ZC chain) */
+	uint16_t max_sqes;
 	int nr_fds; /* backing fds, fixed files 1..nr_fds */
 	int fds[UBLK_TGT_MAX_FDS];
 	char backing[4096]; /* shown by list; "" if none */
@@ -83,8 +85,8 @@ struct target_ops {
 	/*
 	 * Required. Main thread, after parsing, before any side effect:
 	 * check the options, open the backing store, and fill size, lbs,
-	 * pbs, min_lbs, dma_align, attrs, discard, write_zeroes, max_io, fds
-	 * and backing. cfg
+	 * pbs, min_lbs, dma_align, attrs, discard, write_zeroes, max_io,
+	 * max_sqes, fds and backing. cfg
 	 * carries the generic options (size and block sizes 0 when not
 	 * given). Returns EXIT_OK, or EXIT_USAGE / EXIT_FAIL after printing
 	 * why; on failure the target has released what it opened.
@@ -200,6 +202,43 @@ void ublk_tgt_free_priv(struct ublk_tgt *tgt);
  */
 int ublk_tgt_init_nostore(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg);
 
+/* A backing file or block device, opened and probed by ublk_backing_open. */
+struct ublk_backing {
+	int fd;
+	bool regular; /* a regular file (else a block device) */
+	uint64_t size; /* bytes */
+	/* O_DIRECT's offset and length unit: 512-4096, a power of 2 */
+	uint32_t lbs;
+	uint32_t pbs;
+	uint32_t mem_align; /* O_DIRECT's buffer alignment */
+	bool can_punch; /* a file whose file system punches holes, writable */
+	/* a writable block device that discards through io_uring */
+	bool can_discard;
+	uint32_t depth; /* a block device's tags per hardware queue; 0: unknown */
+};
+
+/*
+ * Open path for a target's --file (read-only or read-write, O_DIRECT
+ * unless buffered) and probe it: size, the block sizes O_DIRECT needs
+ * (512 for a buffered file), whether holes can be punched (a file) or
+ * ranges discarded (a block device), a block device's queue depth. EXIT_OK, or
+ * EXIT_FAIL after printing "--file: PATH: why" with nothing left open.
+ */
+int ublk_backing_open(const char *path, bool read_only, bool buffered,
+		      struct ublk_backing *b);
+/* Size of a regular file or block device (resize checks); 0 or -errno. */
+int ublk_backing_size(const char *path, uint64_t *size);
+/*
+ * The block sizes of tgt over backing of that geometry (b->fd unused):
+ * cfg's logical block size if given and O_DIRECT allows it (else
+ * EXIT_USAGE after printing why, naming file), cfg's physical one if
+ * given; lbs, pbs, min_lbs and dma_align set. EXIT_OK or EXIT_USAGE.
+ */
+int ublk_tgt_set_block_sizes(struct ublk_tgt *tgt,
+			     const struct ublk_dev_cfg *cfg,
+			     const struct ublk_backing *b, const char *file,
+			     bool buffered);
+
 /* emit(ctx, name, v in decimal): a number option of save. */
 int ublk_emit_u64(ublk_emit_fn emit, void *ctx, const char *name, uint64_t v);
 
@@ -212,5 +251,6 @@ extern const struct target_ops target_null;
 extern const struct target_ops target_loop;
 extern const struct target_ops target_fault;
 extern const struct target_ops target_nbd;
+extern const struct target_ops target_stripe;
 
 #endif /* UBLKCTL_TARGET_H */

@@ -36,11 +36,11 @@ load helpers
 }
 
 @test "add: no target is a usage error" {
-	usage_err "ublkctl: add: no target given (-t null|loop|fault|nbd)" add
+	usage_err "ublkctl: add: no target given (-t null|loop|stripe|fault|nbd)" add
 }
 
 @test "add: unknown target" {
-	usage_err "ublkctl: add: -t: 'disk': unknown target (null, loop, fault, nbd)" add -t disk
+	usage_err "ublkctl: add: -t: 'disk': unknown target (null, loop, stripe, fault, nbd)" add -t disk
 }
 
 @test "add: --queues 0" {
@@ -196,6 +196,50 @@ load helpers
 	run "$UBLKCTL" add -t loop --buffered -f "$BATS_TEST_TMPDIR/d.img" --offset 100
 	[ "$status" -eq 2 ]
 	[ "${lines[0]}" = "ublkctl: add: --offset 100: not a multiple of the block size (512)" ]
+}
+
+@test "add: stripe with one member" {
+	usage_err "ublkctl: add: stripe needs 2 to 4 members (-f PATH for each)" add -t stripe -f /x
+	usage_err "ublkctl: add: stripe needs 2 to 4 members (-f PATH for each)" add -t stripe --chunk-size 4K
+}
+
+@test "add: stripe with five members" {
+	usage_err "ublkctl: add: --file: '/e': more than 4 stripe members" add -t stripe -f /a -f /b --file /c -f /d -f /e
+}
+
+@test "add: stripe --chunk-size not a power of 2, out of range, not a size" {
+	usage_err "ublkctl: add: --chunk-size: '12K': not a power of 2" add -t stripe -f /a -f /b --chunk-size 12K
+	usage_err "ublkctl: add: --chunk-size: '3K': out of range (4096-524288 bytes)" add -t stripe -f /a -f /b --chunk-size 3K
+	usage_err "ublkctl: add: --chunk-size: '1M': out of range (4096-524288 bytes)" add -t stripe -f /a -f /b --chunk-size 1M
+	usage_err "ublkctl: add: --chunk-size: 'abc': not a number" add -t stripe -f /a -f /b --chunk-size abc
+}
+
+@test "add: stripe usage errors come before the backing files are opened" {
+	# the members do not exist: a usage error must be reported, not ENOENT
+	usage_err "ublkctl: add: --chunk-size: '12K': not a power of 2" add -t stripe -f "$BATS_TEST_TMPDIR/a" -f "$BATS_TEST_TMPDIR/b" --chunk-size 12K
+}
+
+@test "add: stripe --size larger than the members hold" {
+	truncate -s 1M "$BATS_TEST_TMPDIR/a.img"
+	truncate -s 3M "$BATS_TEST_TMPDIR/b.img"
+	# 2 x the smaller member: 2M
+	usage_err "ublkctl: add: --size 2097664: larger than the stripe (2097152 bytes usable)" \
+		add -t stripe --buffered -f "$BATS_TEST_TMPDIR/a.img" -f "$BATS_TEST_TMPDIR/b.img" -s 2097664
+}
+
+@test "add: stripe over a member smaller than one chunk" {
+	truncate -s 1M "$BATS_TEST_TMPDIR/a.img"
+	truncate -s 32K "$BATS_TEST_TMPDIR/b.img"
+	run "$UBLKCTL" add -t stripe --buffered -f "$BATS_TEST_TMPDIR/a.img" -f "$BATS_TEST_TMPDIR/b.img"
+	[ "$status" -eq 1 ]
+	[ "$output" = "ublkctl: add: --file: $BATS_TEST_TMPDIR/b.img: smaller than one chunk (65536 bytes)" ]
+}
+
+@test "add: stripe with a missing member fails before any side effect" {
+	truncate -s 1M "$BATS_TEST_TMPDIR/a.img"
+	run "$UBLKCTL" add -t stripe -f "$BATS_TEST_TMPDIR/a.img" -f "$BATS_TEST_TMPDIR/nope.img"
+	[ "$status" -eq 1 ]
+	[ "$output" = "ublkctl: add: --file: $BATS_TEST_TMPDIR/nope.img: No such file or directory" ]
 }
 
 @test "add: fault --fail-every not a number" {

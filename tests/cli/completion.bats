@@ -79,9 +79,9 @@ zsh_candidates() {
 
 @test "bash: ublkctl add -t <TAB> offers the targets" {
 	bashcomp "ublkctl add -t "
-	[ "$output" = $'null\nloop\nfault\nnbd' ]
+	[ "$output" = $'null\nloop\nstripe\nfault\nnbd' ]
 	bashcomp "ublkctl add --type="
-	[ "$output" = $'null\nloop\nfault\nnbd' ]
+	[ "$output" = $'null\nloop\nstripe\nfault\nnbd' ]
 }
 
 @test "bash: after -t loop only loop's target options join add's" {
@@ -92,6 +92,16 @@ zsh_candidates() {
 	bashcomp "ublkctl add -t fault --"
 	grep -qx -- --delay-us <<<"$output"
 	! grep -qx -- --file <<<"$output"
+}
+
+@test "bash: after -t stripe its options join add's; without -t each option once" {
+	bashcomp "ublkctl add -t stripe --"
+	grep -qx -- --chunk-size <<<"$output"
+	grep -qx -- --file <<<"$output"
+	! grep -qx -- --offset <<<"$output"
+	bashcomp "ublkctl add --"
+	[ "$(grep -cx -- --file <<<"$output")" = 1 ]
+	grep -qx -- --chunk-size <<<"$output"
 }
 
 @test "bash: ublkctl add --recovery=<TAB> offers the modes" {
@@ -166,7 +176,7 @@ zsh_candidates() {
 	run zsh_candidates "ublkctl a"
 	[ "$output" = add ]
 	run zsh_candidates "ublkctl add -t "
-	[ "$output" = $'null\nloop\nfault\nnbd' ]
+	[ "$output" = $'null\nloop\nstripe\nfault\nnbd' ]
 	run zsh_candidates "ublkctl list -o "
 	[ "$output" = "$(ublkctl list --list-columns | cut -f1)" ]
 	run zsh_candidates "ublkctl list -o ID,MA"

@@ -100,6 +100,53 @@ int main(void)
 	CHECK(!r.error[0]);
 	ublk_state_free(&r);
 
+	/*
+	 * config: pairs round-trip in order; a name given more than once is
+	 * an array in the file and each value again when read (in order,
+	 * the other keys around it kept); true is a flag.
+	 */
+	{
+		struct ublk_state_opt opts[] = {
+			{ "type", "stripe" },	   { "file", "/a" },
+			{ "chunk-size", "65536" }, { "file", "/b c" },
+			{ "buffered", NULL },	   { "file", "/d" },
+		};
+		static const char *const want[][2] = {
+			{ "type", "stripe" },	   { "file", "/a" },
+			{ "file", "/b c" },	   { "file", "/d" },
+			{ "chunk-size", "65536" }, { "buffered", NULL },
+		};
+
+		s.opts = opts;
+		s.nopts = 6;
+		CHECK_EQ(ublk_state_write(&s), 0);
+		CHECK(file_has(dir, "7.json", "\"file\": ["));
+		CHECK_EQ(ublk_state_read(7, &r), 0);
+		CHECK_EQ(r.nopts, 6);
+		for (i = 0; i < r.nopts && i < 6; i++) {
+			CHECK(!strcmp(r.opts[i].name, want[i][0]));
+			CHECK(want[i][1] ? r.opts[i].value &&
+						   !strcmp(r.opts[i].value,
+							   want[i][1]) :
+					   !r.opts[i].value);
+		}
+		ublk_state_free(&r);
+		s.opts = NULL;
+		s.nopts = 0;
+		/* numbers in an array; an array in an array is refused */
+		put_file(dir, "19.json",
+			 "{\"id\":19,\"argv\":[],\"config\":"
+			 "{\"x\":[1,\"y\",true,false]}}");
+		CHECK_EQ(ublk_state_read(19, &r), 0);
+		CHECK_EQ(r.nopts, 3);
+		CHECK(r.nopts == 3 && !strcmp(r.opts[0].value, "1") &&
+		      !strcmp(r.opts[1].value, "y") && !r.opts[2].value);
+		ublk_state_free(&r);
+		put_file(dir, "20.json",
+			 "{\"id\":20,\"argv\":[],\"config\":{\"x\":[[1]]}}");
+		CHECK_EQ(ublk_state_read(20, &r), -EINVAL);
+	}
+
 	/* a status round-trips; none reads back as "" (9.json below) */
 	snprintf(s.status, sizeof(s.status), "reconnecting");
 	CHECK_EQ(ublk_state_write(&s), 0);
@@ -154,7 +201,7 @@ int main(void)
 
 	CHECK_EQ(ublk_state_remove(7), 0);
 	CHECK_EQ(ublk_state_remove(7), -ENOENT);
-	for (i = 9; i <= 18; i++)
+	for (i = 9; i <= 20; i++)
 		ublk_state_remove((uint32_t)i);
 
 	rmdir(dir);
