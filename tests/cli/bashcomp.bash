@@ -6,6 +6,8 @@
 #   bashcomp "ublkctl add -t "    complete at the end of that line;
 #                                 the candidates, one per line, in $output
 
+load ../assert
+
 BASHCOMP_SCRIPT=${BASHCOMP_SCRIPT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/completions/ublkctl.bash}
 
 bashcomp_load() {

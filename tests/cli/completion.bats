@@ -59,7 +59,7 @@ zsh_candidates() {
 	bashcomp "ublkctl --"
 	grep -qx -- --debug <<<"$output"
 	grep -qx -- --version <<<"$output"
-	! grep -qx -- --queues <<<"$output"
+	refute grep -qx -- --queues <<<"$output"
 }
 
 @test "bash: ublkctl add --<TAB> offers add's options" {
@@ -69,7 +69,7 @@ zsh_candidates() {
 		--auto-zc --auto-zc-fallback --recovery --foreground --help; do
 		grep -qx -- "$o" <<<"$output" || { echo "missing $o"; false; }
 	done
-	! grep -qx -- --all <<<"$output"
+	refute grep -qx -- --all <<<"$output"
 }
 
 @test "bash: ublkctl add --b<TAB> completes to --batch and --buffered" {
@@ -88,17 +88,17 @@ zsh_candidates() {
 	bashcomp "ublkctl add -t loop --"
 	grep -qx -- --file <<<"$output"
 	grep -qx -- --offset <<<"$output"
-	! grep -qx -- --delay-us <<<"$output"
+	refute grep -qx -- --delay-us <<<"$output"
 	bashcomp "ublkctl add -t fault --"
 	grep -qx -- --delay-us <<<"$output"
-	! grep -qx -- --file <<<"$output"
+	refute grep -qx -- --file <<<"$output"
 }
 
 @test "bash: after -t stripe its options join add's; without -t each option once" {
 	bashcomp "ublkctl add -t stripe --"
 	grep -qx -- --chunk-size <<<"$output"
 	grep -qx -- --file <<<"$output"
-	! grep -qx -- --offset <<<"$output"
+	refute grep -qx -- --offset <<<"$output"
 	bashcomp "ublkctl add --"
 	[ "$(grep -cx -- --file <<<"$output")" = 1 ]
 	grep -qx -- --chunk-size <<<"$output"
@@ -187,7 +187,7 @@ zsh_candidates() {
 	command -v zsh >/dev/null || skip "no zsh"
 	run zsh_candidates "ublkctl add -t fault --"
 	grep -qx -- --delay-us <<<"$output"
-	! grep -qx -- --file <<<"$output"
+	refute grep -qx -- --file <<<"$output"
 	run zsh_candidates "ublkctl add --recovery="
 	[ "$output" = $'requeue\nreissue\nfail-io' ]
 }

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Helpers for the no-root, no-kernel CLI tests.
 
+load ../assert
+
 UBLKCTL=${UBLKCTL:-$BATS_TEST_DIRNAME/../../build/ublkctl}
 
 # usage_err EXPECTED-FIRST-LINE CMD [ARGS...]: the command fails with exit 2,

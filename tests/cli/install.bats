@@ -4,6 +4,8 @@
 # man pages, completions, udev rule, systemd unit, example config.
 # Uses the build tree of $UBLKCTL; no root, no kernel.
 
+load ../assert
+
 UBLKCTL=${UBLKCTL:-$BATS_TEST_DIRNAME/../../build/ublkctl}
 TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 
@@ -58,7 +60,7 @@ setup() {
 @test "install: udev rule names the installed binary" {
 	local f=$DEST/usr/lib/udev/rules.d/60-ublkctl.rules
 	[ -f "$f" ]
-	! grep -n '@[A-Z_]*@' "$f"
+	refute grep -n '@[A-Z_]*@' "$f"
 	grep -q '^PROGRAM="/usr/sbin/ublkctl list -n %n ' "$f"
 	grep -q 'OWNER="%c{1}", GROUP="%c{2}"' "$f"
 }
@@ -66,7 +68,7 @@ setup() {
 @test "install: systemd unit names the installed binary" {
 	local f=$DEST/usr/lib/systemd/system/ublkctl@.service
 	[ -f "$f" ]
-	! grep -n '@[A-Z_]*@' "$f"
+	refute grep -n '@[A-Z_]*@' "$f"
 	grep -qx 'ExecStart=/usr/sbin/ublkctl add --foreground --recover-existing -n ${ID} -t ${TARGET} $OPTIONS' "$f"
 	grep -qx 'ExecStopPost=-/usr/sbin/ublkctl del -n ${ID} --keep-recoverable' "$f"
 	grep -qx 'Restart=on-failure' "$f"

@@ -45,7 +45,7 @@ e2e_setup_extra() {
 	grep -qx 301 <<<"$output"
 	"$UBLKCTL" del -n 301
 	bashcomp "ublkctl del -n 30"
-	! grep -qx 301 <<<"$output"
+	refute grep -qx 301 <<<"$output"
 }
 
 @test "completion: zsh, del -n <TAB> offers the ids of the devices present" {

@@ -19,7 +19,7 @@ server_alive() {
 	[ ! -e "/sys/class/ublk-char/ublkc$DEV_ID" ]
 	[ ! -e "/dev/ublkb$DEV_ID" ]
 	[ ! -e "$UBLKCTL_RUN_DIR/$DEV_ID.json" ]
-	! server_alive "$pid"
+	refute server_alive "$pid"
 }
 
 @test "del: the id is free again when del returns" {

@@ -7,6 +7,8 @@
 # check after every test, and helpers below. Tests create devices only
 # through `e2e_add` so teardown deletes exactly what the test made.
 
+load ../assert
+
 UBLKCTL=${UBLKCTL:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)/build/ublkctl}
 export UBLKCTL
 # Every test is bounded (bats >= 1.7 honours this).
@@ -38,6 +40,11 @@ teardown() {
 		fi
 	done
 	e2e_check_dmesg
+}
+
+# Whether the kernel logged a line matching ERE $1 since this test began.
+e2e_kmsg_has() {
+	dmesg 2>/dev/null | sed -n "/$E2E_MARK\$/,\$p" | grep -qE "$1"
 }
 
 # Fail the test if the kernel logged a splat since this test began.

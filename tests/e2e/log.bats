@@ -84,5 +84,5 @@ srv_gone() {
 	run "$UBLKCTL" del -n "$DEV_ID"
 	[ "$status" -eq 0 ]
 	cat "$SYSLOG" >&2
-	! grep -q 'ublkctl\[' "$SYSLOG"
+	refute grep -q 'ublkctl\[' "$SYSLOG"
 }

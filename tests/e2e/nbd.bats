@@ -119,7 +119,7 @@ bad_add() {
 		[ "${#stderr_lines[@]}" -eq 1 ]
 	fi
 	[ "$(nr_devices)" = "$before" ]
-	! compgen -G "$UBLKCTL_RUN_DIR/*.json" >/dev/null
+	refute compgen -G "$UBLKCTL_RUN_DIR/*.json" >/dev/null
 }
 
 # nbd_verify ARGS...: add ARGS, fio crc32c verify over 8M, del.
@@ -359,7 +359,7 @@ structured_asks() {
 	e2e_wait 10 backing_is "$DEV_ID" "$(nbd_uri mem) (down, I/O fails)"
 	run timeout 15 "$UBLKCTL" del -n "$DEV_ID"
 	[ "$status" -eq 0 ]
-	! [ -e "/sys/class/ublk-char/ublkc$DEV_ID" ]
+	refute [ -e "/sys/class/ublk-char/ublkc$DEV_ID" ]
 }
 
 @test "nbd: kill -9 of the ublkctl server under I/O, recover -n: fio verifies clean" {

@@ -118,7 +118,8 @@ restarted() {	# restarted UNIT N: systemd restarted UNIT N times
 	e2e_wait 30 served_by 342 ublkctl@plain.service
 	[ "$(prop ublkctl@plain.service MainPID)" != "$old" ]
 	# a new device: no recovery flag, and ExecStopPost did delete the old one
-	! "$UBLKCTL" list -n 342 -r --noheadings -o FLAGS | grep -q USER_RECOVERY
+	run "$UBLKCTL" list -n 342 -r --noheadings -o FLAGS
+	refute grep -q USER_RECOVERY <<<"$output"
 	journalctl -b -u ublkctl@plain.service --no-pager >&2
 }
 
