@@ -10,6 +10,7 @@
 #ifndef UBLKCTL_DEVCFG_H
 #define UBLKCTL_DEVCFG_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/ublk_cmd.h>
@@ -50,6 +51,10 @@ struct ublk_dev_cfg {
 	bool mode_given; /* the command line named a data-path option */
 	bool unprivileged, foreground;
 	bool recover_existing; /* add: an existing dead device is recovered */
+	/* --shmem-zc FILE (made absolute by add, into shmem_abs), --shmem-ro */
+	const char *shmem_path;
+	bool shmem_ro;
+	char shmem_abs[PATH_MAX];
 	struct ublk_tgt tgt;
 	/* add's command line after "add", as typed (borrowed; shown only). */
 	int argc;
