@@ -5,9 +5,7 @@
 # driver hands those requests over as buffer index + offset instead of
 # copying. The observable: the server's count of such requests, printed at
 # the end of each thread with UBLKCTL_DEBUG (a foreground server's
-# stderr). In copy mode a server that ignored the flag would also corrupt
-# the data (the driver skips the copy into its buffer), so crc32c verify
-# checks the requests were served from the right place.
+# stderr); crc32c verify checks what was served from there.
 # On a driver without SHMEM_ZC (our module) the first test checks the
 # refusal, and the rest have nothing to run.
 
