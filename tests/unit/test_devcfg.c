@@ -146,6 +146,22 @@ int main(void)
 	ublk_cfg_release(&c);
 	ublk_state_free(&st);
 
+	/* --shmem-zc asks for SHMEM_ZC; FILE and --shmem-ro survive recover. */
+	CHECK_EQ(parse(&c, "-t null --shmem-ro"), EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-t null --shmem-zc /dev/shm/b --shmem-ro"),
+		 EXIT_OK);
+	CHECK(ublk_cfg_dev_flags(&c) & UBLK_F_SHMEM_ZC);
+	save_load(&c, 5, &st, &r);
+	CHECK(!strcmp(saved(&st, "shmem-zc"), "/dev/shm/b"));
+	CHECK(!strcmp(saved(&st, "shmem-ro"), ""));
+	CHECK(r.shmem_path && !strcmp(r.shmem_path, "/dev/shm/b"));
+	CHECK(r.shmem_ro);
+	ublk_cfg_release(&r);
+	ublk_cfg_release(&c);
+	ublk_state_free(&st);
+	CHECK_EQ(parse(&c, "-t null"), EXIT_OK);
+	CHECK(!(ublk_cfg_dev_flags(&c) & UBLK_F_SHMEM_ZC));
+
 	/* A state file from before "config": its argv, parsed as add. */
 	{
 		char *argv[] = { "-t", "null", "-q", "4", "-n", "9", NULL };
