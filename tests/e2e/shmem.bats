@@ -163,6 +163,27 @@ shm_fio() {
 	[ "$SHM_COUNT" -ge 1800 ] && [ "$SHM_COUNT" -le 2048 ]
 }
 
+@test "shmem: a memfd named /proc/PID/fd/N serves in place, saved unresolved" {
+	need_shmem_zc
+	local holder fd
+	# a process holding a 64M memfd, printing its fd
+	python3 -c 'import os, sys, time
+fd = os.memfd_create("ublkctl-e2e")
+os.ftruncate(fd, 64 << 20)
+print(fd, flush=True)
+time.sleep(300)' >"$BATS_TEST_TMPDIR/memfd" &
+	holder=$!
+	e2e_wait 10 test -s "$BATS_TEST_TMPDIR/memfd"
+	fd=$(cat "$BATS_TEST_TMPDIR/memfd")
+	shm_serve --copy --shmem-zc "/proc/$holder/fd/$fd"
+	jq -e --arg f "/proc/$holder/fd/$fd" '.config["shmem-zc"] == $f' \
+		"$UBLKCTL_RUN_DIR/$SHM_ID.json"
+	shm_fio "mmapshared:/proc/$holder/fd/$fd"
+	shm_stop
+	kill "$holder"
+	[ "$SHM_COUNT" -ge 3600 ]
+}
+
 @test "shmem: a hugetlbfs FILE serves in place" {
 	need_shmem_zc
 	local huge=$BATS_TEST_TMPDIR/huge
