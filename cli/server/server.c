@@ -2,7 +2,8 @@
 /*
  * Server threads: one io_uring per thread, per-I/O commands (FETCH /
  * COMMIT_AND_FETCH, NEED_GET_DATA) or batch mode through the hooks of
- * batch.h, copy, user copy, zero copy and auto buffer registration. The I/O path neither
+ * batch.h, copy, user copy, zero copy and auto buffer registration, and
+ * requests in the --shmem-zc memory (shmem.h). The I/O path neither
  * allocates nor locks: everything is sized at start.
  */
 #include <errno.h>
