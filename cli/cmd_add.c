@@ -14,6 +14,7 @@
 #include "ublkctl/cmdutil.h"
 #include "ublkctl/ctrl.h"
 #include "ublkctl/server.h"
+#include "ublkctl/shmem.h"
 #include "ublkctl/state.h"
 
 /*
@@ -66,6 +67,10 @@ static int check_granted(const struct ublk_dev_cfg *c)
 			return EXIT_FAIL;
 		}
 	}
+	if (c->shmem_path && !(c->info.flags & UBLK_F_SHMEM_ZC)) {
+		ublk_err("device %u: --shmem-zc: SHMEM_ZC not granted", id);
+		return EXIT_FAIL;
+	}
 	if (c->get_data && !(c->info.flags & UBLK_F_NEED_GET_DATA)) {
 		ublk_err("device %u: --get-data: NEED_GET_DATA not granted",
 			 id);
@@ -102,6 +107,35 @@ static void build_params(const struct ublk_dev_cfg *c, struct ublk_params *p)
 			p->discard.max_write_zeroes_sectors = UINT32_MAX >> 9;
 		p->discard.max_discard_segments = 1;
 	}
+}
+
+/*
+ * --shmem-zc FILE: checked before any side effect, and saved absolute
+ * for recover (not resolved: a /proc/PID/fd/N of a memfd names the file
+ * only as such).
+ */
+static int check_shmem(struct ublk_dev_cfg *c)
+{
+	char cwd[PATH_MAX];
+	int ret, n;
+
+	if (!c->shmem_path)
+		return EXIT_OK;
+	ret = ublk_shmem_check(c->shmem_path, c->shmem_ro);
+	if (ret || c->shmem_path[0] == '/')
+		return ret;
+	if (!getcwd(cwd, sizeof(cwd))) {
+		ublk_errno(errno, "--shmem-zc: %s", c->shmem_path);
+		return EXIT_FAIL;
+	}
+	n = snprintf(c->shmem_abs, sizeof(c->shmem_abs), "%s/%s", cwd,
+		     c->shmem_path);
+	if (n < 0 || (size_t)n >= sizeof(c->shmem_abs)) {
+		ublk_errno(ENAMETOOLONG, "--shmem-zc: %s", c->shmem_path);
+		return EXIT_FAIL;
+	}
+	c->shmem_path = c->shmem_abs;
+	return EXIT_OK;
 }
 
 #define UBLK_NODE_HANDOVER_MS 10000
@@ -173,6 +207,9 @@ int cmd_add(int argc, char **argv)
 			(unsigned long long)c->size, c->tgt.lbs);
 		goto out_free;
 	}
+	ret = check_shmem(c);
+	if (ret)
+		goto out_free;
 
 	ret = ublk_ctrl_open(&ctrl);
 	if (ret) {

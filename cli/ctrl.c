@@ -278,6 +278,18 @@ int ublk_ctrl_end_recovery(struct ublk_ctrl *c, uint32_t dev_id, int32_t pid)
 				(uint64_t)pid);
 }
 
+int ublk_ctrl_reg_buf(struct ublk_ctrl *c, uint32_t dev_id, void *addr,
+		      uint64_t len, uint32_t flags)
+{
+	struct ublk_shmem_buf_reg reg = {
+		.addr = (uint64_t)(uintptr_t)addr,
+		.len = len,
+		.flags = flags,
+	};
+
+	return dev_cmd(c, UBLK_U_CMD_REG_BUF, dev_id, &reg, sizeof(reg), 0);
+}
+
 static const char *const feature_names[] = {
 	"ZERO_COPY",
 	"URING_CMD_COMP_IN_TASK",

@@ -32,6 +32,8 @@ enum {
 	OPT_NO_PART_SCAN,
 	OPT_FOREGROUND,
 	OPT_RECOVER_EXISTING,
+	OPT_SHMEM_ZC,
+	OPT_SHMEM_RO,
 	/* getopt keys of target options: TGT_KEY + row of the merged table */
 	TGT_KEY = 0x10000,
 };
@@ -83,6 +85,10 @@ static const struct ublk_opt add_opts[] = {
 	  "serve in the foreground; SIGTERM/SIGINT stop and delete" },
 	{ "recover-existing", OPT_RECOVER_EXISTING, no_argument, NULL,
 	  "device -n ID exists, its server dead: recover it" },
+	{ "shmem-zc", OPT_SHMEM_ZC, required_argument, "FILE",
+	  "serve I/O whose buffers are in shared memory FILE in place" },
+	{ "shmem-ro", OPT_SHMEM_RO, no_argument, NULL,
+	  "with --shmem-zc: register FILE read-only (writes only)" },
 	UBLK_OPT_END,
 };
 
@@ -124,6 +130,7 @@ static const struct {
 static const int needs[][2] = {
 	{ OPT_AUTO_ZC_FALLBACK, OPT_AUTO_ZC },
 	{ OPT_RECOVER_EXISTING, 'n' },
+	{ OPT_SHMEM_RO, OPT_SHMEM_ZC },
 };
 
 /*
@@ -155,6 +162,7 @@ static const struct {
 	  UBLK_F_UNPRIVILEGED_DEV },
 	{ OPT_NO_PART_SCAN, offsetof(struct ublk_dev_cfg, no_part_scan),
 	  UBLK_F_NO_AUTO_PART_SCAN },
+	{ OPT_SHMEM_RO, offsetof(struct ublk_dev_cfg, shmem_ro), 0 },
 };
 
 /* --recovery's modes: the name, and the UBLK_F_* flags ADD_DEV asks for. */
@@ -294,6 +302,11 @@ static int apply_opt(struct ublk_dev_cfg *c, int key, const char *arg)
 		break;
 	case OPT_RECOVER_EXISTING:
 		c->recover_existing = true;
+		break;
+	case OPT_SHMEM_ZC:
+		if (!*arg)
+			return ublk_usage_err("--shmem-zc: empty file name");
+		c->shmem_path = arg;
 		break;
 	}
 	return EXIT_OK;
@@ -571,6 +584,8 @@ size_t ublk_cfg_flags(const struct ublk_dev_cfg *c, struct ublk_cfg_flag *rows,
 	/* More threads than queues: any thread may serve any tag. */
 	given = c && !c->batch && c->nthreads > c->queues;
 	add_flag_rows(rows, max, &n, "--nthreads", UBLK_F_PER_IO_DAEMON, given);
+	add_flag_rows(rows, max, &n, "--shmem-zc", UBLK_F_SHMEM_ZC,
+		      c && c->shmem_path);
 	return n;
 }
 
@@ -631,7 +646,8 @@ int ublk_cfg_save(const struct ublk_dev_cfg *c, struct ublk_state *st)
 	      (c->pbs && save_u64(st, "physical-block-size", c->pbs)) ||
 	      save_u64(st, "max-io-size", c->max_io) ||
 	      (c->recovery &&
-	       save_pair(st, "recovery", recovery_modes[c->recovery].name));
+	       save_pair(st, "recovery", recovery_modes[c->recovery].name)) ||
+	      (c->shmem_path && save_pair(st, "shmem-zc", c->shmem_path));
 	for (i = 0; !ret && i < (int)ARRAY_SIZE(flag_opts); i++)
 		if (flag_set(c, (size_t)i))
 			ret = save_pair(st, opt_name(flag_opts[i].key), NULL);

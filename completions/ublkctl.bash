@@ -12,7 +12,8 @@
 _ublkctl_opts_add='--type --id --queues --depth --nthreads --size
 	--logical-block-size --physical-block-size --max-io-size --read-only
 	--recovery --copy --user-copy --zero-copy --auto-zc --auto-zc-fallback --batch
-	--per-io-tasks --get-data --unprivileged --no-part-scan --foreground --recover-existing --help'
+	--per-io-tasks --get-data --unprivileged --no-part-scan --foreground
+	--recover-existing --shmem-zc --shmem-ro --help'
 _ublkctl_opts_add_null=''
 _ublkctl_opts_add_loop='--file --buffered --offset'
 _ublkctl_opts_add_stripe='--file --chunk-size --buffered'
@@ -136,7 +137,7 @@ _ublkctl()
 			COMPREPLY=($(compgen -W 'requeue reissue fail-io' -- "$cur"))
 			return
 		fi ;;
-	add:-f | add:--file)
+	add:-f | add:--file | add:--shmem-zc)
 		if declare -F _filedir >/dev/null; then _filedir; else
 			COMPREPLY=($(compgen -f -- "$cur"))
 		fi

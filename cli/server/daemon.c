@@ -141,6 +141,10 @@ static int server_run(struct ublk_dev_cfg *cfg, bool recover, int report_fd,
 		goto out;
 	}
 	ublk_srv_get_affinity(srv, &ctrl);
+	if (!recover && ublk_srv_register_shmem(srv, &ctrl)) {
+		ret = EXIT_FAIL;
+		goto out;
+	}
 	drop_caps(cfg);
 	if (ublk_srv_start(srv, efd) || start_or_recover(&ctrl, cfg, recover)) {
 		/*

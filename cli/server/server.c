@@ -2,8 +2,9 @@
 /*
  * Server threads: one io_uring per thread, per-I/O commands (FETCH /
  * COMMIT_AND_FETCH, NEED_GET_DATA) or batch mode through the hooks of
- * batch.h, copy, user copy, zero copy and auto buffer registration. The
- * I/O path neither allocates nor locks: everything is sized at start.
+ * batch.h, copy, user copy, zero copy and auto buffer registration, and
+ * requests in the --shmem-zc memory (shmem.h). The I/O path neither
+ * allocates nor locks: everything is sized at start.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include "ublkctl/ctrl.h"
 #include "ublkctl/cmdutil.h"
 #include "ublkctl/server.h"
+#include "ublkctl/shmem.h"
 
 /*
  * user_data: tag 0-15, q_id 16-27, op 28-35, slot 36-51, target bit 63;
@@ -81,6 +83,7 @@ struct ublk_thread {
 	 * committed, so they must be reaped at once.)
 	 */
 	unsigned int commits_queued;
+	uint64_t shmem_ios; /* requests served from --shmem-zc memory */
 	bool stopping;
 	bool started;
 	bool ring_ok;
@@ -105,6 +108,7 @@ struct ublk_srv {
 	bool fallback;
 	bool force_miss; /* test knob: auto-zc index invalid */
 	cpu_set_t *affinity; /* by queue, from GET_QUEUE_AFFINITY; or NULL */
+	struct ublk_shmem shm; /* --shmem-zc mapping (base NULL without) */
 	sem_t ready;
 	unsigned int exited; /* atomic */
 	unsigned int failed; /* atomic */
@@ -342,8 +346,20 @@ static void handle_io(struct ublk_thread *t, struct ublk_queue *q,
 
 	io->result = 0;
 	io->pending = 0;
+	io->data = io->buf;
 	t->tgt_inflight++;
-	if (q->user_copy && ublksrv_get_op(iod) == UBLK_IO_OP_WRITE) {
+	if (iod->op_flags & UBLK_IO_F_SHMEM_ZC) {
+		io->data = ublk_shmem_addr(q->shm, iod->addr,
+					   (size_t)iod->nr_sectors << 9);
+		if (!io->data) {
+			ublk_dbg(
+				"q%u tag %u: shared memory address %#llx: not in the --shmem-zc buffer",
+				q->q_id, tag, (unsigned long long)iod->addr);
+			ublk_complete_io(t, q, tag, -EIO);
+			return;
+		}
+		t->shmem_ios++;
+	} else if (q->user_copy && ublksrv_get_op(iod) == UBLK_IO_OP_WRITE) {
 		ret = user_copy(q, tag, false, (size_t)iod->nr_sectors << 9);
 		if (ret) {
 			ublk_complete_io(t, q, tag, ret);
@@ -363,7 +379,8 @@ void ublk_complete_io(struct ublk_thread *t, struct ublk_queue *q,
 	const struct ublksrv_io_desc *iod = ublk_iod(q, tag);
 
 	t->tgt_inflight--;
-	if (q->user_copy && res > 0 && ublksrv_get_op(iod) == UBLK_IO_OP_READ) {
+	if (q->user_copy && res > 0 && ublksrv_get_op(iod) == UBLK_IO_OP_READ &&
+	    !(iod->op_flags & UBLK_IO_F_SHMEM_ZC)) {
 		int ret = user_copy(q, tag, true, (size_t)res);
 
 		if (ret)
@@ -781,6 +798,11 @@ static void *thread_fn(void *arg)
 	t->started = true;
 	sem_post(&s->ready);
 	thread_loop(t);
+	if (s->shm.base)
+		ublk_dbg(
+			"device %u: thread %u: %llu requests served from shared memory",
+			s->cfg->info.dev_id, t->idx,
+			(unsigned long long)t->shmem_ios);
 	if (t->err)
 		__atomic_add_fetch(&s->failed, 1, __ATOMIC_SEQ_CST);
 out:
@@ -862,6 +884,11 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 	}
 	memset(s->queues, 0, s->nr_queues * sizeof(*s->queues));
 	memset(s->threads, 0, s->nr_threads * sizeof(*s->threads));
+	if (cfg->shmem_path) {
+		ret = ublk_shmem_map(cfg->shmem_path, cfg->shmem_ro, &s->shm);
+		if (ret)
+			goto fail;
+	}
 	if (info->flags & UBLK_F_BATCH_IO) {
 		ret = ublk_batch_dev_create(s->queues, s->nr_queues, s->depth,
 					    s->nr_threads, info->dev_id,
@@ -904,6 +931,7 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 		uq->zc = !uq->auto_zc &&
 			 (info->flags & UBLK_F_SUPPORT_ZERO_COPY);
 		uq->user_copy = info->flags & UBLK_F_USER_COPY;
+		uq->shm = s->shm.base ? &s->shm : NULL;
 		p = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE,
 			 s->char_fd,
 			 (off_t)(UBLKSRV_CMD_BUF_OFFSET + q * stride));
@@ -939,6 +967,13 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 fail:
 	ublk_srv_destroy(s);
 	return ret;
+}
+
+int ublk_srv_register_shmem(struct ublk_srv *s, struct ublk_ctrl *c)
+{
+	if (!s->shm.base)
+		return 0;
+	return ublk_shmem_register(&s->shm, c, s->cfg->info.dev_id);
 }
 
 void ublk_srv_get_affinity(struct ublk_srv *s, struct ublk_ctrl *c)
@@ -1032,6 +1067,7 @@ void ublk_srv_destroy(struct ublk_srv *s)
 	free(s->queues);
 	free(s->threads);
 	free(s->affinity);
+	ublk_shmem_unmap(&s->shm);
 	ublk_batch_dev_destroy(s->batch);
 	if (s->char_fd >= 0)
 		close(s->char_fd);

@@ -258,7 +258,7 @@ static int issue_rw(struct ublk_thread *t, struct ublk_queue *q,
 		sqe = ublk_get_sqe(t);
 		io_uring_prep_rw(op == UBLK_IO_OP_READ ? IORING_OP_READ :
 							 IORING_OP_WRITE,
-				 sqe, 1, q->ios[tag].buf, len, off);
+				 sqe, 1, q->ios[tag].data, len, off);
 		sqe->flags |= IOSQE_FIXED_FILE;
 		sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_RW);
 		return 1;

@@ -599,7 +599,7 @@ static void req_send(struct nbd_conn *c, struct nbd_req *r)
 	nbd_completion_callback cb = { .callback = req_done, .user_data = r };
 	uint64_t off = iod->start_sector << 9;
 	size_t len = (size_t)iod->nr_sectors << 9;
-	void *buf = r->q->ios[r->tag].buf;
+	void *buf = r->q->ios[r->tag].data;
 	uint32_t flags = 0;
 	int64_t cookie = -1;
 	int err;
@@ -756,7 +756,7 @@ static void wire_iov_fill(struct nbd_conn *c)
 		}
 		if (pl) {
 			c->iov[i].iov_base =
-				(char *)r->q->ios[r->tag].buf + skip;
+				(char *)r->q->ios[r->tag].data + skip;
 			c->iov[i++].iov_len = pl - skip;
 			skip = 0;
 		}
@@ -833,7 +833,7 @@ static void wire_recv_arm(struct nbd_conn *c)
 
 		c->riov[0].iov_base = c->rbuf;
 		c->riov[0].iov_len = sizeof(struct wire_reply);
-		c->riov[1].iov_base = r->q->ios[r->tag].buf;
+		c->riov[1].iov_base = r->q->ios[r->tag].data;
 		c->riov[1].iov_len = len;
 		c->riov[2].iov_base = c->rbuf + sizeof(struct wire_reply);
 		c->riov[2].iov_len =
@@ -879,7 +879,7 @@ static void wire_scattered(struct nbd_conn *c, size_t res)
 		return;
 	}
 	memmove(c->rbuf + n1 + n2, c->rbuf + hl, n3);
-	memcpy(c->rbuf + n1, r->q->ios[r->tag].buf, n2);
+	memcpy(c->rbuf + n1, r->q->ios[r->tag].data, n2);
 	c->rlen = res;
 }
 
@@ -940,7 +940,7 @@ static void wire_parse(struct nbd_conn *c)
 
 			if (take > n)
 				take = n;
-			memcpy((char *)r->q->ios[r->tag].buf + c->rx_done, p,
+			memcpy((char *)r->q->ios[r->tag].data + c->rx_done, p,
 			       take);
 			p += take;
 			n -= take;

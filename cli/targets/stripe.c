@@ -365,7 +365,7 @@ static int queue_rw(struct ublk_thread *t, struct ublk_queue *q,
 		ublk_stripe_piece(&p->geo, off, len, i, &pc);
 		/* a registered kernel buffer is addressed from offset 0 */
 		addr = mode == UBLK_BUF_PLAIN ?
-			       (uint64_t)(uintptr_t)q->ios[tag].buf +
+			       (uint64_t)(uintptr_t)q->ios[tag].data +
 				       pc.buf_off :
 			       pc.buf_off;
 		io_uring_prep_rw(opcode, sqe, (int)(1 + pc.member),

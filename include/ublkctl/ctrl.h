@@ -61,6 +61,13 @@ int ublk_ctrl_update_size(struct ublk_ctrl *c, uint32_t dev_id,
 			  uint64_t sectors);
 int ublk_ctrl_start_recovery(struct ublk_ctrl *c, uint32_t dev_id);
 int ublk_ctrl_end_recovery(struct ublk_ctrl *c, uint32_t dev_id, int32_t pid);
+/*
+ * REG_BUF (SHMEM_ZC): pin len bytes of shared memory mapped at addr in
+ * this process (both page aligned) for device dev_id; flags
+ * UBLK_SHMEM_BUF_READ_ONLY or 0. Returns the buffer's index (>= 0).
+ */
+int ublk_ctrl_reg_buf(struct ublk_ctrl *c, uint32_t dev_id, void *addr,
+		      uint64_t len, uint32_t flags);
 
 /* Feature-bit names (index = bit), NULL for bits this build does not know. */
 const char *ublk_feature_name(unsigned int bit);

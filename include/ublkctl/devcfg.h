@@ -10,6 +10,7 @@
 #ifndef UBLKCTL_DEVCFG_H
 #define UBLKCTL_DEVCFG_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/ublk_cmd.h>
@@ -51,6 +52,10 @@ struct ublk_dev_cfg {
 	bool unprivileged, foreground;
 	bool no_part_scan; /* UBLK_F_NO_AUTO_PART_SCAN */
 	bool recover_existing; /* add: an existing dead device is recovered */
+	/* --shmem-zc FILE (made absolute by add, into shmem_abs), --shmem-ro */
+	const char *shmem_path;
+	bool shmem_ro;
+	char shmem_abs[PATH_MAX];
 	struct ublk_tgt tgt;
 	/* add's command line after "add", as typed (borrowed; shown only). */
 	int argc;
@@ -105,8 +110,8 @@ struct ublk_cfg_flag {
  * Every option of add that needs a driver feature, one row per (option,
  * bit), in add's table order: the flag options (--user-copy, --batch,
  * ...), --recovery and each other mode with the bits it adds to
- * requeue's, and --nthreads (PER_IO_DAEMON, given for more threads than
- * queues without --batch). Built from the tables ublk_cfg_parse and
+ * requeue's, --nthreads (PER_IO_DAEMON, given for more threads than
+ * queues without --batch) and --shmem-zc. Built from the tables ublk_cfg_parse and
  * ublk_cfg_dev_flags use, so an option added there appears here. cfg may
  * be NULL (no row given). Fills at most max rows; returns how many there
  * are.

@@ -28,6 +28,7 @@
 #include "ublkctl/target.h"
 
 struct ublk_ctrl;
+struct ublk_shmem;
 
 /*
  * Start the server of a device that exists (ADD_DEV and SET_PARAMS done,
@@ -82,6 +83,12 @@ unsigned int ublk_srv_nr_threads(const struct ublk_srv *s);
  */
 int ublk_srv_status_fd(const struct ublk_srv *s);
 void ublk_srv_status(struct ublk_srv *s, char *buf, size_t len);
+/*
+ * --shmem-zc on a new device: REG_BUF of the memory ublk_srv_create
+ * mapped, before START_DEV (no-op without --shmem-zc; a recovering server
+ * skips it, see shmem.h). 0 or a negative errno, printed.
+ */
+int ublk_srv_register_shmem(struct ublk_srv *s, struct ublk_ctrl *c);
 /* Join every thread, release buffers, unmap, close /dev/ublkcN. */
 void ublk_srv_destroy(struct ublk_srv *s);
 
@@ -92,13 +99,19 @@ struct ublk_thread;
 /* One per (queue, tag). Owned by one thread at a time; no locks. */
 struct ublk_io {
 	void *buf; /* copy / user copy buffer, else NULL */
+	/*
+	 * UBLK_BUF_PLAIN: where the target reads or writes this request's
+	 * data, set before queue_io: buf, or for a UBLK_IO_F_SHMEM_ZC
+	 * request the place in the --shmem-zc memory.
+	 */
+	void *data;
 	int32_t result;
 	uint16_t pending; /* target CQEs still expected */
 	uint16_t flags;
 };
 
 enum ublk_buf_mode {
-	UBLK_BUF_PLAIN, /* data in ublk_io.buf (copy, user copy) */
+	UBLK_BUF_PLAIN, /* data at ublk_io.data (copy, user copy, shmem) */
 	UBLK_BUF_ZC, /* register/unregister around the I/O */
 	UBLK_BUF_AUTO, /* registered at ublk_io_buf_index() already */
 };
@@ -113,6 +126,7 @@ struct ublk_queue {
 	bool auto_zc; /* UBLK_F_AUTO_BUF_REG */
 	bool user_copy;
 	int char_fd;
+	const struct ublk_shmem *shm; /* --shmem-zc mapping, else NULL */
 } __attribute__((aligned(64)));
 
 /*
@@ -135,6 +149,9 @@ static inline unsigned int ublk_io_buf_index(const struct ublk_queue *q,
 static inline enum ublk_buf_mode ublk_io_buf_mode(const struct ublk_queue *q,
 						  unsigned int tag)
 {
+	/* In the shared memory whatever the mode: nothing to register. */
+	if (ublk_iod(q, tag)->op_flags & UBLK_IO_F_SHMEM_ZC)
+		return UBLK_BUF_PLAIN;
 	if (q->auto_zc)
 		return (ublk_iod(q, tag)->op_flags & UBLK_IO_F_NEED_REG_BUF) ?
 			       UBLK_BUF_ZC :

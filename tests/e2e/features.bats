@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # ublkctl features against the running driver (VM).
 
-load lib
+load srv
 
 @test "features: lists named bits in ascending order" {
 	run "$UBLKCTL" features -r --noheadings -o BIT,NAME
@@ -43,12 +43,17 @@ load lib
 			.present == (.name as $n | $have | index($n) != null))' <<<"$output"
 }
 
-@test "features: --add-options: this driver has every feature an option of add needs" {
-	run "$UBLKCTL" features --add-options -r --noheadings -o OPTION,PRESENT
+@test "features: --add-options: this driver has every feature an option of add needs (our module: all but SHMEM_ZC)" {
+	run "$UBLKCTL" features --add-options -r --noheadings -o OPTION,NAME,PRESENT
 	[ "$status" -eq 0 ]
 	echo "$output" >&2
 	[ "${#lines[@]}" -ge 8 ]
-	[ "$(grep -c ' present$' <<<"$output")" = "${#lines[@]}" ]
+	absent=$(grep -v ' present$' <<<"$output" || true)
+	if [ -e /sys/module/ublkctl_drv ]; then
+		[ "$absent" = "--shmem-zc SHMEM_ZC absent" ]
+	else
+		[ -z "$absent" ]
+	fi
 }
 
 @test "features: --add-options: one row per flag option of add, named as add --help names it" {
@@ -62,4 +67,23 @@ load lib
 	while read -r opt _; do
 		grep -q -- "${opt%%=*}" <<<"$help"
 	done <<<"$output"
+}
+
+@test "features: add --shmem-zc follows GET_FEATURES: refused without SHMEM_ZC, granted with it" {
+	local shm=/dev/shm/ublkctl-e2e-$$
+	truncate -s 64M "$shm"
+	e2e_add -t null --shmem-zc "$shm"
+	echo "add: $output" >&2
+	if "$UBLKCTL" features -r --noheadings -o NAME | grep -qx SHMEM_ZC; then
+		[ "$status" -eq 0 ]
+		srv_has_flag "$DEV_ID" SHMEM_ZC
+		run timeout 30 "$UBLKCTL" del -n "$DEV_ID"
+		[ "$status" -eq 0 ]
+	else
+		[ "$status" -eq 1 ]
+		[ "$output" = "ublkctl: add: --shmem-zc: this kernel lacks SHMEM_ZC" ]
+	fi
+	rm -f "$shm"
+	[ -z "$(ls /sys/class/ublk-char 2>/dev/null)" ]
+	[ -z "$(ls "$UBLKCTL_RUN_DIR" 2>/dev/null)" ]
 }

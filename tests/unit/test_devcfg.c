@@ -169,7 +169,22 @@ int main(void)
 	ublk_cfg_release(&r);
 	ublk_cfg_release(&c);
 	ublk_state_free(&st);
+
+	/* --shmem-zc asks for SHMEM_ZC; FILE and --shmem-ro survive recover. */
+	CHECK_EQ(parse(&c, "-t null --shmem-ro"), EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-t null --shmem-zc /dev/shm/b --shmem-ro"),
+		 EXIT_OK);
+	CHECK(ublk_cfg_dev_flags(&c) & UBLK_F_SHMEM_ZC);
+	save_load(&c, 6, &st, &r);
+	CHECK(!strcmp(saved(&st, "shmem-zc"), "/dev/shm/b"));
+	CHECK(!strcmp(saved(&st, "shmem-ro"), ""));
+	CHECK(r.shmem_path && !strcmp(r.shmem_path, "/dev/shm/b"));
+	CHECK(r.shmem_ro);
+	ublk_cfg_release(&r);
+	ublk_cfg_release(&c);
+	ublk_state_free(&st);
 	CHECK_EQ(parse(&c, "-t null"), EXIT_OK);
+	CHECK(!(ublk_cfg_dev_flags(&c) & UBLK_F_SHMEM_ZC));
 	CHECK(!(ublk_cfg_dev_flags(&c) & UBLK_F_NO_AUTO_PART_SCAN));
 
 	/*
@@ -203,6 +218,7 @@ int main(void)
 		CHECK(flag_row(rows, n, "--per-io-tasks",
 			       UBLK_F_PER_IO_DAEMON));
 		CHECK(flag_row(rows, n, "--get-data", UBLK_F_NEED_GET_DATA));
+		CHECK(flag_row(rows, n, "--shmem-zc", UBLK_F_SHMEM_ZC));
 		/* Options without a flag have no row. */
 		CHECK(!flag_row(rows, n, "--read-only", 0));
 		CHECK(!flag_row(rows, n, "--copy", 0));

@@ -38,6 +38,12 @@ int main(void)
 	CHECK_EQ(UBLK_U_CMD_DEL_DEV_ASYNC, 0x80207514);
 	CHECK_EQ(UBLK_U_CMD_UPDATE_SIZE, 0xc0207515);
 	CHECK_EQ(UBLK_U_CMD_TRY_STOP_DEV, 0xc0207517);
+	CHECK_EQ(UBLK_U_CMD_REG_BUF, 0xc0207518);
+	CHECK_EQ(UBLK_U_CMD_UNREG_BUF, 0xc0207519);
+	CHECK_EQ(sizeof(struct ublk_shmem_buf_reg), 24);
+	CHECK_EQ(offsetof(struct ublk_shmem_buf_reg, flags), 16);
+	CHECK_EQ(UBLK_SHMEM_BUF_READ_ONLY, 1);
+	CHECK_EQ(UBLK_IO_F_SHMEM_ZC, 1U << 19);
 
 	/* Feature bits named in the issue, and their positions. */
 	CHECK_EQ(UBLK_F_AUTO_BUF_REG, 1ULL << 11);
