@@ -6,7 +6,8 @@
 #   bashcomp "ublkctl add -t "    complete at the end of that line;
 #                                 the candidates, one per line, in $output
 
-load ../assert
+# shellcheck source=../assert.bash
+source "${BASH_SOURCE[0]%/*}/../assert.bash"
 
 BASHCOMP_SCRIPT=${BASHCOMP_SCRIPT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/completions/ublkctl.bash}
 

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Helpers for the no-root, no-kernel CLI tests.
 
-load ../assert
+# shellcheck source=../assert.bash
+source "${BASH_SOURCE[0]%/*}/../assert.bash"
 
 UBLKCTL=${UBLKCTL:-$BATS_TEST_DIRNAME/../../build/ublkctl}
 

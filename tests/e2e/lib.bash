@@ -7,7 +7,8 @@
 # check after every test, and helpers below. Tests create devices only
 # through `e2e_add` so teardown deletes exactly what the test made.
 
-load ../assert
+# shellcheck source=../assert.bash
+source "${BASH_SOURCE[0]%/*}/../assert.bash"
 
 UBLKCTL=${UBLKCTL:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)/build/ublkctl}
 export UBLKCTL
