@@ -227,14 +227,10 @@ int cmd_features(int argc, char **argv)
 		add_options = true;
 	if (!ublk_getopt_end(&g, argc, argv, false))
 		return g.exit_code;
-	if (add_options)
-		ublk_out_set_default(&o, option_columns,
-				     ARRAY_SIZE(option_columns));
-	else
-		ublk_out_set_default(&o, default_columns,
-				     ARRAY_SIZE(default_columns));
-	if (cols &&
-	    ublk_out_parse_columns(&o, columns, ARRAY_SIZE(columns), cols))
+	if (ublk_out_select(&o, add_options ? option_columns : default_columns,
+			    add_options ? ARRAY_SIZE(option_columns) :
+					  ARRAY_SIZE(default_columns),
+			    columns, ARRAY_SIZE(columns), cols))
 		return EXIT_USAGE;
 	return show(&o, add_options);
 }

@@ -428,14 +428,10 @@ int cmd_list(int argc, char **argv)
 	}
 	if (!ublk_getopt_end(&g, argc, argv, false))
 		return g.exit_code;
-	if (o.json)
-		ublk_out_set_default(&o, default_json_columns,
-				     ARRAY_SIZE(default_json_columns));
-	else
-		ublk_out_set_default(&o, default_columns,
-				     ARRAY_SIZE(default_columns));
-	if (cols &&
-	    ublk_out_parse_columns(&o, columns, ARRAY_SIZE(columns), cols))
+	if (ublk_out_select(&o, o.json ? default_json_columns : default_columns,
+			    o.json ? ARRAY_SIZE(default_json_columns) :
+				     ARRAY_SIZE(default_columns),
+			    columns, ARRAY_SIZE(columns), cols))
 		return EXIT_USAGE;
 	return dev.given ? show(&o, &dev.id, 1) : show(&o, NULL, 0);
 }

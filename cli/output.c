@@ -41,6 +41,15 @@ static bool has_col(const int *v, size_t n, int x)
 	return false;
 }
 
+int ublk_out_select(struct ublk_out *o, const int *defaults, size_t n,
+		    const struct ublk_col *cols, size_t ncols, const char *arg)
+{
+	ublk_out_set_default(o, defaults, n);
+	if (arg && ublk_out_parse_columns(o, cols, ncols, arg))
+		return EXIT_USAGE;
+	return EXIT_OK;
+}
+
 int ublk_out_parse_columns(struct ublk_out *o, const struct ublk_col *cols,
 			   size_t ncols, const char *arg)
 {

@@ -56,6 +56,14 @@ void ublk_out_set_default(struct ublk_out *o, const int *defaults, size_t n);
 int ublk_out_parse_columns(struct ublk_out *o, const struct ublk_col *cols,
 			   size_t ncols, const char *arg);
 
+/*
+ * The selection a table command shows: the defaults (n indexes), then its
+ * -o argument arg if given (NULL: none), as ublk_out_parse_columns.
+ * EXIT_OK, or EXIT_USAGE after the error line.
+ */
+int ublk_out_select(struct ublk_out *o, const int *defaults, size_t n,
+		    const struct ublk_col *cols, size_t ncols, const char *arg);
+
 /* "Output columns:" block for --help. */
 void ublk_out_print_columns(FILE *f, const struct ublk_col *cols, size_t ncols);
 /* One "NAME<TAB>help" per line, for completions (--list-columns). */
