@@ -94,35 +94,30 @@ static const struct ublk_opt add_opts[] = {
 
 /*
  * Options that cannot be combined: any two of one row (as util-linux's
- * ul_excl_t), reported in table order. Rows end with 0.
- */
-static const int excl[][4] = {
-	{ OPT_COPY, OPT_USER_COPY, OPT_ZERO_COPY, OPT_AUTO_ZC },
-	{ OPT_UNPRIVILEGED, OPT_USER_COPY },
-	{ OPT_UNPRIVILEGED, OPT_ZERO_COPY },
-	{ OPT_UNPRIVILEGED, OPT_AUTO_ZC },
-	{ OPT_UNPRIVILEGED, 'r' },
-};
-
-/*
- * Pairs that cannot be combined for a reason worth saying: what the
- * driver does with the two flags together (ADD_DEV clears PER_IO_DAEMON
- * and NEED_GET_DATA on a batch device, and NEED_GET_DATA on one that
- * needs no copy into a server buffer).
+ * ul_excl_t), reported in table order, with the row's reason where one is
+ * worth saying (what the driver does with the two flags together: ADD_DEV
+ * clears PER_IO_DAEMON and NEED_GET_DATA on a batch device, and
+ * NEED_GET_DATA on one that needs no copy into a server buffer). Rows end
+ * with 0.
  */
 static const struct {
-	int key, other;
+	int keys[4];
 	const char *why;
-} excl_why[] = {
-	{ OPT_PER_IO_TASKS, OPT_BATCH,
+} excl[] = {
+	{ { OPT_COPY, OPT_USER_COPY, OPT_ZERO_COPY, OPT_AUTO_ZC }, NULL },
+	{ { OPT_UNPRIVILEGED, OPT_USER_COPY }, NULL },
+	{ { OPT_UNPRIVILEGED, OPT_ZERO_COPY }, NULL },
+	{ { OPT_UNPRIVILEGED, OPT_AUTO_ZC }, NULL },
+	{ { OPT_UNPRIVILEGED, 'r' }, NULL },
+	{ { OPT_PER_IO_TASKS, OPT_BATCH },
 	  "batch mode shares queues between threads already" },
-	{ OPT_GET_DATA, OPT_BATCH,
+	{ { OPT_GET_DATA, OPT_BATCH },
 	  "the driver has no NEED_GET_DATA in batch mode" },
-	{ OPT_GET_DATA, OPT_USER_COPY,
+	{ { OPT_GET_DATA, OPT_USER_COPY },
 	  "the driver copies no data with --user-copy" },
-	{ OPT_GET_DATA, OPT_ZERO_COPY,
+	{ { OPT_GET_DATA, OPT_ZERO_COPY },
 	  "the driver copies no data with --zero-copy" },
-	{ OPT_GET_DATA, OPT_AUTO_ZC,
+	{ { OPT_GET_DATA, OPT_AUTO_ZC },
 	  "the driver copies no data with --auto-zc" },
 };
 
@@ -341,21 +336,19 @@ static int check_given(uint64_t given)
 	size_t r, i, j;
 
 #define GIVEN(key) (given & (1ULL << add_row(key)))
-	for (r = 0; r < ARRAY_SIZE(excl); r++)
-		for (i = 0; i < ARRAY_SIZE(excl[r]) && excl[r][i]; i++)
-			for (j = i + 1; j < ARRAY_SIZE(excl[r]) && excl[r][j];
+	for (r = 0; r < ARRAY_SIZE(excl); r++) {
+		const int *k = excl[r].keys;
+
+		for (i = 0; i < ARRAY_SIZE(excl[r].keys) && k[i]; i++)
+			for (j = i + 1; j < ARRAY_SIZE(excl[r].keys) && k[j];
 			     j++)
-				if (GIVEN(excl[r][i]) && GIVEN(excl[r][j]))
+				if (GIVEN(k[i]) && GIVEN(k[j]))
 					return ublk_usage_err(
-						"--%s cannot be combined with --%s",
-						opt_name(excl[r][i]),
-						opt_name(excl[r][j]));
-	for (r = 0; r < ARRAY_SIZE(excl_why); r++)
-		if (GIVEN(excl_why[r].key) && GIVEN(excl_why[r].other))
-			return ublk_usage_err(
-				"--%s cannot be combined with --%s: %s",
-				opt_name(excl_why[r].key),
-				opt_name(excl_why[r].other), excl_why[r].why);
+						"--%s cannot be combined with --%s%s%s",
+						opt_name(k[i]), opt_name(k[j]),
+						excl[r].why ? ": " : "",
+						excl[r].why ? excl[r].why : "");
+	}
 	for (r = 0; r < ARRAY_SIZE(needs); r++)
 		if (GIVEN(needs[r][0]) && !GIVEN(needs[r][1]))
 			return ublk_usage_err("--%s needs --%s",
