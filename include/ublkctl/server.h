@@ -9,9 +9,10 @@
  * served by exactly one thread (ublk_io_thread()): whole queues, or with
  * --per-io-tasks (or more threads than queues) a share of every queue's
  * tags; all commands of a tag (FETCH, COMMIT_AND_FETCH, NEED_GET_DATA)
- * go from the thread that fetched it, as the driver requires. Batch mode: threads arm
- * FETCH_IO_CMDS on the queues ublk_batch_map() gives them, and a tag
- * belongs to whichever thread's fetch delivered it until it is committed.
+ * go from the thread that fetched it, as the driver requires. Batch
+ * mode: threads arm FETCH_IO_CMDS on the queues ublk_batch_map() gives
+ * them, and a tag belongs to whichever thread's fetch delivered it until
+ * it is committed.
  * Fixed buffers (zero copy, auto-zc): every ring has a sparse table of
  * queues * depth slots; (q, tag) always uses slot q * depth + tag.
  * Fixed files: 0 is /dev/ublkcN, 1.. the target's backing fds.
@@ -149,13 +150,14 @@ static inline unsigned int ublk_io_buf_index(const struct ublk_queue *q,
 static inline enum ublk_buf_mode ublk_io_buf_mode(const struct ublk_queue *q,
 						  unsigned int tag)
 {
+	uint32_t op_flags = ublk_iod(q, tag)->op_flags;
+
 	/* In the shared memory whatever the mode: nothing to register. */
-	if (ublk_iod(q, tag)->op_flags & UBLK_IO_F_SHMEM_ZC)
+	if (op_flags & UBLK_IO_F_SHMEM_ZC)
 		return UBLK_BUF_PLAIN;
 	if (q->auto_zc)
-		return (ublk_iod(q, tag)->op_flags & UBLK_IO_F_NEED_REG_BUF) ?
-			       UBLK_BUF_ZC :
-			       UBLK_BUF_AUTO;
+		return (op_flags & UBLK_IO_F_NEED_REG_BUF) ? UBLK_BUF_ZC :
+							     UBLK_BUF_AUTO;
 	return q->zc ? UBLK_BUF_ZC : UBLK_BUF_PLAIN;
 }
 
