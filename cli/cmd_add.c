@@ -261,6 +261,7 @@ int cmd_add(int argc, char **argv)
 	c->info.nr_hw_queues = (uint16_t)c->queues;
 	c->info.queue_depth = (uint16_t)c->depth;
 	c->info.max_io_buf_bytes = c->max_io;
+	c->info.io_desc_size = c->io_desc_size;
 	c->info.dev_id = c->dev_id;
 	c->info.ublksrv_pid = -1;
 	c->info.flags = want;

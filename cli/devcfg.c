@@ -34,6 +34,7 @@ enum {
 	OPT_RECOVER_EXISTING,
 	OPT_SHMEM_ZC,
 	OPT_SHMEM_RO,
+	OPT_IO_DESC_SIZE,
 	/* getopt keys of target options: TGT_KEY + row of the merged table */
 	TGT_KEY = 0x10000,
 };
@@ -89,6 +90,8 @@ static const struct ublk_opt add_opts[] = {
 	  "serve I/O whose buffers are in shared memory FILE in place" },
 	{ "shmem-ro", OPT_SHMEM_RO, no_argument, NULL,
 	  "with --shmem-zc: register FILE read-only (writes only)" },
+	{ "io-desc-size", OPT_IO_DESC_SIZE, required_argument, "BYTES",
+	  "descriptor stride, 24-256, multiple of 8 (UBLK_F_IO_DESC_SIZE)" },
 	UBLK_OPT_END,
 };
 
@@ -223,6 +226,7 @@ static int add_row(int key)
 static int apply_opt(struct ublk_dev_cfg *c, int key, const char *arg)
 {
 	uint64_t v64;
+	uint32_t v32;
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(flag_opts); i++)
@@ -297,6 +301,17 @@ static int apply_opt(struct ublk_dev_cfg *c, int key, const char *arg)
 		break;
 	case OPT_RECOVER_EXISTING:
 		c->recover_existing = true;
+		break;
+	case OPT_IO_DESC_SIZE:
+		if (ublk_parse_u32("io-desc-size", arg,
+				   sizeof(struct ublksrv_io_desc),
+				   UBLK_MAX_IO_DESC_SIZE, &v32))
+			return ublk_usage_hint();
+		if (v32 % sizeof(uint64_t))
+			return ublk_usage_err(
+				"--io-desc-size: '%s': not a multiple of 8",
+				arg);
+		c->io_desc_size = (uint16_t)v32;
 		break;
 	case OPT_SHMEM_ZC:
 		if (!*arg)
@@ -579,6 +594,8 @@ size_t ublk_cfg_flags(const struct ublk_dev_cfg *c, struct ublk_cfg_flag *rows,
 	add_flag_rows(rows, max, &n, "--nthreads", UBLK_F_PER_IO_DAEMON, given);
 	add_flag_rows(rows, max, &n, "--shmem-zc", UBLK_F_SHMEM_ZC,
 		      c && c->shmem_path);
+	add_flag_rows(rows, max, &n, "--io-desc-size", UBLK_F_IO_DESC_SIZE,
+		      c && c->io_desc_size);
 	return n;
 }
 
@@ -638,6 +655,8 @@ int ublk_cfg_save(const struct ublk_dev_cfg *c, struct ublk_state *st)
 	      (c->lbs && save_u64(st, "logical-block-size", c->lbs)) ||
 	      (c->pbs && save_u64(st, "physical-block-size", c->pbs)) ||
 	      save_u64(st, "max-io-size", c->max_io) ||
+	      (c->io_desc_size &&
+	       save_u64(st, "io-desc-size", c->io_desc_size)) ||
 	      (c->recovery &&
 	       save_pair(st, "recovery", recovery_modes[c->recovery].name)) ||
 	      (c->shmem_path && save_pair(st, "shmem-zc", c->shmem_path));

@@ -13,7 +13,7 @@ _ublkctl_opts_add='--type --id --queues --depth --nthreads --size
 	--logical-block-size --physical-block-size --max-io-size --read-only
 	--recovery --copy --user-copy --zero-copy --auto-zc --auto-zc-fallback --batch
 	--per-io-tasks --get-data --unprivileged --no-part-scan --foreground
-	--recover-existing --shmem-zc --shmem-ro --help'
+	--recover-existing --shmem-zc --shmem-ro --io-desc-size --help'
 _ublkctl_opts_add_null=''
 _ublkctl_opts_add_loop='--file --buffered --offset'
 _ublkctl_opts_add_stripe='--file --chunk-size --buffered'
@@ -144,7 +144,8 @@ _ublkctl()
 		return ;;
 	add:-q | add:--queues | add:-d | add:--depth | add:--nthreads | \
 	add:-s | add:--size | add:--logical-block-size | \
-	add:--physical-block-size | add:--max-io-size | add:--offset | \
+	add:--physical-block-size | add:--max-io-size | add:--io-desc-size | \
+	add:--offset | \
 	add:--delay-us | add:--fail-every | add:--exit-after | add:-u | add:--uri | \
 	add:--reconnect-timeout | resize:-s | resize:--size | \
 	del:--timeout | quiesce:--timeout)

@@ -81,7 +81,8 @@ static void ubk_free_queues(struct ubk_device *ub)
 				put_task_struct(q->ios[j].task);
 		if (q->descs)
 			free_pages((unsigned long)q->descs,
-				   get_order(ubk_desc_area_size(q->depth)));
+				   get_order(ubk_desc_area_size(q->depth,
+								q->desc_size)));
 		ubk_batch_free_queue(q);
 		kvfree(q);
 		ub->queues[i] = NULL;
@@ -106,8 +107,11 @@ static int ubk_alloc_queues(struct ubk_device *ub)
 		q->flags = ub->info.flags;
 		spin_lock_init(&q->lock);
 		INIT_LIST_HEAD(&q->fetch_cmds);
+		q->desc_size = ub->info.io_desc_size;
+		/* zeroed: bytes past the descriptor are never written */
 		q->descs = (void *)__get_free_pages(GFP_KERNEL | __GFP_ZERO,
-				get_order(ubk_desc_area_size(depth)));
+				get_order(ubk_desc_area_size(depth,
+							     q->desc_size)));
 		if (!q->descs)
 			goto fail;
 		for (j = 0; j < depth; j++)
@@ -252,8 +256,20 @@ static int ubk_ctrl_add_dev(const struct ublksrv_ctrl_cmd *hdr)
 	ubk_owner_ids(&info.owner_uid, &info.owner_gid);
 	info.nr_hw_queues = min_t(unsigned int, info.nr_hw_queues, nr_cpu_ids);
 	info.max_io_buf_bytes = round_down(info.max_io_buf_bytes, PAGE_SIZE);
-	/* fixed descriptor size, reported as upstream does */
-	info.io_desc_size = sizeof(struct ublksrv_io_desc);
+	/*
+	 * IO_DESC_SIZE: the server picks the descriptor stride, a multiple
+	 * of the descriptor's alignment between its size and
+	 * UBK_MAX_DESC_SIZE (so a queue's area stays within 1 MiB);
+	 * without it the stride is the descriptor's size, reported so.
+	 */
+	if (info.flags & UBLK_F_IO_DESC_SIZE) {
+		if (info.io_desc_size < sizeof(struct ublksrv_io_desc) ||
+		    info.io_desc_size % __alignof__(struct ublksrv_io_desc) ||
+		    info.io_desc_size > UBK_MAX_DESC_SIZE)
+			return -EINVAL;
+	} else {
+		info.io_desc_size = sizeof(struct ublksrv_io_desc);
+	}
 	info.state = UBLK_S_DEV_DEAD;
 	info.ublksrv_pid = -1;
 

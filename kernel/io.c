@@ -513,11 +513,15 @@ int ubk_ch_release(struct inode *inode, struct file *filp)
 	return 0;
 }
 
-/* Queue q's descriptors sit at q * (page-rounded max-depth area). */
+/*
+ * Queue q's descriptors sit at q * (page-rounded max-depth area), the
+ * area scaled by the device's descriptor stride.
+ */
 int ubk_ch_mmap(struct file *filp, struct vm_area_struct *vma)
 {
 	struct ubk_device *ub = filp->private_data;
-	size_t stride = ubk_desc_area_size(UBLK_MAX_QUEUE_DEPTH);
+	size_t stride = ubk_desc_area_size(UBLK_MAX_QUEUE_DEPTH,
+					   ub->info.io_desc_size);
 	unsigned long off = vma->vm_pgoff << PAGE_SHIFT;
 	size_t len = vma->vm_end - vma->vm_start;
 	struct ubk_queue *q;
@@ -542,7 +546,7 @@ int ubk_ch_mmap(struct file *filp, struct vm_area_struct *vma)
 	if ((off - UBLKSRV_CMD_BUF_OFFSET) % stride)
 		return -EINVAL;
 	q = ub->queues[(off - UBLKSRV_CMD_BUF_OFFSET) / stride];
-	if (len != ubk_desc_area_size(q->depth))
+	if (len != ubk_desc_area_size(q->depth, q->desc_size))
 		return -EINVAL;
 	return remap_pfn_range(vma, vma->vm_start,
 			       virt_to_phys(q->descs) >> PAGE_SHIFT, len,

@@ -49,6 +49,8 @@
 #define UBK_REQUEUE_DELAY_MS	3
 /* Most tags one batch FETCH completion carries. */
 #define UBK_BATCH_MAX_TAGS	128
+/* largest IO_DESC_SIZE stride: 4096 descriptors of it fill 1 MiB */
+#define UBK_MAX_DESC_SIZE	256
 
 /* Feature bits this driver implements; GET_FEATURES reports exactly these. */
 #define UBK_FEATURES (UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_URING_CMD_COMP_IN_TASK | \
@@ -59,7 +61,7 @@
 		      UBLK_F_AUTO_BUF_REG | UBLK_F_QUIESCE |			\
 		      UBLK_F_PER_IO_DAEMON | UBLK_F_BUF_REG_OFF_DAEMON |	\
 		      UBLK_F_BATCH_IO | UBLK_F_SAFE_STOP_DEV |			\
-		      UBLK_F_NO_AUTO_PART_SCAN)
+		      UBLK_F_NO_AUTO_PART_SCAN | UBLK_F_IO_DESC_SIZE)
 
 #define UBK_RECOVERY_FLAGS (UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE | \
 			    UBLK_F_USER_RECOVERY_FAIL_IO)
@@ -108,7 +110,8 @@ struct ubk_queue {
 	u16 q_id;
 	u16 depth;
 	u64 flags;			/* copy of dev_info.flags */
-	struct ublksrv_io_desc *descs;	/* mmapped by the server */
+	void *descs;			/* mmapped by the server */
+	u16 desc_size;			/* dev_info.io_desc_size: the stride */
 	spinlock_t lock;		/* io states, flags below, batch state */
 	bool canceling;			/* no server commands: don't dispatch */
 	bool fail_io;			/* FAIL_IO recovery state */
@@ -191,13 +194,13 @@ static inline bool ubk_recovery_requeues(u64 flags)
 
 static inline struct ublksrv_io_desc *ubk_desc(struct ubk_queue *q, u16 tag)
 {
-	return &q->descs[tag];
+	return q->descs + (size_t)tag * q->desc_size;
 }
 
-static inline size_t ubk_desc_area_size(u16 depth)
+/* One queue's descriptor area: depth descriptors desc_size apart. */
+static inline size_t ubk_desc_area_size(u16 depth, u16 desc_size)
 {
-	return round_up((size_t)depth * sizeof(struct ublksrv_io_desc),
-			PAGE_SIZE);
+	return round_up((size_t)depth * desc_size, PAGE_SIZE);
 }
 
 static inline struct ubk_io *ubk_rq_io(struct request *rq)

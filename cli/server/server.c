@@ -839,7 +839,7 @@ static int open_char(uint32_t id)
 int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 {
 	const struct ublksrv_ctrl_dev_info *info = &cfg->info;
-	size_t pg = page_size(), stride, len;
+	size_t pg = page_size(), stride, len, desc_size;
 	struct ublk_srv *s;
 	const char *env;
 	unsigned int q, tag;
@@ -899,25 +899,26 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 	}
 
 	/*
-	 * The descriptor layout without UBLK_F_IO_DESC_SIZE: descriptors
-	 * sizeof(struct ublksrv_io_desc) apart (ublk_iod), each queue's area
-	 * that times the largest depth, page-rounded. With the flag the
-	 * driver scales descriptor offsets, per-queue lengths and this stride
-	 * by dev_info.io_desc_size instead. add never asks for it: nothing in
-	 * a larger descriptor is ours to read. A device that has it anyway
-	 * (made by another server, or a driver granting what it was not
-	 * asked for) would be read at the wrong offsets: refuse it.
+	 * Descriptors sit desc_size apart (ublk_iod), each queue's area that
+	 * times the largest depth, page-rounded, from queue 0's at
+	 * UBLKSRV_CMD_BUF_OFFSET. desc_size is 24 without UBLK_F_IO_DESC_SIZE;
+	 * with it, what ADD_DEV granted, checked here as the driver checks
+	 * it, so a descriptor is never read across its stride.
 	 */
+	desc_size = sizeof(struct ublksrv_io_desc);
 	if (info->flags & UBLK_F_IO_DESC_SIZE) {
-		ublk_err(
-			"device %u: has IO_DESC_SIZE (descriptors of %u bytes), which this server does not handle",
-			info->dev_id, info->io_desc_size);
-		ret = -EPROTO;
-		goto fail;
+		desc_size = info->io_desc_size;
+		if (desc_size < sizeof(struct ublksrv_io_desc) ||
+		    desc_size % sizeof(uint64_t) ||
+		    desc_size > UBLK_MAX_IO_DESC_SIZE) {
+			ublk_err("device %u: descriptor size %u out of range",
+				 info->dev_id, info->io_desc_size);
+			ret = -EPROTO;
+			goto fail;
+		}
 	}
-	stride = round_up(UBLK_MAX_QUEUE_DEPTH * sizeof(struct ublksrv_io_desc),
-			  pg);
-	len = round_up(s->depth * sizeof(struct ublksrv_io_desc), pg);
+	stride = round_up(UBLK_MAX_QUEUE_DEPTH * desc_size, pg);
+	len = round_up(s->depth * desc_size, pg);
 	s->desc_map_len = len;
 	for (q = 0; q < s->nr_queues; q++) {
 		struct ublk_queue *uq = &s->queues[q];
@@ -925,6 +926,7 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 
 		uq->q_id = (uint16_t)q;
 		uq->depth = (uint16_t)s->depth;
+		uq->desc_size = (uint16_t)desc_size;
 		uq->tgt = &cfg->tgt;
 		uq->char_fd = s->char_fd;
 		uq->auto_zc = info->flags & UBLK_F_AUTO_BUF_REG;

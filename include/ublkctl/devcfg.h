@@ -26,6 +26,8 @@ struct ublk_state;
 /* io_uring's limit on registered buffers (IORING_MAX_REG_BUFFERS). */
 #define UBLK_MAX_FIXED_BUFS 16384
 #define UBLK_MAX_THREADS 256
+/* ADD_DEV's largest io_desc_size with UBLK_F_IO_DESC_SIZE (7.3). */
+#define UBLK_MAX_IO_DESC_SIZE 256
 
 enum ublk_recovery {
 	UBLK_RECOVERY_NONE = 0,
@@ -43,6 +45,7 @@ struct ublk_dev_cfg {
 	uint64_t size; /* 0: the target's default */
 	uint32_t lbs, pbs; /* 0: the target's default */
 	uint32_t max_io;
+	uint16_t io_desc_size; /* 0: the driver's 24 (no IO_DESC_SIZE) */
 	enum ublk_recovery recovery;
 	bool read_only;
 	bool copy, user_copy, zero_copy, auto_zc, auto_zc_fallback, batch;

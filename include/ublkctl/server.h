@@ -118,11 +118,12 @@ enum ublk_buf_mode {
 };
 
 struct ublk_queue {
-	const struct ublksrv_io_desc *descs; /* mmapped, read-only */
+	const void *descs; /* mmapped, read-only */
 	struct ublk_io *ios;
 	struct ublk_tgt *tgt;
 	uint16_t q_id;
 	uint16_t depth;
+	uint16_t desc_size; /* the descriptors' stride: dev_info.io_desc_size */
 	bool zc; /* UBLK_F_SUPPORT_ZERO_COPY without auto-zc */
 	bool auto_zc; /* UBLK_F_AUTO_BUF_REG */
 	bool user_copy;
@@ -131,13 +132,14 @@ struct ublk_queue {
 } __attribute__((aligned(64)));
 
 /*
- * Tag's descriptor: 24-byte descriptors, as on every device without
- * UBLK_F_IO_DESC_SIZE, which ublk_srv_create refuses.
+ * Tag's descriptor: desc_size apart (24 bytes unless the device has
+ * UBLK_F_IO_DESC_SIZE); the bytes past the descriptor are not ours.
  */
 static inline const struct ublksrv_io_desc *ublk_iod(const struct ublk_queue *q,
 						     unsigned int tag)
 {
-	return &q->descs[tag];
+	return (const struct ublksrv_io_desc *)((const char *)q->descs +
+						(size_t)tag * q->desc_size);
 }
 
 static inline unsigned int ublk_io_buf_index(const struct ublk_queue *q,

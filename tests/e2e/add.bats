@@ -196,3 +196,25 @@ load srv
 		[ ! -e "/sys/class/ublk-char/ublkc$DEV_ID" ]
 	done
 }
+
+@test "add: --io-desc-size 64: the driver grants the stride, I/O verifies per-I/O and in batch mode, and after a crash and recover" {
+	for mode in --copy --batch; do
+		f=$(e2e_backing 64M)
+		e2e_add -t loop -f "$f" --io-desc-size 64 "$mode"
+		echo "add $mode: $output" >&2
+		[ "$status" -eq 0 ]
+		srv_has_flag "$DEV_ID" IO_DESC_SIZE
+		e2e_fio_verify "$DEV_ID"
+		echo "fio: $output" >&2
+		[ "$status" -eq 0 ]
+		[ "$(cut -d';' -f5 <<<"${lines[0]}")" = 0 ]
+		run timeout 30 "$UBLKCTL" del -n "$DEV_ID"
+		[ "$status" -eq 0 ]
+	done
+	# recover maps the queues again at the granted stride
+	crash_recover --io-desc-size 64 --batch
+	[ "$(jq -r '.config["io-desc-size"]' "$UBLKCTL_RUN_DIR/$DEV_ID.json")" = 64 ]
+	e2e_add -t null
+	[ "$status" -eq 0 ]
+	refute srv_has_flag "$DEV_ID" IO_DESC_SIZE
+}

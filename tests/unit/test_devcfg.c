@@ -183,7 +183,24 @@ int main(void)
 	ublk_cfg_release(&r);
 	ublk_cfg_release(&c);
 	ublk_state_free(&st);
+
+	/* --io-desc-size: 24-256 in steps of 8, asks for IO_DESC_SIZE. */
+	CHECK_EQ(parse(&c, "-t null --io-desc-size 16"), EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-t null --io-desc-size 264"), EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-t null --io-desc-size 36"), EXIT_USAGE);
+	CHECK_EQ(parse(&c, "-t null --io-desc-size 256"), EXIT_OK);
+	CHECK_EQ(parse(&c, "-t null --io-desc-size 40"), EXIT_OK);
+	CHECK_EQ(c.io_desc_size, 40);
+	CHECK(ublk_cfg_dev_flags(&c) & UBLK_F_IO_DESC_SIZE);
+	save_load(&c, 7, &st, &r);
+	CHECK(!strcmp(saved(&st, "io-desc-size"), "40"));
+	CHECK_EQ(r.io_desc_size, 40);
+	ublk_cfg_release(&r);
+	ublk_cfg_release(&c);
+	ublk_state_free(&st);
+
 	CHECK_EQ(parse(&c, "-t null"), EXIT_OK);
+	CHECK(!(ublk_cfg_dev_flags(&c) & UBLK_F_IO_DESC_SIZE));
 	CHECK(!(ublk_cfg_dev_flags(&c) & UBLK_F_SHMEM_ZC));
 	CHECK(!(ublk_cfg_dev_flags(&c) & UBLK_F_NO_AUTO_PART_SCAN));
 
@@ -203,8 +220,6 @@ int main(void)
 		for (i = 0; i < n && i < ARRAY_SIZE(rows); i++) {
 			CHECK(!rows[i].given);
 			CHECK_EQ(__builtin_popcountll(rows[i].flag), 1);
-			/* The server reads 24-byte descriptors only. */
-			CHECK(rows[i].flag != UBLK_F_IO_DESC_SIZE);
 		}
 		CHECK(flag_row(rows, n, "--no-part-scan",
 			       UBLK_F_NO_AUTO_PART_SCAN));
@@ -219,6 +234,7 @@ int main(void)
 			       UBLK_F_PER_IO_DAEMON));
 		CHECK(flag_row(rows, n, "--get-data", UBLK_F_NEED_GET_DATA));
 		CHECK(flag_row(rows, n, "--shmem-zc", UBLK_F_SHMEM_ZC));
+		CHECK(flag_row(rows, n, "--io-desc-size", UBLK_F_IO_DESC_SIZE));
 		/* Options without a flag have no row. */
 		CHECK(!flag_row(rows, n, "--read-only", 0));
 		CHECK(!flag_row(rows, n, "--copy", 0));
