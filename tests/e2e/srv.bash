@@ -50,6 +50,13 @@ proc_alive() {
 # loop_verify ARGS...: a loop device on a fresh 64M file with ARGS, fio
 # crc32c verify over 32M, then del; every step must succeed.
 loop_verify() {
+	loop_verify_keep "$@"
+	run timeout 30 "$UBLKCTL" del -n "$DEV_ID"
+	[ "$status" -eq 0 ]
+}
+
+# loop_verify_keep ARGS...: loop_verify, the device left live as $DEV_ID.
+loop_verify_keep() {
 	local f
 	f=$(e2e_backing 64M)
 	e2e_add -t loop -f "$f" "$@"
@@ -61,8 +68,6 @@ loop_verify() {
 	[ "$status" -eq 0 ]
 	# terse field 5 is the error count
 	[ "$(cut -d';' -f5 <<<"${lines[0]}")" = 0 ]
-	run timeout 30 "$UBLKCTL" del -n "$DEV_ID"
-	[ "$status" -eq 0 ]
 }
 
 # mkfs_cycle ID: mkfs.ext4, mount, write, umount, fsck clean.
