@@ -27,6 +27,28 @@ struct ublk_state;
 #define UBLK_MAX_FIXED_BUFS 16384
 #define UBLK_MAX_THREADS 256
 
+/* linux/fs.h (Linux 6.17): the integrity capabilities and checksums. */
+#ifndef LBMD_PI_CAP_INTEGRITY
+#define LBMD_PI_CAP_INTEGRITY (1 << 0)
+#define LBMD_PI_CAP_REFTAG (1 << 1)
+#define LBMD_PI_CSUM_NONE 0
+#define LBMD_PI_CSUM_IP 1
+#define LBMD_PI_CSUM_CRC16_T10DIF 2
+#define LBMD_PI_CSUM_CRC64_NVME 4
+#endif
+
+/*
+ * --integrity: the device's integrity profile (UBLK_PARAM_TYPE_INTEGRITY),
+ * one protection interval per logical block. md_size 0: no --integrity.
+ */
+struct ublk_integrity_cfg {
+	uint8_t md_size; /* metadata bytes per interval, 1-255 */
+	uint8_t pi_off; /* where the PI tuple starts in them */
+	uint8_t csum; /* LBMD_PI_CSUM_* */
+	uint8_t tag_size; /* application tag bytes */
+	uint32_t flags; /* LBMD_PI_CAP_* */
+};
+
 enum ublk_recovery {
 	UBLK_RECOVERY_NONE = 0,
 	UBLK_RECOVERY_REQUEUE, /* -r: requeue I/O while recovering */
@@ -56,6 +78,7 @@ struct ublk_dev_cfg {
 	const char *shmem_path;
 	bool shmem_ro;
 	char shmem_abs[PATH_MAX];
+	struct ublk_integrity_cfg integrity; /* --integrity (implies user copy) */
 	struct ublk_tgt tgt;
 	/* add's command line after "add", as typed (borrowed; shown only). */
 	int argc;
@@ -128,6 +151,16 @@ size_t ublk_cfg_flags(const struct ublk_dev_cfg *cfg,
  * batch with --per-io-tasks. Otherwise cfg keeps exactly what was given.
  */
 void ublk_cfg_pick_mode(struct ublk_dev_cfg *cfg, uint64_t features);
+
+/* Bytes of the PI tuple a checksum type (LBMD_PI_CSUM_*) puts in metadata. */
+unsigned int ublk_integrity_tuple_size(uint8_t csum);
+
+/*
+ * --integrity's normalized form ("md=8,csum=t10dif,pi-off=0,tag=0,ref"),
+ * what the state file keeps and ublk_cfg_parse reads back, into buf.
+ */
+void ublk_integrity_format(const struct ublk_integrity_cfg *ic, char *buf,
+			   size_t len);
 
 /* Release what parse_opt allocated (the target's priv). */
 void ublk_cfg_release(struct ublk_dev_cfg *cfg);
