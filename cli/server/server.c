@@ -341,6 +341,20 @@ static int user_copy(struct ublk_queue *q, unsigned int tag, bool to_dev,
 	return 0;
 }
 
+/*
+ * The metadata of request tag, if it carries some the server keeps
+ * (--integrity), for len bytes of its data: from the request (a write) or
+ * to it (a read). 0 or a negative errno.
+ */
+static int md_copy(struct ublk_queue *q, unsigned int tag, bool to_dev,
+		   size_t len)
+{
+	if (!q->ios[tag].md ||
+	    !(ublk_iod(q, tag)->op_flags & UBLK_IO_F_INTEGRITY))
+		return 0;
+	return user_copy(q, tag, to_dev, true, ublk_md_len(q, len));
+}
+
 /* A request arrived for (q, tag): hand it to the target. */
 static void handle_io(struct ublk_thread *t, struct ublk_queue *q,
 		      unsigned int tag)
@@ -367,10 +381,13 @@ static void handle_io(struct ublk_thread *t, struct ublk_queue *q,
 	} else if (q->user_copy && ublksrv_get_op(iod) == UBLK_IO_OP_WRITE) {
 		ret = user_copy(q, tag, false, false,
 				(size_t)iod->nr_sectors << 9);
-		if (!ret && io->md && (iod->op_flags & UBLK_IO_F_INTEGRITY))
-			ret = user_copy(q, tag, false, true,
-					ublk_md_len(q, (size_t)iod->nr_sectors
-							       << 9));
+		if (ret) {
+			ublk_complete_io(t, q, tag, ret);
+			return;
+		}
+	}
+	if (ublksrv_get_op(iod) == UBLK_IO_OP_WRITE) {
+		ret = md_copy(q, tag, false, (size_t)iod->nr_sectors << 9);
 		if (ret) {
 			ublk_complete_io(t, q, tag, ret);
 			return;
@@ -393,10 +410,12 @@ void ublk_complete_io(struct ublk_thread *t, struct ublk_queue *q,
 	    !(iod->op_flags & UBLK_IO_F_SHMEM_ZC)) {
 		int ret = user_copy(q, tag, true, false, (size_t)res);
 
-		if (!ret && q->ios[tag].md &&
-		    (iod->op_flags & UBLK_IO_F_INTEGRITY))
-			ret = user_copy(q, tag, true, true,
-					ublk_md_len(q, (size_t)res));
+		if (ret)
+			res = ret;
+	}
+	if (res > 0 && ublksrv_get_op(iod) == UBLK_IO_OP_READ) {
+		int ret = md_copy(q, tag, true, (size_t)res);
+
 		if (ret)
 			res = ret;
 	}
