@@ -243,6 +243,13 @@ static int loop_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 	}
 	tgt->fds[0] = b.fd;
 	tgt->nr_fds = 1;
+	/* add refuses this after init: check first, before making a file */
+	if (p->md_file && cfg->size % tgt->lbs)
+		return fail(
+			tgt, b.fd,
+			ublk_usage_err(
+				"--size %llu: not a multiple of the block size (%u)",
+				(unsigned long long)cfg->size, tgt->lbs));
 	if (p->md_file) {
 		p->md_size = cfg->integrity.md_size;
 		tgt->discard = false;

@@ -321,6 +321,14 @@ load helpers
 	[ ! -e "$m" ]
 }
 
+@test "add: --integrity-file is not made when add refuses the command line" {
+	local f=$BATS_TEST_TMPDIR/d.img m=$BATS_TEST_TMPDIR/d.pi
+	truncate -s 1M "$f"
+	usage_err "ublkctl: add: --size 1000: not a multiple of the block size (512)" \
+		add -t loop -f "$f" --buffered -s 1000 --integrity csum=ip --integrity-file "$m"
+	[ ! -e "$m" ]
+}
+
 @test "recover: --help has the uniform layout" {
 	help_layout recover
 }
