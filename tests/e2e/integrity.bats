@@ -6,7 +6,7 @@
 # that a metadata block changed behind the device's back fails the read.
 # Runs on ublk_drv 7.0+ and on our module (both have INTEGRITY).
 
-load lib
+load srv
 
 # int_add SPEC [add args]: a loop device of 64M, 512-byte blocks, over
 # $IMG with its metadata in $PI (created by add when absent).
@@ -26,10 +26,6 @@ int_add() {
 e2e_setup_extra() {
 	IMG=$(e2e_backing 64M)
 	PI=$BATS_TEST_TMPDIR/disk.pi
-}
-
-has_integrity() {
-	"$UBLKCTL" features -r --noheadings -o NAME | grep -qx INTEGRITY
 }
 
 # sysattr NAME: /sys/block/ublkbN/integrity/NAME
@@ -58,7 +54,6 @@ print("%04x" % crc)' "$1"
 }
 
 @test "integrity: the device shows the profile of --integrity" {
-	has_integrity
 	int_add csum=t10dif,ref
 	[ "$(sysattr format)" = T10-DIF-TYPE1-CRC ]
 	[ "$(sysattr protection_interval_bytes)" = 512 ]
@@ -88,8 +83,28 @@ print("%04x" % crc)' "$1"
 
 @test "integrity: the device asks for user copy and integrity" {
 	int_add csum=t10dif
-	"$UBLKCTL" list -J -n "$DEV_ID" -o FLAGS | jq -e '.ublkdevices[0].flags |
-		(index("USER_COPY") != null and index("INTEGRITY") != null)'
+	srv_has_flag "$DEV_ID" USER_COPY
+	srv_has_flag "$DEV_ID" INTEGRITY
+}
+
+@test "integrity: recover serves the device with its profile and metadata" {
+	int_add csum=t10dif,ref -r --batch
+	st=$UBLKCTL_RUN_DIR/$DEV_ID.json
+	[ "$(jq -r '.config.integrity' "$st")" = md=8,csum=t10dif,pi-off=0,tag=0,ref ]
+	[ "$(jq -r '.config["integrity-file"]' "$st")" = "$(realpath "$PI")" ]
+	head -c 1M /dev/urandom >"$BATS_TEST_TMPDIR/data"
+	dd if="$BATS_TEST_TMPDIR/data" of="$DEV" bs=1M seek=2 oflag=direct \
+		status=none
+	kill -9 "$(srv_pid "$DEV_ID")"
+	e2e_wait 20 bash -c "[ \"\$(\"$UBLKCTL\" list -J | jq -r '.ublkdevices[] | select(.id == $DEV_ID) | .state')\" = quiesced ]"
+	run timeout 60 "$UBLKCTL" recover -n "$DEV_ID"
+	[ "$status" -eq 0 ]
+	[ "$(srv_state "$DEV_ID")" = live ]
+	dd if="$DEV" of="$BATS_TEST_TMPDIR/back" bs=1M skip=2 count=1 \
+		iflag=direct status=none
+	cmp "$BATS_TEST_TMPDIR/data" "$BATS_TEST_TMPDIR/back"
+	e2e_fio_verify "$DEV_ID" --size=8M
+	[ "$status" -eq 0 ]
 }
 
 @test "integrity: fio crc32c verify with PI generated and checked" {
