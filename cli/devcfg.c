@@ -222,8 +222,9 @@ static void add_usage(void)
 	puts("--integrity SPEC: comma-separated md=BYTES (metadata per block,\n"
 	     "1-255; default the PI tuple's size), csum=none|ip|t10dif|crc64\n"
 	     "(default none), pi-off=BYTES (default 0), tag=BYTES (application\n"
-	     "tag size, default 0), ref (reference tag), capable (the device\n"
-	     "checks PI itself). Only loop keeps metadata (--integrity-file).");
+	     "tag size, default 0), ref (reference tag), capable (report the\n"
+	     "device integrity capable). Only loop keeps metadata\n"
+	     "(--integrity-file).");
 	printf("Test knob: %s=1 with --auto-zc-fallback makes every automatic\n"
 	       "registration fail, so the fallback path serves all I/O.\n",
 	       UBLK_ENV_FORCE_NEED_REG_BUF);
@@ -235,7 +236,8 @@ static bool is_pow2(uint32_t v)
 	return v && !(v & (v - 1));
 }
 
-unsigned int ublk_integrity_tuple_size(uint8_t csum)
+/* Bytes of the PI tuple a checksum type (LBMD_PI_CSUM_*) puts in metadata. */
+static unsigned int integrity_tuple_size(uint8_t csum)
 {
 	switch (csum) {
 	case LBMD_PI_CSUM_IP:
@@ -247,8 +249,12 @@ unsigned int ublk_integrity_tuple_size(uint8_t csum)
 	return 0;
 }
 
-void ublk_integrity_format(const struct ublk_integrity_cfg *ic, char *buf,
-			   size_t len)
+/*
+ * --integrity's normalized form ("md=8,csum=t10dif,pi-off=0,tag=0,ref"),
+ * what the state file keeps and parse_integrity reads back.
+ */
+static void integrity_format(const struct ublk_integrity_cfg *ic, char *buf,
+			     size_t len)
 {
 	const char *csum = "none";
 	size_t i;
@@ -329,7 +335,7 @@ static int parse_integrity(struct ublk_integrity_cfg *ic, const char *arg)
 		if (ret)
 			return ret;
 	}
-	tuple = ublk_integrity_tuple_size(ic->csum);
+	tuple = integrity_tuple_size(ic->csum);
 	if (!md_given && !tuple)
 		return ublk_usage_err(
 			"--integrity: '%s': md= is needed without a checksum",
@@ -784,7 +790,7 @@ int ublk_cfg_save(const struct ublk_dev_cfg *c, struct ublk_state *st)
 	char spec[128];
 	int i, ret;
 
-	ublk_integrity_format(&c->integrity, spec, sizeof(spec));
+	integrity_format(&c->integrity, spec, sizeof(spec));
 	ret = save_pair(st, "type", c->tgt.ops->name) ||
 	      save_u64(st, "queues", c->queues) ||
 	      save_u64(st, "depth", c->depth) ||

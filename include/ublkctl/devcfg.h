@@ -152,16 +152,6 @@ size_t ublk_cfg_flags(const struct ublk_dev_cfg *cfg,
  */
 void ublk_cfg_pick_mode(struct ublk_dev_cfg *cfg, uint64_t features);
 
-/* Bytes of the PI tuple a checksum type (LBMD_PI_CSUM_*) puts in metadata. */
-unsigned int ublk_integrity_tuple_size(uint8_t csum);
-
-/*
- * --integrity's normalized form ("md=8,csum=t10dif,pi-off=0,tag=0,ref"),
- * what the state file keeps and ublk_cfg_parse reads back, into buf.
- */
-void ublk_integrity_format(const struct ublk_integrity_cfg *ic, char *buf,
-			   size_t len);
-
 /* Release what parse_opt allocated (the target's priv). */
 void ublk_cfg_release(struct ublk_dev_cfg *cfg);
 
