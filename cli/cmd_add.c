@@ -71,6 +71,14 @@ static int check_granted(const struct ublk_dev_cfg *c)
 		ublk_err("device %u: --shmem-zc: SHMEM_ZC not granted", id);
 		return EXIT_FAIL;
 	}
+	if (c->integrity.md_size &&
+	    (c->info.flags & (UBLK_F_INTEGRITY | UBLK_F_USER_COPY)) !=
+		    (UBLK_F_INTEGRITY | UBLK_F_USER_COPY)) {
+		ublk_err(
+			"device %u: --integrity: INTEGRITY with USER_COPY not granted",
+			id);
+		return EXIT_FAIL;
+	}
 	if (c->get_data && !(c->info.flags & UBLK_F_NEED_GET_DATA)) {
 		ublk_err("device %u: --get-data: NEED_GET_DATA not granted",
 			 id);
@@ -106,6 +114,15 @@ static void build_params(const struct ublk_dev_cfg *c, struct ublk_params *p)
 		if (t->write_zeroes)
 			p->discard.max_write_zeroes_sectors = UINT32_MAX >> 9;
 		p->discard.max_discard_segments = 1;
+	}
+	if (c->integrity.md_size) {
+		p->types |= UBLK_PARAM_TYPE_INTEGRITY;
+		p->integrity.flags = c->integrity.flags;
+		p->integrity.interval_exp = p->basic.logical_bs_shift;
+		p->integrity.metadata_size = c->integrity.md_size;
+		p->integrity.pi_offset = c->integrity.pi_off;
+		p->integrity.csum_type = c->integrity.csum;
+		p->integrity.tag_size = c->integrity.tag_size;
 	}
 }
 

@@ -35,6 +35,7 @@ enum {
 	OPT_SHMEM_ZC,
 	OPT_SHMEM_RO,
 	OPT_IO_DESC_SIZE,
+	OPT_INTEGRITY,
 	/* getopt keys of target options: TGT_KEY + row of the merged table */
 	TGT_KEY = 0x10000,
 };
@@ -92,6 +93,8 @@ static const struct ublk_opt add_opts[] = {
 	  "with --shmem-zc: register FILE read-only (writes only)" },
 	{ "io-desc-size", OPT_IO_DESC_SIZE, required_argument, "BYTES",
 	  "descriptor stride, 24-256, multiple of 8 (UBLK_F_IO_DESC_SIZE)" },
+	{ "integrity", OPT_INTEGRITY, required_argument, "SPEC",
+	  "integrity metadata per block (implies --user-copy; loop)" },
 	UBLK_OPT_END,
 };
 
@@ -122,6 +125,13 @@ static const struct {
 	  "the driver copies no data with --zero-copy" },
 	{ { OPT_GET_DATA, OPT_AUTO_ZC },
 	  "the driver copies no data with --auto-zc" },
+	{ { OPT_INTEGRITY, OPT_COPY }, "metadata moves only by user copy" },
+	{ { OPT_INTEGRITY, OPT_ZERO_COPY },
+	  "metadata moves only by user copy" },
+	{ { OPT_INTEGRITY, OPT_AUTO_ZC }, "metadata moves only by user copy" },
+	{ { OPT_INTEGRITY, OPT_GET_DATA }, "metadata moves only by user copy" },
+	{ { OPT_INTEGRITY, OPT_UNPRIVILEGED },
+	  "the driver has no user copy on unprivileged devices" },
 };
 
 /* An option (first) that is meaningless without another (second). */
@@ -178,6 +188,18 @@ static const struct {
 					    UBLK_F_USER_RECOVERY_FAIL_IO },
 };
 
+/* --integrity's checksum names (csum=), LBMD_PI_CSUM_* each. */
+static const struct {
+	const char *name;
+	uint8_t csum;
+} integrity_csums[] = {
+	{ "none", LBMD_PI_CSUM_NONE },
+	{ "ip", LBMD_PI_CSUM_IP },
+	{ "t10dif", LBMD_PI_CSUM_CRC16_T10DIF },
+	{ "crc64", LBMD_PI_CSUM_CRC64_NVME },
+	{ "nvme", LBMD_PI_CSUM_CRC64_NVME }, /* kublk's name for crc64 */
+};
+
 static bool flag_set(const struct ublk_dev_cfg *c, size_t row)
 {
 	return *(const bool *)((const char *)c + flag_opts[row].off);
@@ -200,6 +222,12 @@ static void add_usage(void)
 			fputs((*t)->notes, stdout);
 	}
 	puts("\nAt most one of --user-copy, --zero-copy and --auto-zc.");
+	puts("--integrity SPEC: comma-separated md=BYTES (metadata per block,\n"
+	     "1-255; default the PI tuple's size), csum=none|ip|t10dif|crc64\n"
+	     "(default none), pi-off=BYTES (default 0), tag=BYTES (application\n"
+	     "tag size, default 0), ref (reference tag), capable (report the\n"
+	     "device integrity capable). Only loop keeps metadata\n"
+	     "(--integrity-file).");
 	printf("Test knob: %s=1 with --auto-zc-fallback makes every automatic\n"
 	       "registration fail, so the fallback path serves all I/O.\n",
 	       UBLK_ENV_FORCE_NEED_REG_BUF);
@@ -209,6 +237,125 @@ static void add_usage(void)
 static bool is_pow2(uint32_t v)
 {
 	return v && !(v & (v - 1));
+}
+
+/* Bytes of the PI tuple a checksum type (LBMD_PI_CSUM_*) puts in metadata. */
+static unsigned int integrity_tuple_size(uint8_t csum)
+{
+	switch (csum) {
+	case LBMD_PI_CSUM_IP:
+	case LBMD_PI_CSUM_CRC16_T10DIF:
+		return 8;
+	case LBMD_PI_CSUM_CRC64_NVME:
+		return 16;
+	}
+	return 0;
+}
+
+/*
+ * --integrity's normalized form ("md=8,csum=t10dif,pi-off=0,tag=0,ref"),
+ * what the state file keeps and parse_integrity reads back.
+ */
+static void integrity_format(const struct ublk_integrity_cfg *ic, char *buf,
+			     size_t len)
+{
+	const char *csum = "none";
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(integrity_csums); i++)
+		if (integrity_csums[i].csum == ic->csum) {
+			csum = integrity_csums[i].name;
+			break;
+		}
+	snprintf(buf, len, "md=%u,csum=%s,pi-off=%u,tag=%u%s%s", ic->md_size,
+		 csum, ic->pi_off, ic->tag_size,
+		 ic->flags & LBMD_PI_CAP_REFTAG ? ",ref" : "",
+		 ic->flags & LBMD_PI_CAP_INTEGRITY ? ",capable" : "");
+}
+
+/* One byte-sized number of --integrity's SPEC ("md=8": name "md"). */
+static int integrity_u8(const char *name, const char *val, uint32_t min,
+			uint8_t *out)
+{
+	char opt[32];
+	uint32_t v;
+
+	snprintf(opt, sizeof(opt), "integrity: %s", name);
+	if (ublk_parse_u32(opt, val, min, 255, &v))
+		return ublk_usage_hint();
+	*out = (uint8_t)v;
+	return EXIT_OK;
+}
+
+/*
+ * --integrity SPEC, checked whole (as the driver checks it, so that a bad
+ * profile is a usage error, not a failed SET_PARAMS).
+ */
+static int parse_integrity(struct ublk_integrity_cfg *ic, const char *arg)
+{
+	char spec[256], *tok, *save = NULL;
+	bool md_given = false;
+	unsigned int tuple;
+	size_t i;
+
+	memset(ic, 0, sizeof(*ic));
+	if (!*arg || strlen(arg) >= sizeof(spec))
+		return ublk_usage_err("--integrity: '%s': bad specification",
+				      arg);
+	strcpy(spec, arg);
+	for (tok = strtok_r(spec, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *val = strchr(tok, '=');
+		int ret = EXIT_OK;
+
+		if (val)
+			*val++ = '\0';
+		if (!strcmp(tok, "ref") && !val) {
+			ic->flags |= LBMD_PI_CAP_REFTAG;
+		} else if (!strcmp(tok, "capable") && !val) {
+			ic->flags |= LBMD_PI_CAP_INTEGRITY;
+		} else if (!strcmp(tok, "md") && val) {
+			ret = integrity_u8("md", val, 1, &ic->md_size);
+			md_given = true;
+		} else if (!strcmp(tok, "pi-off") && val) {
+			ret = integrity_u8("pi-off", val, 0, &ic->pi_off);
+		} else if (!strcmp(tok, "tag") && val) {
+			ret = integrity_u8("tag", val, 0, &ic->tag_size);
+		} else if (!strcmp(tok, "csum") && val) {
+			for (i = 0; i < ARRAY_SIZE(integrity_csums); i++)
+				if (!strcmp(val, integrity_csums[i].name))
+					break;
+			if (i == ARRAY_SIZE(integrity_csums))
+				return ublk_usage_err(
+					"--integrity: '%s': unknown checksum '%s' (none, ip, t10dif, crc64)",
+					arg, val);
+			ic->csum = integrity_csums[i].csum;
+		} else {
+			return ublk_usage_err(
+				"--integrity: '%s': unknown item '%s' (md=, csum=, pi-off=, tag=, ref, capable)",
+				arg, tok);
+		}
+		if (ret)
+			return ret;
+	}
+	tuple = integrity_tuple_size(ic->csum);
+	if (!md_given && !tuple)
+		return ublk_usage_err(
+			"--integrity: '%s': md= is needed without a checksum",
+			arg);
+	if (!md_given)
+		ic->md_size = (uint8_t)tuple;
+	if ((ic->flags & LBMD_PI_CAP_REFTAG) && !tuple)
+		return ublk_usage_err(
+			"--integrity: '%s': ref needs a checksum (csum=)", arg);
+	if (ic->pi_off + tuple > ic->md_size)
+		return ublk_usage_err(
+			"--integrity: '%s': pi-off %u + the %u-byte PI tuple exceed md=%u",
+			arg, ic->pi_off, tuple, ic->md_size);
+	if (ic->tag_size > ic->md_size)
+		return ublk_usage_err("--integrity: '%s': tag=%u exceeds md=%u",
+				      arg, ic->tag_size, ic->md_size);
+	return EXIT_OK;
 }
 
 /* Index of key in add_opts (a bit of the "given" set), or -1. */
@@ -317,6 +464,12 @@ static int apply_opt(struct ublk_dev_cfg *c, int key, const char *arg)
 		if (!*arg)
 			return ublk_usage_err("--shmem-zc: empty file name");
 		c->shmem_path = arg;
+		break;
+	case OPT_INTEGRITY:
+		if (parse_integrity(&c->integrity, arg))
+			return EXIT_USAGE;
+		/* The driver moves metadata only through user copy. */
+		c->user_copy = true;
 		break;
 	}
 	return EXIT_OK;
@@ -523,6 +676,10 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 		ret = check_given(given);
 	if (!ret)
 		ret = check_values(c);
+	if (!ret && c->integrity.md_size && !c->tgt.ops->integrity)
+		ret = ublk_usage_err(
+			"--integrity: the %s target cannot keep integrity metadata (loop can, with --integrity-file)",
+			c->tgt.ops->name);
 	/* --get-data is copy mode with one more step. */
 	c->mode_given = c->copy || c->user_copy || c->zero_copy || c->auto_zc ||
 			c->auto_zc_fallback || c->batch || c->get_data;
@@ -596,6 +753,8 @@ size_t ublk_cfg_flags(const struct ublk_dev_cfg *c, struct ublk_cfg_flag *rows,
 		      c && c->shmem_path);
 	add_flag_rows(rows, max, &n, "--io-desc-size", UBLK_F_IO_DESC_SIZE,
 		      c && c->io_desc_size);
+	add_flag_rows(rows, max, &n, "--integrity", UBLK_F_INTEGRITY,
+		      c && c->integrity.md_size);
 	return n;
 }
 
@@ -645,8 +804,10 @@ static int save_u64(struct ublk_state *st, const char *name, uint64_t v)
 
 int ublk_cfg_save(const struct ublk_dev_cfg *c, struct ublk_state *st)
 {
+	char spec[128];
 	int i, ret;
 
+	integrity_format(&c->integrity, spec, sizeof(spec));
 	ret = save_pair(st, "type", c->tgt.ops->name) ||
 	      save_u64(st, "queues", c->queues) ||
 	      save_u64(st, "depth", c->depth) ||
@@ -659,7 +820,8 @@ int ublk_cfg_save(const struct ublk_dev_cfg *c, struct ublk_state *st)
 	       save_u64(st, "io-desc-size", c->io_desc_size)) ||
 	      (c->recovery &&
 	       save_pair(st, "recovery", recovery_modes[c->recovery].name)) ||
-	      (c->shmem_path && save_pair(st, "shmem-zc", c->shmem_path));
+	      (c->shmem_path && save_pair(st, "shmem-zc", c->shmem_path)) ||
+	      (c->integrity.md_size && save_pair(st, "integrity", spec));
 	for (i = 0; !ret && i < (int)ARRAY_SIZE(flag_opts); i++)
 		if (flag_set(c, (size_t)i))
 			ret = save_pair(st, opt_name(flag_opts[i].key), NULL);

@@ -13,9 +13,9 @@ _ublkctl_opts_add='--type --id --queues --depth --nthreads --size
 	--logical-block-size --physical-block-size --max-io-size --read-only
 	--recovery --copy --user-copy --zero-copy --auto-zc --auto-zc-fallback --batch
 	--per-io-tasks --get-data --unprivileged --no-part-scan --foreground
-	--recover-existing --shmem-zc --shmem-ro --io-desc-size --help'
+	--recover-existing --shmem-zc --shmem-ro --io-desc-size --integrity --help'
 _ublkctl_opts_add_null=''
-_ublkctl_opts_add_loop='--file --buffered --offset'
+_ublkctl_opts_add_loop='--file --buffered --offset --integrity-file'
 _ublkctl_opts_add_stripe='--file --chunk-size --buffered'
 _ublkctl_opts_add_fault='--delay-us --fail-every --exit-after'
 _ublkctl_opts_add_nbd='--uri --reconnect-timeout --libnbd-io'
@@ -137,7 +137,7 @@ _ublkctl()
 			COMPREPLY=($(compgen -W 'requeue reissue fail-io' -- "$cur"))
 			return
 		fi ;;
-	add:-f | add:--file | add:--shmem-zc)
+	add:-f | add:--file | add:--shmem-zc | add:--integrity-file)
 		if declare -F _filedir >/dev/null; then _filedir; else
 			COMPREPLY=($(compgen -f -- "$cur"))
 		fi
@@ -147,7 +147,7 @@ _ublkctl()
 	add:--physical-block-size | add:--max-io-size | add:--io-desc-size | \
 	add:--offset | \
 	add:--delay-us | add:--fail-every | add:--exit-after | add:-u | add:--uri | \
-	add:--reconnect-timeout | resize:-s | resize:--size | \
+	add:--reconnect-timeout | add:--integrity | resize:-s | resize:--size | \
 	del:--timeout | quiesce:--timeout)
 		return ;;
 	esac

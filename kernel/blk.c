@@ -13,6 +13,7 @@
  * server. When /dev/ublkcN is released the release work aborts what the dead
  * server owned and moves the device to DEAD, QUIESCED or FAIL_IO.
  */
+#include <linux/blk-integrity.h>
 #include <linux/blkdev.h>
 #include <linux/delay.h>
 #include <linux/module.h>
@@ -84,6 +85,8 @@ static u32 ubk_rq_op_flags(const struct request *rq)
 		flags |= UBLK_IO_F_NOUNMAP;
 	if (rq->cmd_flags & REQ_SWAP)
 		flags |= UBLK_IO_F_SWAP;
+	if (blk_integrity_rq(rq))
+		flags |= UBLK_IO_F_INTEGRITY;
 	return flags;
 }
 
@@ -433,6 +436,7 @@ int ubk_start_disk(struct ubk_device *ub)
 		lim.max_segment_size = p->seg.max_segment_size;
 		lim.max_segments = p->seg.max_segments;
 	}
+	ubk_integrity_limits(ub, &lim);
 
 	disk = blk_mq_alloc_disk(&ub->tag_set, &lim, NULL);
 	if (IS_ERR(disk))

@@ -175,8 +175,12 @@ static int ubk_check_add_flags(struct ublksrv_ctrl_dev_info *info)
 			return -EINVAL;
 	}
 
-	/* zoned and integrity are not implemented here: refuse */
-	if (info->flags & (UBLK_F_ZONED | UBLK_F_INTEGRITY))
+	/* zoned is not implemented here: refuse */
+	if (info->flags & UBLK_F_ZONED)
+		return -EINVAL;
+	/* metadata moves only through user copy */
+	if ((info->flags & UBLK_F_INTEGRITY) &&
+	    !(info->flags & UBLK_F_USER_COPY))
 		return -EINVAL;
 
 	info->flags &= UBK_FEATURES;
@@ -532,8 +536,7 @@ static int ubk_validate_params(const struct ubk_device *ub)
 		if (!p->discard.discard_granularity)
 			return -EINVAL;
 	}
-	if (p->types & (UBLK_PARAM_TYPE_DEVT | UBLK_PARAM_TYPE_ZONED |
-			UBLK_PARAM_TYPE_INTEGRITY))
+	if (p->types & (UBLK_PARAM_TYPE_DEVT | UBLK_PARAM_TYPE_ZONED))
 		return -EINVAL;
 	if (p->types & UBLK_PARAM_TYPE_DMA_ALIGN) {
 		if (p->dma.alignment >= PAGE_SIZE ||
@@ -546,7 +549,7 @@ static int ubk_validate_params(const struct ubk_device *ub)
 		    p->seg.max_segment_size < UBLK_MIN_SEGMENT_SIZE)
 			return -EINVAL;
 	}
-	return 0;
+	return ubk_integrity_validate(ub);
 }
 
 static int ubk_read_params_hdr(const struct ublksrv_ctrl_cmd *hdr,

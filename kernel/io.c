@@ -562,16 +562,21 @@ static ssize_t ubk_user_copy(struct kiocb *iocb, struct iov_iter *iter,
 	struct ubk_queue *q;
 	struct request *rq;
 	struct ubk_io *io;
-	size_t buf_off;
+	size_t buf_off, len;
 	u16 q_id, tag;
 	ssize_t ret;
-	bool to_rq;
+	bool to_rq, md;
 
 	if (!user_backed_iter(iter))
 		return -EACCES;
 	if (!(ub->info.flags & UBLK_F_USER_COPY))
 		return -EACCES;
-	if (pos < UBLKSRV_IO_BUF_OFFSET || (pos & UBLKSRV_IO_INTEGRITY_FLAG))
+	/* the request's integrity metadata instead of its data */
+	md = pos & UBLKSRV_IO_INTEGRITY_FLAG;
+	if (md && !(ub->info.flags & UBLK_F_INTEGRITY))
+		return -EINVAL;
+	pos &= ~UBLKSRV_IO_INTEGRITY_FLAG;
+	if (pos < UBLKSRV_IO_BUF_OFFSET)
 		return -EINVAL;
 	pos -= UBLKSRV_IO_BUF_OFFSET;
 	q_id = (pos >> UBLK_QID_OFF) & UBLK_QID_BITS_MASK;
@@ -598,9 +603,14 @@ static ssize_t ubk_user_copy(struct kiocb *iocb, struct iov_iter *iter,
 	if (!to_rq && req_op(rq) != REQ_OP_WRITE)
 		goto out;
 	ret = -EINVAL;
-	if (buf_off > blk_rq_bytes(rq))
+	/* a request without metadata has none to copy */
+	len = md ? ubk_integrity_bytes(rq) : blk_rq_bytes(rq);
+	if (buf_off > len || (md && !len))
 		goto out;
-	ret = ubk_copy_rq_user(rq, buf_off, iter, dir);
+	if (md)
+		ret = ubk_copy_rq_integrity(rq, buf_off, iter, dir);
+	else
+		ret = ubk_copy_rq_user(rq, buf_off, iter, dir);
 out:
 	ubk_io_put_ref(io, rq);
 	return ret;

@@ -27,7 +27,8 @@
  * Files, one concern each: ctrl.c (control device and commands, module
  * init), blk.c (gendisk, blk-mq, timeouts, teardown), io.c (per-I/O
  * commands, copy mode, user copy, mmap), buf.c (zero copy and automatic
- * buffer registration), batch.c (BATCH_IO commands and tag fifo).
+ * buffer registration), batch.c (BATCH_IO commands and tag fifo),
+ * integrity.c (UBLK_F_INTEGRITY profile and metadata copy).
  */
 #ifndef UBKCTL_DRV_UBK_H
 #define UBKCTL_DRV_UBK_H
@@ -61,7 +62,8 @@
 		      UBLK_F_AUTO_BUF_REG | UBLK_F_QUIESCE |			\
 		      UBLK_F_PER_IO_DAEMON | UBLK_F_BUF_REG_OFF_DAEMON |	\
 		      UBLK_F_BATCH_IO | UBLK_F_SAFE_STOP_DEV |			\
-		      UBLK_F_NO_AUTO_PART_SCAN | UBLK_F_IO_DESC_SIZE)
+		      UBLK_F_NO_AUTO_PART_SCAN | UBLK_F_IO_DESC_SIZE |	\
+		      (IS_ENABLED(CONFIG_BLK_DEV_INTEGRITY) ? UBLK_F_INTEGRITY : 0))
 
 #define UBK_RECOVERY_FLAGS (UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE | \
 			    UBLK_F_USER_RECOVERY_FAIL_IO)
@@ -246,6 +248,14 @@ int ubk_ch_mmap(struct file *filp, struct vm_area_struct *vma);
 ssize_t ubk_ch_read_iter(struct kiocb *iocb, struct iov_iter *to);
 ssize_t ubk_ch_write_iter(struct kiocb *iocb, struct iov_iter *from);
 void ubk_cancel_io_cmd(struct ubk_queue *q, u16 tag, unsigned int issue_flags);
+
+/* integrity.c */
+int ubk_integrity_validate(const struct ubk_device *ub);
+void ubk_integrity_limits(const struct ubk_device *ub,
+			  struct queue_limits *lim);
+size_t ubk_integrity_bytes(const struct request *rq);
+size_t ubk_copy_rq_integrity(const struct request *rq, size_t offset,
+			     struct iov_iter *iter, int dir);
 
 /* buf.c */
 void ubk_buf_release(void *priv);

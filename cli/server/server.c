@@ -314,11 +314,16 @@ static uint64_t user_copy_off(const struct ublk_queue *q, unsigned int tag)
 					(uint64_t)tag << UBLK_TAG_OFF);
 }
 
+/*
+ * Copy len bytes of request tag's data (or with md its integrity
+ * metadata) between the server's buffer and the request.
+ */
 static int user_copy(struct ublk_queue *q, unsigned int tag, bool to_dev,
-		     size_t len)
+		     bool md, size_t len)
 {
-	char *buf = q->ios[tag].buf;
-	uint64_t off = user_copy_off(q, tag);
+	char *buf = md ? q->ios[tag].md : q->ios[tag].buf;
+	uint64_t off = user_copy_off(q, tag) |
+		       (md ? UBLKSRV_IO_INTEGRITY_FLAG : 0);
 	size_t done = 0;
 
 	while (done < len) {
@@ -334,6 +339,20 @@ static int user_copy(struct ublk_queue *q, unsigned int tag, bool to_dev,
 		done += (size_t)n;
 	}
 	return 0;
+}
+
+/*
+ * The metadata of request tag, if it carries some the server keeps
+ * (--integrity), for len bytes of its data: from the request (a write) or
+ * to it (a read). 0 or a negative errno.
+ */
+static int md_copy(struct ublk_queue *q, unsigned int tag, bool to_dev,
+		   size_t len)
+{
+	if (!q->ios[tag].md ||
+	    !(ublk_iod(q, tag)->op_flags & UBLK_IO_F_INTEGRITY))
+		return 0;
+	return user_copy(q, tag, to_dev, true, ublk_md_len(q, len));
 }
 
 /* A request arrived for (q, tag): hand it to the target. */
@@ -360,7 +379,15 @@ static void handle_io(struct ublk_thread *t, struct ublk_queue *q,
 		}
 		t->shmem_ios++;
 	} else if (q->user_copy && ublksrv_get_op(iod) == UBLK_IO_OP_WRITE) {
-		ret = user_copy(q, tag, false, (size_t)iod->nr_sectors << 9);
+		ret = user_copy(q, tag, false, false,
+				(size_t)iod->nr_sectors << 9);
+		if (ret) {
+			ublk_complete_io(t, q, tag, ret);
+			return;
+		}
+	}
+	if (ublksrv_get_op(iod) == UBLK_IO_OP_WRITE) {
+		ret = md_copy(q, tag, false, (size_t)iod->nr_sectors << 9);
 		if (ret) {
 			ublk_complete_io(t, q, tag, ret);
 			return;
@@ -381,7 +408,13 @@ void ublk_complete_io(struct ublk_thread *t, struct ublk_queue *q,
 	t->tgt_inflight--;
 	if (q->user_copy && res > 0 && ublksrv_get_op(iod) == UBLK_IO_OP_READ &&
 	    !(iod->op_flags & UBLK_IO_F_SHMEM_ZC)) {
-		int ret = user_copy(q, tag, true, (size_t)res);
+		int ret = user_copy(q, tag, true, false, (size_t)res);
+
+		if (ret)
+			res = ret;
+	}
+	if (res > 0 && ublksrv_get_op(iod) == UBLK_IO_OP_READ) {
+		int ret = md_copy(q, tag, true, (size_t)res);
 
 		if (ret)
 			res = ret;
@@ -933,6 +966,10 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 		uq->zc = !uq->auto_zc &&
 			 (info->flags & UBLK_F_SUPPORT_ZERO_COPY);
 		uq->user_copy = info->flags & UBLK_F_USER_COPY;
+		if (info->flags & UBLK_F_INTEGRITY) {
+			uq->md_size = cfg->integrity.md_size;
+			uq->md_shift = (uint8_t)__builtin_ctz(cfg->tgt.lbs);
+		}
 		uq->shm = s->shm.base ? &s->shm : NULL;
 		p = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE,
 			 s->char_fd,
@@ -959,6 +996,17 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 					   info->max_io_buf_bytes)) {
 				ret = -ENOMEM;
 				ublk_errno(ENOMEM, "device %u: I/O buffers",
+					   info->dev_id);
+				goto fail;
+			}
+			if (!uq->md_size)
+				continue;
+			uq->ios[tag].md =
+				malloc(ublk_md_len(uq, info->max_io_buf_bytes));
+			if (!uq->ios[tag].md) {
+				ret = -ENOMEM;
+				ublk_errno(ENOMEM,
+					   "device %u: integrity buffers",
 					   info->dev_id);
 				goto fail;
 			}
@@ -1062,8 +1110,10 @@ void ublk_srv_destroy(struct ublk_srv *s)
 
 		if (q->descs)
 			munmap((void *)q->descs, s->desc_map_len);
-		for (tag = 0; q->ios && tag < s->depth; tag++)
+		for (tag = 0; q->ios && tag < s->depth; tag++) {
 			free(q->ios[tag].buf);
+			free(q->ios[tag].md);
+		}
 		free(q->ios);
 	}
 	free(s->queues);

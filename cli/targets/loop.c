@@ -14,13 +14,19 @@
  * WRITE_ZEROES is a ZERO_RANGE, which the block layer does with the
  * device's write-zeroes or by writing zeroes, so it is offered on every
  * writable device.
+ * With --integrity, each block's metadata lives in a second file
+ * (--integrity-file: block N's at N x md bytes, whatever --offset says),
+ * read and written with the data; DISCARD and WRITE_ZEROES are not
+ * offered then (the metadata of the range would go stale).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/falloc.h>
 #include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ublkctl/compat.h"
@@ -29,6 +35,7 @@
 enum {
 	LOOP_OPT_BUFFERED = 1100,
 	LOOP_OPT_OFFSET,
+	LOOP_OPT_INTEGRITY_FILE,
 };
 
 enum {
@@ -37,7 +44,11 @@ enum {
 	LOOP_OP_PUNCH,
 	LOOP_OP_ZERO,
 	LOOP_OP_DISCARD,
+	LOOP_OP_MD, /* the metadata of a read or write */
 };
+
+/* Fixed file of the metadata (--integrity-file); the data is file 1. */
+#define LOOP_MD_FILE 2
 
 #define LOOP_PUNCH (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
 #define LOOP_ZERO (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)
@@ -49,6 +60,9 @@ struct loop_priv {
 	bool no_zero_range; /* the file system said so (atomic) */
 	bool blkdev; /* the backing store is a block device */
 	uint32_t max_depth; /* a block device's tags per hardware queue */
+	const char *md_file; /* --integrity-file */
+	char md_abs[4096]; /* md_file resolved, for the state file */
+	uint32_t md_size; /* metadata bytes per block (--integrity) */
 };
 
 /*
@@ -74,6 +88,8 @@ static const struct ublk_opt loop_opts[] = {
 	  "use the page cache (default: O_DIRECT)" },
 	{ "offset", LOOP_OPT_OFFSET, required_argument, "SIZE",
 	  "start of the device in the backing store (default 0)" },
+	{ "integrity-file", LOOP_OPT_INTEGRITY_FILE, required_argument, "PATH",
+	  "with --integrity: the blocks' metadata (made if absent)" },
 	UBLK_OPT_END,
 };
 
@@ -95,6 +111,12 @@ static int loop_parse_opt(struct ublk_tgt *tgt, int key, const char *arg)
 				       &p->offset) ?
 			       EXIT_USAGE :
 			       EXIT_OK;
+	case LOOP_OPT_INTEGRITY_FILE:
+		if (!*arg)
+			return ublk_usage_err(
+				"--integrity-file: empty file name");
+		p->md_file = arg;
+		return EXIT_OK;
 	}
 	return EXIT_USAGE;
 }
@@ -106,6 +128,65 @@ static int fail(struct ublk_tgt *tgt, int fd, int code)
 	return code;
 }
 
+/*
+ * Open (or make) the metadata file of a device of blocks blocks: a new one
+ * is filled with 0xff, which every PI checksum reads as "unwritten, do not
+ * check" (an application tag of 0xffff), so that blocks never written read
+ * back as the zeroes of a new data file do. An existing one must be large
+ * enough. The fd, or -1 after printing why.
+ */
+static int md_open(struct loop_priv *p, bool read_only, uint64_t blocks)
+{
+	uint64_t need = blocks * p->md_size, done;
+	static char ff[65536];
+	struct stat st;
+	bool made = false;
+	int fd;
+
+	fd = open(p->md_file, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && !read_only) {
+		fd = open(p->md_file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+			  0600);
+		made = fd >= 0;
+	}
+	if (fd < 0) {
+		ublk_errno(errno, "--integrity-file: %s", p->md_file);
+		return -1;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		ublk_err("--integrity-file: %s: not a regular file",
+			 p->md_file);
+		goto fail;
+	}
+	if (!made && (uint64_t)st.st_size < need) {
+		ublk_err(
+			"--integrity-file: %s: %llu bytes, the device's metadata needs %llu",
+			p->md_file, (unsigned long long)st.st_size,
+			(unsigned long long)need);
+		goto fail;
+	}
+	memset(ff, 0xff, sizeof(ff));
+	for (done = 0; made && done < need;) {
+		size_t n = need - done < sizeof(ff) ? need - done : sizeof(ff);
+		ssize_t w = pwrite(fd, ff, n, (off_t)done);
+
+		if (w <= 0) {
+			ublk_errno(w < 0 ? errno : EIO, "--integrity-file: %s",
+				   p->md_file);
+			goto fail;
+		}
+		done += (uint64_t)w;
+	}
+	if (!realpath(p->md_file, p->md_abs))
+		snprintf(p->md_abs, sizeof(p->md_abs), "%s", p->md_file);
+	return fd;
+fail:
+	close(fd);
+	if (made)
+		unlink(p->md_file);
+	return -1;
+}
+
 static int loop_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 {
 	struct loop_priv *p = tgt->priv;
@@ -115,6 +196,11 @@ static int loop_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 
 	if (!p || !p->file)
 		return ublk_usage_err("loop needs a backing file (-f PATH)");
+	if (cfg->integrity.md_size && !p->md_file)
+		return ublk_usage_err(
+			"--integrity: loop keeps the metadata in --integrity-file PATH");
+	if (!cfg->integrity.md_size && p->md_file)
+		return ublk_usage_err("--integrity-file needs --integrity");
 	ret = ublk_backing_open(p->file, cfg->read_only, p->buffered, &b);
 	if (ret)
 		return ret;
@@ -157,6 +243,22 @@ static int loop_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 	}
 	tgt->fds[0] = b.fd;
 	tgt->nr_fds = 1;
+	/* add refuses this after init: check first, before making a file */
+	if (p->md_file && cfg->size % tgt->lbs)
+		return fail(
+			tgt, b.fd,
+			ublk_usage_err(
+				"--size %llu: not a multiple of the block size (%u)",
+				(unsigned long long)cfg->size, tgt->lbs));
+	if (p->md_file) {
+		p->md_size = cfg->integrity.md_size;
+		tgt->discard = false;
+		tgt->write_zeroes = false;
+		tgt->fds[1] = md_open(p, cfg->read_only, tgt->size / tgt->lbs);
+		if (tgt->fds[1] < 0)
+			return fail(tgt, b.fd, EXIT_FAIL);
+		tgt->nr_fds = 2;
+	}
 	if (!realpath(p->file, tgt->backing))
 		snprintf(tgt->backing, sizeof(tgt->backing), "%s", p->file);
 	return EXIT_OK;
@@ -173,6 +275,8 @@ static int loop_save(const struct ublk_tgt *tgt, ublk_emit_fn emit, void *ctx)
 		ret = emit(ctx, "buffered", NULL);
 	if (!ret && p->offset)
 		ret = ublk_emit_u64(emit, ctx, "offset", p->offset);
+	if (!ret && p->md_file)
+		ret = emit(ctx, "integrity-file", p->md_abs);
 	return ret;
 }
 
@@ -186,6 +290,12 @@ static int loop_check_resize(struct ublk_tgt *tgt, uint32_t id,
 
 	if (!p || !p->file)
 		return 0;
+	if (p->md_file) {
+		ublk_err(
+			"device %u: --size: a device with --integrity-file keeps its size",
+			id);
+		return -1;
+	}
 	ret = ublk_backing_size(p->file, &have);
 	if (ret) {
 		ublk_errno(ret, "device %u: backing file %s", id, p->file);
@@ -204,6 +314,8 @@ static int loop_check_resize(struct ublk_tgt *tgt, uint32_t id,
 
 static void loop_deinit(struct ublk_tgt *tgt)
 {
+	if (tgt->nr_fds > 1)
+		close(tgt->fds[1]);
 	if (tgt->nr_fds)
 		close(tgt->fds[0]);
 	tgt->nr_fds = 0;
@@ -242,6 +354,31 @@ static void queue_blkdev_discard(struct ublk_thread *t, struct ublk_queue *q,
 	sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_DISCARD);
 }
 
+/* Does request tag of q carry metadata the loop keeps? */
+static bool has_md(const struct ublk_queue *q, unsigned int tag)
+{
+	return q->ios[tag].md &&
+	       (ublk_iod(q, tag)->op_flags & UBLK_IO_F_INTEGRITY);
+}
+
+/* Read or write the metadata of request tag of q (has_md) in its file. */
+static void queue_md(struct ublk_thread *t, struct ublk_queue *q,
+		     unsigned int tag)
+{
+	const struct ublksrv_io_desc *iod = ublk_iod(q, tag);
+	uint64_t off = ublk_md_len(q, iod->start_sector << 9);
+	size_t len = ublk_md_len(q, (size_t)iod->nr_sectors << 9);
+	struct io_uring_sqe *sqe = ublk_get_sqe(t);
+
+	io_uring_prep_rw(ublksrv_get_op(iod) == UBLK_IO_OP_READ ?
+				 IORING_OP_READ :
+				 IORING_OP_WRITE,
+			 sqe, LOOP_MD_FILE, q->ios[tag].md, (unsigned int)len,
+			 off);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_MD);
+}
+
 /* Issue the read or write of request tag of q; the CQEs it yields. */
 static int issue_rw(struct ublk_thread *t, struct ublk_queue *q,
 		    unsigned int tag)
@@ -261,7 +398,10 @@ static int issue_rw(struct ublk_thread *t, struct ublk_queue *q,
 				 sqe, 1, q->ios[tag].data, len, off);
 		sqe->flags |= IOSQE_FIXED_FILE;
 		sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_RW);
-		return 1;
+		if (!has_md(q, tag))
+			return 1;
+		queue_md(t, q, tag);
+		return 2;
 	case UBLK_BUF_AUTO:
 		sqe = ublk_get_sqe(t);
 		io_uring_prep_rw(op == UBLK_IO_OP_READ ? IORING_OP_READ_FIXED :
@@ -287,7 +427,7 @@ static int issue_rw(struct ublk_thread *t, struct ublk_queue *q,
 /* The CQEs a read or write of request tag of q yields once issued. */
 static int rw_cqes(const struct ublk_queue *q, unsigned int tag)
 {
-	return ublk_io_buf_mode(q, tag) == UBLK_BUF_ZC ? 2 : 1;
+	return ublk_io_buf_mode(q, tag) == UBLK_BUF_ZC ? 2 : 1 + has_md(q, tag);
 }
 
 static int loop_queue_rw(struct ublk_thread *t, struct ublk_queue *q,
@@ -372,7 +512,13 @@ static int loop_queue_io(struct ublk_thread *t, struct ublk_queue *q,
 		io_uring_prep_fsync(sqe, 1, IORING_FSYNC_DATASYNC);
 		sqe->flags |= IOSQE_FIXED_FILE;
 		sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_SYNC);
-		return 1;
+		if (!p->md_file)
+			return 1;
+		sqe = ublk_get_sqe(t);
+		io_uring_prep_fsync(sqe, LOOP_MD_FILE, IORING_FSYNC_DATASYNC);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		sqe->user_data = ublk_tgt_user_data(q, tag, LOOP_OP_SYNC);
+		return 2;
 	case UBLK_IO_OP_DISCARD:
 	case UBLK_IO_OP_WRITE_ZEROES:
 		if (p->blkdev && op == UBLK_IO_OP_DISCARD) {
@@ -407,6 +553,17 @@ static void loop_io_done(struct ublk_thread *t, struct ublk_queue *q,
 
 	if (op == LOOP_OP_RW)
 		loop_rw_done(t);
+	/* Not the request's byte count: all of the metadata, or an error. */
+	if (op == LOOP_OP_MD) {
+		size_t len = ublk_md_len(q, (size_t)ublk_iod(q, tag)->nr_sectors
+						    << 9);
+		int res = cqe->res;
+
+		if (res >= 0)
+			res = (size_t)res == len ? 0 : -EIO;
+		ublk_tgt_io_account(t, q, tag, res);
+		return;
+	}
 	if (op == LOOP_OP_ZERO && cqe->res == -EOPNOTSUPP) {
 		__atomic_store_n(&p->no_zero_range, true, __ATOMIC_RELAXED);
 		queue_falloc(t, q, tag, false);
@@ -418,6 +575,7 @@ static void loop_io_done(struct ublk_thread *t, struct ublk_queue *q,
 const struct target_ops target_loop = {
 	.name = "loop",
 	.fast_flags = UBLK_F_AUTO_BUF_REG | UBLK_F_BATCH_IO,
+	.integrity = true,
 	.summary = "a file or block device",
 	.opts = loop_opts,
 	.parse_opt = loop_parse_opt,

@@ -29,6 +29,28 @@ struct ublk_state;
 /* ADD_DEV's largest io_desc_size with UBLK_F_IO_DESC_SIZE (7.3). */
 #define UBLK_MAX_IO_DESC_SIZE 256
 
+/* linux/fs.h (Linux 6.17): the integrity capabilities and checksums. */
+#ifndef LBMD_PI_CAP_INTEGRITY
+#define LBMD_PI_CAP_INTEGRITY (1 << 0)
+#define LBMD_PI_CAP_REFTAG (1 << 1)
+#define LBMD_PI_CSUM_NONE 0
+#define LBMD_PI_CSUM_IP 1
+#define LBMD_PI_CSUM_CRC16_T10DIF 2
+#define LBMD_PI_CSUM_CRC64_NVME 4
+#endif
+
+/*
+ * --integrity: the device's integrity profile (UBLK_PARAM_TYPE_INTEGRITY),
+ * one protection interval per logical block. md_size 0: no --integrity.
+ */
+struct ublk_integrity_cfg {
+	uint8_t md_size; /* metadata bytes per interval, 1-255 */
+	uint8_t pi_off; /* where the PI tuple starts in them */
+	uint8_t csum; /* LBMD_PI_CSUM_* */
+	uint8_t tag_size; /* application tag bytes */
+	uint32_t flags; /* LBMD_PI_CAP_* */
+};
+
 enum ublk_recovery {
 	UBLK_RECOVERY_NONE = 0,
 	UBLK_RECOVERY_REQUEUE, /* -r: requeue I/O while recovering */
@@ -59,6 +81,7 @@ struct ublk_dev_cfg {
 	const char *shmem_path;
 	bool shmem_ro;
 	char shmem_abs[PATH_MAX];
+	struct ublk_integrity_cfg integrity; /* --integrity (implies user copy) */
 	struct ublk_tgt tgt;
 	/* add's command line after "add", as typed (borrowed; shown only). */
 	int argc;

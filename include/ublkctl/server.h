@@ -106,6 +106,12 @@ struct ublk_io {
 	 * request the place in the --shmem-zc memory.
 	 */
 	void *data;
+	/*
+	 * A request with UBLK_IO_F_INTEGRITY: its metadata, ublk_md_len()
+	 * bytes. The server fills it before queue_io for a write and copies
+	 * it to the device after a read; NULL without --integrity.
+	 */
+	void *md;
 	int32_t result;
 	uint16_t pending; /* target CQEs still expected */
 	uint16_t flags;
@@ -127,6 +133,8 @@ struct ublk_queue {
 	bool zc; /* UBLK_F_SUPPORT_ZERO_COPY without auto-zc */
 	bool auto_zc; /* UBLK_F_AUTO_BUF_REG */
 	bool user_copy;
+	uint8_t md_size; /* --integrity: metadata bytes per interval, else 0 */
+	uint8_t md_shift; /* log2 of the protection interval */
 	int char_fd;
 	const struct ublk_shmem *shm; /* --shmem-zc mapping, else NULL */
 } __attribute__((aligned(64)));
@@ -146,6 +154,12 @@ static inline unsigned int ublk_io_buf_index(const struct ublk_queue *q,
 					     unsigned int tag)
 {
 	return (unsigned int)q->q_id * q->depth + tag;
+}
+
+/* Bytes of integrity metadata that go with len bytes of data on q. */
+static inline size_t ublk_md_len(const struct ublk_queue *q, size_t len)
+{
+	return (len >> q->md_shift) * q->md_size;
 }
 
 /* How the data of this request is reached. */

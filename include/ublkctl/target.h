@@ -73,6 +73,12 @@ struct target_ops {
 	 * plain copy.
 	 */
 	uint64_t fast_flags;
+	/*
+	 * The target keeps integrity metadata (add --integrity): its init
+	 * reads cfg->integrity and its queue_io moves a request's metadata
+	 * between ublk_io.md and its store. false: add refuses --integrity.
+	 */
+	bool integrity;
 
 	/*
 	 * Optional. Main thread, while add parses its command line: one

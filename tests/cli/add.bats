@@ -287,6 +287,48 @@ load helpers
 	[ "$output" = "ublkctl: add: nbd+unix:///?socket=$BATS_TEST_TMPDIR/none.sock: connect: No such file or directory" ]
 }
 
+@test "add: --integrity refuses a bad SPEC" {
+	local f=$BATS_TEST_TMPDIR/d.img m=$BATS_TEST_TMPDIR/d.pi
+	usage_err "ublkctl: add: --integrity: 'csum=crc32': unknown checksum 'crc32' (none, ip, t10dif, crc64)" \
+		add -t loop -f "$f" --integrity-file "$m" --integrity csum=crc32
+	usage_err "ublkctl: add: --integrity: md: '256': out of range (1-255)" \
+		add -t loop -f "$f" --integrity-file "$m" --integrity md=256
+	usage_err "ublkctl: add: --integrity: 'md=8,csum=t10dif,pi-off=1': pi-off 1 + the 8-byte PI tuple exceed md=8" \
+		add -t loop -f "$f" --integrity-file "$m" --integrity md=8,csum=t10dif,pi-off=1
+	usage_err "ublkctl: add: --integrity: 'md=8,ref': ref needs a checksum (csum=)" \
+		add -t loop -f "$f" --integrity-file "$m" --integrity md=8,ref
+	usage_err "ublkctl: add: --integrity: 'ref': md= is needed without a checksum" \
+		add -t loop -f "$f" --integrity-file "$m" --integrity ref
+	usage_err "ublkctl: add: --integrity: 'csum=ip,tag=9': tag=9 exceeds md=8" \
+		add -t loop -f "$f" --integrity-file "$m" --integrity csum=ip,tag=9
+	usage_err "ublkctl: add: --integrity: 'csum=ip,app': unknown item 'app' (md=, csum=, pi-off=, tag=, ref, capable)" \
+		add -t loop -f "$f" --integrity-file "$m" --integrity csum=ip,app
+	[ ! -e "$m" ]
+}
+
+@test "add: --integrity needs user copy and a target that keeps metadata" {
+	local f=$BATS_TEST_TMPDIR/d.img m=$BATS_TEST_TMPDIR/d.pi
+	usage_err "ublkctl: add: --integrity cannot be combined with --zero-copy: metadata moves only by user copy" \
+		add -t loop -f "$f" --integrity-file "$m" --integrity csum=ip --zero-copy
+	usage_err "ublkctl: add: --integrity cannot be combined with --unprivileged: the driver has no user copy on unprivileged devices" \
+		add -t loop -f "$f" --integrity-file "$m" --integrity csum=ip --unprivileged
+	usage_err "ublkctl: add: --integrity: the null target cannot keep integrity metadata (loop can, with --integrity-file)" \
+		add -t null --integrity csum=ip
+	usage_err "ublkctl: add: --integrity: loop keeps the metadata in --integrity-file PATH" \
+		add -t loop -f "$f" --integrity csum=ip
+	usage_err "ublkctl: add: --integrity-file needs --integrity" \
+		add -t loop -f "$f" --integrity-file "$m"
+	[ ! -e "$m" ]
+}
+
+@test "add: --integrity-file is not made when add refuses the command line" {
+	local f=$BATS_TEST_TMPDIR/d.img m=$BATS_TEST_TMPDIR/d.pi
+	truncate -s 1M "$f"
+	usage_err "ublkctl: add: --size 1000: not a multiple of the block size (512)" \
+		add -t loop -f "$f" --buffered -s 1000 --integrity csum=ip --integrity-file "$m"
+	[ ! -e "$m" ]
+}
+
 @test "recover: --help has the uniform layout" {
 	help_layout recover
 }

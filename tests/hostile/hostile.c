@@ -378,6 +378,8 @@ struct srv {
 	bool started;
 	unsigned int nio;
 	struct rng rng;
+	/* SET_PARAMS adds this integrity profile (NULL: none) */
+	const struct ublk_param_integrity *integ;
 };
 
 static bool s_batch(const struct srv *s)
@@ -968,6 +970,10 @@ static int srv_add(struct srv *s, uint64_t flags, unsigned int nq,
 	p.basic.io_opt_shift = 12;
 	p.basic.max_sectors = IO_BYTES >> 9;
 	p.basic.dev_sectors = DEV_BYTES >> 9;
+	if (s->integ) {
+		p.types |= UBLK_PARAM_TYPE_INTEGRITY;
+		p.integrity = *s->integ;
+	}
 	/*
 	 * An unprivileged device is commanded through its node: wait until
 	 * it is ours (udev, or the stand-in node_helper(), hands it over).
@@ -1895,6 +1901,254 @@ static void sv_perio(struct srv *s, const struct scenario *sc)
 		       res, -EINVAL);
 	}
 	expect_serving(s, "bad per-I/O commands");
+}
+
+/* linux/fs.h (6.17) values, for older headers. */
+#define PI_CAP_INTEGRITY (1U << 0)
+#define PI_CAP_REFTAG (1U << 1)
+#define PI_CSUM_NONE 0
+#define PI_CSUM_IP 1
+#define PI_CSUM_T10DIF 2
+#define PI_CSUM_CRC64 4
+
+/* T10 DIF type 1 over 512-byte intervals, 8 bytes a sector. */
+static const struct ublk_param_integrity integ_t10 = {
+	.flags = PI_CAP_REFTAG,
+	.interval_exp = 9,
+	.metadata_size = 8,
+	.csum_type = PI_CSUM_T10DIF,
+};
+
+/*
+ * UBLK_F_INTEGRITY's parameters from an untrusted server: ADD_DEV without
+ * USER_COPY, then SET_PARAMS with each invalid profile, must fail with
+ * -EINVAL; a valid one then works, and so does the device.
+ */
+static void sv_integrity_params(struct srv *s, const struct scenario *sc)
+{
+	static const struct {
+		const char *what;
+		struct ublk_param_integrity p;
+	} bad[] = {
+		{ "unknown PI capability bit",
+		  { .flags = 1U << 2, .interval_exp = 9, .metadata_size = 8 } },
+		{ "unknown checksum type 3",
+		  { .interval_exp = 9, .metadata_size = 8, .csum_type = 3 } },
+		{ "checksum type 255",
+		  { .interval_exp = 9, .metadata_size = 8, .csum_type = 255 } },
+		{ "metadata_size 0",
+		  { .interval_exp = 9, .csum_type = PI_CSUM_NONE } },
+		{ "reference tag without a checksum",
+		  { .flags = PI_CAP_REFTAG,
+		    .interval_exp = 9,
+		    .metadata_size = 8 } },
+		{ "pi_offset + T10 tuple beyond metadata_size",
+		  { .interval_exp = 9,
+		    .metadata_size = 8,
+		    .pi_offset = 1,
+		    .csum_type = PI_CSUM_T10DIF } },
+		{ "CRC64 tuple (16) in 8 bytes of metadata",
+		  { .interval_exp = 9,
+		    .metadata_size = 8,
+		    .csum_type = PI_CSUM_CRC64 } },
+		{ "pi_offset 255 + IP tuple in 255 bytes",
+		  { .interval_exp = 9,
+		    .metadata_size = 255,
+		    .pi_offset = 255,
+		    .csum_type = PI_CSUM_IP } },
+		{ "interval_exp 8 (below a sector)",
+		  { .interval_exp = 8, .metadata_size = 8 } },
+		{ "interval_exp 0", { .metadata_size = 8 } },
+		{ "interval_exp 10 (beyond the 512-byte logical block)",
+		  { .interval_exp = 10, .metadata_size = 8 } },
+		{ "interval_exp 255",
+		  { .interval_exp = 255, .metadata_size = 8 } },
+	};
+	struct ublksrv_ctrl_dev_info info;
+	struct ublk_params p;
+	unsigned int i;
+	int res;
+
+	if (!(g_features & UBLK_F_INTEGRITY)) {
+		report("skip", "the driver lacks UBLK_F_INTEGRITY");
+		return;
+	}
+	memset(&info, 0, sizeof(info));
+	info.nr_hw_queues = 1;
+	info.queue_depth = 4;
+	info.max_io_buf_bytes = IO_BYTES;
+	info.dev_id = (uint32_t)-1;
+	info.ublksrv_pid = -1;
+	info.flags = UBLK_F_INTEGRITY | UBLK_F_CMD_IOCTL_ENCODE;
+	res = ctrl_cmd(&s->ctrl, UBLK_U_CMD_ADD_DEV, (uint32_t)-1, &info,
+		       sizeof(info), 0, false, CTRL_MS);
+	expect("ADD_DEV with INTEGRITY but without USER_COPY", res, -EINVAL);
+	if (res >= 0)
+		ctrl_cmd(&s->ctrl, UBLK_U_CMD_DEL_DEV, info.dev_id, NULL, 0, 0,
+			 false, CTRL_MS);
+	if (srv_add(s, sc->flags, sc->nq, sc->depth))
+		return;
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		memset(&p, 0, sizeof(p));
+		p.len = sizeof(p);
+		p.types = UBLK_PARAM_TYPE_BASIC | UBLK_PARAM_TYPE_INTEGRITY;
+		p.basic.logical_bs_shift = 9;
+		p.basic.physical_bs_shift = 12;
+		p.basic.io_min_shift = 9;
+		p.basic.io_opt_shift = 12;
+		p.basic.max_sectors = IO_BYTES >> 9;
+		p.basic.dev_sectors = DEV_BYTES >> 9;
+		p.integrity = bad[i].p;
+		res = ctrl_cmd(&s->ctrl, UBLK_U_CMD_SET_PARAMS, s->dev_id, &p,
+			       sizeof(p), 0, false, CTRL_MS);
+		expect(bad[i].what, res, -EINVAL);
+	}
+	/* the last good SET_PARAMS wins: the device starts with T10 DIF */
+	memset(&p, 0, sizeof(p));
+	p.len = sizeof(p);
+	p.types = UBLK_PARAM_TYPE_BASIC | UBLK_PARAM_TYPE_INTEGRITY;
+	p.basic.logical_bs_shift = 9;
+	p.basic.physical_bs_shift = 12;
+	p.basic.io_min_shift = 9;
+	p.basic.io_opt_shift = 12;
+	p.basic.max_sectors = IO_BYTES >> 9;
+	p.basic.dev_sectors = DEV_BYTES >> 9;
+	p.integrity = integ_t10;
+	res = ctrl_cmd(&s->ctrl, UBLK_U_CMD_SET_PARAMS, s->dev_id, &p,
+		       sizeof(p), 0, false, CTRL_MS);
+	if (!expect("a valid T10 DIF profile", res, 0))
+		return;
+	if (srv_open(s, false))
+		return;
+	fetch_all(s);
+	if (start_dev(s))
+		return;
+	start_io(s, 2);
+	expect_serving(s, "bad integrity parameters");
+}
+
+/* A copy that must move nothing: 0 bytes or -EINVAL. */
+static void expect_none(const char *what, int got)
+{
+	char g[32];
+
+	if (got == 0 || got == -EINVAL)
+		report("note", "%s: %s as expected", what,
+		       res_str(got, g, sizeof(g)));
+	else
+		report("fail", "%s: got %s, expected 0 or -EINVAL", what,
+		       res_str(got, g, sizeof(g)));
+}
+
+/* pread/pwrite of a request's metadata at user-copy offset off of (q, tag). */
+static ssize_t md_copy(struct srv *s, bool write, unsigned int tag,
+		       uint64_t off, void *buf, size_t len)
+{
+	uint64_t pos = UBLKSRV_IO_BUF_OFFSET | ((uint64_t)tag << UBLK_TAG_OFF) |
+		       off | UBLKSRV_IO_INTEGRITY_FLAG;
+	ssize_t n = write ? pwrite(s->char_fd, buf, len, (off_t)pos) :
+			    pread(s->char_fd, buf, len, (off_t)pos);
+
+	return n < 0 ? -errno : n;
+}
+
+/*
+ * Metadata copies a server must not get away with on a live T10 DIF
+ * device (read_verify off, so reads carry no metadata): past the end of a
+ * write's metadata, longer than it, in the wrong direction, of a request
+ * without metadata, of a tag the server does not own. Each is refused or
+ * bounded; the device keeps serving.
+ */
+static void sv_integrity_copy(struct srv *s, const struct scenario *sc)
+{
+	static char buf[2 * (IO_BYTES >> 9) * 8];
+	bool did_write = false, did_read = false;
+	char path[96];
+	uint64_t end;
+	unsigned int t;
+	int fd;
+
+	if (!(g_features & UBLK_F_INTEGRITY)) {
+		report("skip", "the driver lacks UBLK_F_INTEGRITY");
+		return;
+	}
+	s->integ = &integ_t10;
+	if (srv_add(s, sc->flags, sc->nq, sc->depth) || srv_open(s, false))
+		return;
+	/* no request is the server's yet */
+	expect("metadata pread of a tag the server does not own",
+	       (int)md_copy(s, false, 0, 0, buf, 8), -EINVAL);
+	fetch_all(s);
+	if (start_dev(s))
+		return;
+	snprintf(path, sizeof(path), "/sys/block/ublkb%u/integrity/read_verify",
+		 s->dev_id);
+	fd = open(path, O_WRONLY);
+	if (fd < 0 || write(fd, "0", 1) != 1)
+		report("note", "%s: cannot turn read_verify off", path);
+	if (fd >= 0)
+		close(fd);
+	start_io(s, 4);
+	end = now_ms() + 10000;
+	while ((!did_write || !did_read) && now_ms() < end) {
+		ring_reap(&s->a, 20);
+		for (t = 0; t < s->depth; t++) {
+			const struct ublksrv_io_desc *d = &s->desc[0][t];
+			unsigned int op = d->op_flags & 0xff;
+			size_t len = (size_t)d->nr_sectors * 8;
+
+			if (!__atomic_load_n(&s->owned[0][t], __ATOMIC_SEQ_CST))
+				continue;
+			if (op == UBLK_IO_OP_WRITE && !did_write &&
+			    (d->op_flags & UBLK_IO_F_INTEGRITY)) {
+				did_write = true;
+				expect("metadata pread of a write, whole",
+				       (int)md_copy(s, false, t, 0, buf, len),
+				       (int)len);
+				expect("metadata pread from its end",
+				       (int)md_copy(s, false, t, len, buf, 8),
+				       0);
+				expect("metadata pread from past its end",
+				       (int)md_copy(s, false, t, len + 1, buf,
+						    8),
+				       -EINVAL);
+				expect("metadata pread far past its end",
+				       (int)md_copy(s, false, t,
+						    UBLK_IO_BUF_BITS_MASK &
+							    ~7ULL,
+						    buf, 8),
+				       -EINVAL);
+				expect("metadata pread twice as long (bounded)",
+				       (int)md_copy(s, false, t, 0, buf,
+						    2 * len),
+				       (int)len);
+				expect("metadata pread of the last byte on",
+				       (int)md_copy(s, false, t, len - 1, buf,
+						    sizeof(buf)),
+				       1);
+				expect("metadata pwrite into a write request",
+				       (int)md_copy(s, true, t, 0, buf, len),
+				       -EACCES);
+			}
+			if (op == UBLK_IO_OP_READ && !did_read &&
+			    !(d->op_flags & UBLK_IO_F_INTEGRITY)) {
+				did_read = true;
+				/* nothing to copy: upstream says 0, we -EINVAL */
+				expect_none(
+					"metadata pwrite of a read without metadata",
+					(int)md_copy(s, true, t, 0, buf, 8));
+				expect("metadata pread of a read (the wrong way)",
+				       (int)md_copy(s, false, t, 0, buf, 8),
+				       -EACCES);
+			}
+		}
+		serve(s, 20);
+	}
+	if (!did_write)
+		report("fail", "no write with metadata in 10 s");
+	if (!did_read)
+		report("note", "no read without metadata in 10 s");
+	expect_serving(s, "bad metadata copies");
 }
 
 /* Automatic registration at an index outside the buffer table. */
@@ -3112,6 +3366,14 @@ static const struct scenario scenarios[] = {
 	  0, 1, 4, sv_perio, NULL, 0, false, false },
 	{ "perio-bad-cmds-autoreg", "perio-bad-cmds in auto-buf-reg mode",
 	  UBLK_F_AUTO_BUF_REG, 1, 4, sv_perio, NULL, 0, false, true },
+	{ "integrity-params",
+	  "UBLK_F_INTEGRITY: ADD_DEV without USER_COPY, SET_PARAMS with unknown capability bits and checksum types, metadata_size 0, a reference tag without checksum, a PI tuple past the metadata, intervals below a sector or beyond the logical block: all -EINVAL; a valid T10 DIF profile serves",
+	  UBLK_F_USER_COPY | UBLK_F_INTEGRITY, 1, 4, sv_integrity_params, NULL,
+	  0, false, true },
+	{ "integrity-copy",
+	  "UBLK_F_INTEGRITY: metadata pread/pwrite past the end of a write's metadata, longer than it, the wrong way, on a read without metadata, on a tag not owned: refused or bounded; the device serves",
+	  UBLK_F_USER_COPY | UBLK_F_INTEGRITY, 1, 8, sv_integrity_copy, NULL, 0,
+	  false, true },
 	/*
 	 * Last: on upstream 7.3.4 these WARN and then oops (the VM boots
 	 * with oops=panic), which would end the run for every later one.
