@@ -112,11 +112,18 @@ static int ubk_rq_op(const struct request *rq)
 void ubk_setup_desc(struct ubk_queue *q, struct request *rq)
 {
 	struct ublksrv_io_desc *desc = ubk_desc(q, rq->tag);
+	u64 shmem_addr;
 
 	desc->op_flags = ubk_rq_op(rq) | ubk_rq_op_flags(rq);
 	desc->nr_sectors = blk_rq_sectors(rq);
 	desc->start_sector = blk_rq_pos(rq);
 	desc->addr = q->ios[rq->tag].buf_addr;
+	/* the data is already in memory the server shares: say where */
+	if ((q->flags & UBLK_F_SHMEM_ZC) && blk_rq_has_data(rq) &&
+	    ubk_shmem_match(q->dev, rq, &shmem_addr)) {
+		desc->op_flags |= UBLK_IO_F_SHMEM_ZC;
+		desc->addr = shmem_addr;
+	}
 }
 
 enum ubk_bind {

@@ -129,6 +129,7 @@ static void ubk_cdev_release(struct device *dev)
 {
 	struct ubk_device *ub = container_of(dev, struct ubk_device, cdev_dev);
 
+	ubk_shmem_free(ub);
 	blk_mq_free_tag_set(&ub->tag_set);
 	ubk_free_queues(ub);
 	spin_lock(&ubk_idr_lock);
@@ -292,6 +293,7 @@ static int ubk_ctrl_add_dev(const struct ublksrv_ctrl_cmd *hdr)
 		goto out_unlock;
 	mutex_init(&ub->mutex);
 	spin_lock_init(&ub->lock);
+	ubk_shmem_init(ub);
 	INIT_WORK(&ub->part_scan_work, ubk_part_scan_work_fn);
 	INIT_DELAYED_WORK(&ub->release_work, ubk_release_work_fn);
 	ub->srv_tgid = -1;
@@ -337,6 +339,7 @@ out_free_id:
 	idr_remove(&ubk_idr, ub->id);
 	spin_unlock(&ubk_idr_lock);
 out_free:
+	ubk_shmem_free(ub);
 	mutex_destroy(&ub->mutex);
 	kfree(ub);
 out_unlock:
@@ -349,6 +352,7 @@ static void ubk_remove(struct ubk_device *ub)
 	bool unpriv = ub->info.flags & UBLK_F_UNPRIVILEGED_DEV;
 
 	ubk_stop_dev(ub);
+	ubk_shmem_remove(ub);
 	cdev_device_del(&ub->cdev, &ub->cdev_dev);
 	ubk_put_device(ub);
 	if (unpriv)
@@ -832,6 +836,8 @@ static int ubk_ctrl_permission(struct ubk_device *ub, u32 nr,
 	case UBLK_CMD_UPDATE_SIZE:
 	case UBLK_CMD_QUIESCE_DEV:
 	case UBLK_CMD_TRY_STOP_DEV:
+	case UBLK_CMD_REG_BUF:
+	case UBLK_CMD_UNREG_BUF:
 		mask = MAY_READ | MAY_WRITE;
 		break;
 	default:
@@ -943,6 +949,12 @@ static int ubk_ctrl_uring_cmd(struct io_uring_cmd *cmd,
 		break;
 	case UBLK_CMD_TRY_STOP_DEV:
 		ret = ubk_ctrl_try_stop_dev(ub);
+		break;
+	case UBLK_CMD_REG_BUF:
+		ret = ubk_ctrl_reg_buf(ub, &hdr);
+		break;
+	case UBLK_CMD_UNREG_BUF:
+		ret = ubk_ctrl_unreg_buf(ub, &hdr);
 		break;
 	default:
 		ret = -EOPNOTSUPP;

@@ -81,7 +81,7 @@ bool ubk_io_map(struct ubk_queue *q, struct request *rq, struct ubk_io *io)
 	size_t copied;
 
 	if (!ubk_copy_mode(q->flags) || req_op(rq) != REQ_OP_WRITE ||
-	    !blk_rq_has_data(rq))
+	    !blk_rq_has_data(rq) || ubk_desc_is_shmem(q, rq->tag))
 		return true;
 	if (import_ubuf(ITER_DEST, u64_to_user_ptr(io->buf_addr),
 			blk_rq_bytes(rq), &iter))
@@ -101,7 +101,7 @@ static void ubk_io_unmap(struct ubk_io *io, struct request *rq)
 	size_t copied;
 
 	if (io->result <= 0 || !blk_rq_has_data(rq) ||
-	    req_op(rq) != REQ_OP_READ)
+	    req_op(rq) != REQ_OP_READ || ubk_desc_is_shmem(io->q, rq->tag))
 		return;
 	if (import_ubuf(ITER_SOURCE, u64_to_user_ptr(io->buf_addr),
 			io->result, &iter)) {
@@ -165,7 +165,7 @@ void ubk_dispatch_tw(struct io_tw_req tw_req, io_tw_token_t tw)
 	ubk_setup_desc(q, rq);
 
 	if ((q->flags & UBLK_F_NEED_GET_DATA) && req_op(rq) == REQ_OP_WRITE &&
-	    blk_rq_has_data(rq)) {
+	    blk_rq_has_data(rq) && !ubk_desc_is_shmem(q, rq->tag)) {
 		/* the server first tells us where the data goes */
 		spin_lock(&q->lock);
 		io->flags |= UBK_IOF_NEED_GET_DATA;

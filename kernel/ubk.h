@@ -28,7 +28,8 @@
  * init), blk.c (gendisk, blk-mq, timeouts, teardown), io.c (per-I/O
  * commands, copy mode, user copy, mmap), buf.c (zero copy and automatic
  * buffer registration), batch.c (BATCH_IO commands and tag fifo),
- * integrity.c (UBLK_F_INTEGRITY profile and metadata copy).
+ * integrity.c (UBLK_F_INTEGRITY profile and metadata copy), shmem.c
+ * (SHMEM_ZC buffer registration and request matching).
  */
 #ifndef UBKCTL_DRV_UBK_H
 #define UBKCTL_DRV_UBK_H
@@ -38,10 +39,12 @@
 #include <linux/device.h>
 #include <linux/io_uring/cmd.h>
 #include <linux/kfifo.h>
+#include <linux/maple_tree.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
+#include <linux/xarray.h>
 
 /* Our own UAPI header, never the kernel tree's copy. */
 #include "../include/uapi/linux/ublk_cmd.h"
@@ -63,6 +66,7 @@
 		      UBLK_F_PER_IO_DAEMON | UBLK_F_BUF_REG_OFF_DAEMON |	\
 		      UBLK_F_BATCH_IO | UBLK_F_SAFE_STOP_DEV |			\
 		      UBLK_F_NO_AUTO_PART_SCAN | UBLK_F_IO_DESC_SIZE |	\
+		      UBLK_F_SHMEM_ZC |					\
 		      (IS_ENABLED(CONFIG_BLK_DEV_INTEGRITY) ? UBLK_F_INTEGRITY : 0))
 
 #define UBK_RECOVERY_FLAGS (UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE | \
@@ -150,6 +154,10 @@ struct ubk_device {
 	u16 nr_queues_ready;
 	struct delayed_work release_work;
 	struct work_struct part_scan_work;
+	/* SHMEM_ZC registrations (shmem.c) */
+	struct mutex shmem_mutex;	/* serialises their changes */
+	struct maple_tree shmem_tree;	/* PFN run -> buffer and offset */
+	struct xarray shmem_bufs;	/* index -> struct ubk_shmem_buf */
 	struct ubk_queue *queues[] __counted_by(info.nr_hw_queues);
 };
 
@@ -282,5 +290,19 @@ void ubk_batch_kick(struct ubk_queue *q);
 void ubk_batch_cancel_queue(struct ubk_queue *q);
 void ubk_batch_abort_fifo(struct ubk_queue *q);
 int ubk_batch_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
+
+/* shmem.c */
+void ubk_shmem_init(struct ubk_device *ub);
+void ubk_shmem_remove(struct ubk_device *ub);
+void ubk_shmem_free(struct ubk_device *ub);
+int ubk_ctrl_reg_buf(struct ubk_device *ub, const struct ublksrv_ctrl_cmd *hdr);
+int ubk_ctrl_unreg_buf(struct ubk_device *ub,
+		       const struct ublksrv_ctrl_cmd *hdr);
+bool ubk_shmem_match(struct ubk_device *ub, struct request *rq, u64 *addr);
+
+static inline bool ubk_desc_is_shmem(struct ubk_queue *q, u16 tag)
+{
+	return ubk_desc(q, tag)->op_flags & UBLK_IO_F_SHMEM_ZC;
+}
 
 #endif /* UBKCTL_DRV_UBK_H */

@@ -8,8 +8,9 @@
  *
  * The driver keeps a registration (the pages pinned) until the device is
  * deleted, across a dead server: a recovering server maps the same file
- * again and does not register it (the pages are registered already, and
- * REG_BUF would freeze a queue whose requests wait for this server).
+ * again and does not register it: the pages are registered already (our
+ * module would refuse them again with -EEXIST), and ublk_drv's REG_BUF
+ * would freeze a queue whose requests wait for this server.
  * A device has one buffer, the first the driver numbers: index 0.
  */
 #ifndef UBLKCTL_SHMEM_H

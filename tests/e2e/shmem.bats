@@ -6,8 +6,8 @@
 # copying. The observable: the server's count of such requests, printed at
 # the end of each thread with UBLKCTL_DEBUG (a foreground server's
 # stderr); crc32c verify checks what was served from there.
-# Runs on a driver with SHMEM_ZC (ublk_drv 7.1+); features.bats checks
-# that a driver without it (our module) refuses --shmem-zc.
+# Runs on a driver with SHMEM_ZC (ublk_drv 7.1+, our module); features.bats
+# checks that a driver without it refuses --shmem-zc.
 
 load srv
 

@@ -6,8 +6,9 @@
  * I/O commands, starts it, drives I/O to /dev/ublkbN from separate
  * processes and then misbehaves (short or unmapped fetch buffers, bad
  * PREP/COMMIT arguments, commits from a second ring, closing its ring or
- * /dev/ublkcN mid-batch, dying while control commands run). The parent then
- * checks three things for every scenario:
+ * /dev/ublkcN mid-batch, dying while control commands run, bad or racing
+ * REG_BUF/UNREG_BUF of shared memory). The parent then checks three things
+ * for every scenario:
  *   1. the server dies on SIGKILL within KILL_BOUND_S;
  *   2. STOP_DEV and DEL_DEV finish within DEL_BOUND_S and the I/O processes
  *      end;
@@ -37,6 +38,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -58,6 +60,7 @@
 #define MAX_SERVERS 4
 #define MAX_ASYNC 4
 #define PAGE 4096
+#define SHM_BYTES (1U << 20) /* a SHMEM_ZC buffer of the scenarios */
 
 #define KILL_BOUND_S 20 /* a SIGKILLed server must be gone by then */
 #define DEL_BOUND_S 30 /* STOP_DEV + DEL_DEV */
@@ -375,6 +378,8 @@ struct srv {
 	struct fslot fs[MAX_QUEUES];
 	uint8_t owned[MAX_QUEUES][MAX_DEPTH]; /* delivered, not committed */
 	unsigned long served; /* I/Os committed by the well-behaved paths */
+	unsigned long shmem_seen; /* of those, flagged UBLK_IO_F_SHMEM_ZC */
+	char io_mem[64]; /* I/O workers' buffer file (SHMEM_ZC), or "" */
 	bool started;
 	unsigned int nio;
 	struct rng rng;
@@ -827,8 +832,13 @@ static unsigned int take_owned(struct srv *s, unsigned int q, uint16_t *tags,
 	unsigned int t, n = 0;
 
 	for (t = 0; t < s->depth && n < max; t++)
-		if (__atomic_exchange_n(&s->owned[q][t], 0, __ATOMIC_SEQ_CST))
+		if (__atomic_exchange_n(&s->owned[q][t], 0, __ATOMIC_SEQ_CST)) {
+			/* (some scenarios unmap the descriptors) */
+			if ((s->flags & UBLK_F_SHMEM_ZC) &&
+			    (s->desc[q][t].op_flags & UBLK_IO_F_SHMEM_ZC))
+				s->shmem_seen++;
 			tags[n++] = (uint16_t)t;
+		}
 	return n;
 }
 
@@ -1131,12 +1141,89 @@ static void start_io(struct srv *s, unsigned int n)
 			break;
 		if (pid == 0) {
 			execl(opt.self, opt.self, "--io-worker", id, seed,
+			      s->io_mem[0] ? s->io_mem : (char *)NULL,
 			      (char *)NULL);
 			_exit(127);
 		}
 		s->nio++;
 		report("io", "%d", (int)pid);
 	}
+}
+
+/* ------------------------------------------------------- SHMEM_ZC */
+
+static bool our_module(void)
+{
+	return !access("/sys/module/ublkctl_drv", F_OK);
+}
+
+/* A memfd of SHM_BYTES, kept across exec so I/O workers can map it. */
+static char *shm_create(int prot, int *fdp)
+{
+	int fd = memfd_create("ublk-hostile", 0);
+	char *p;
+
+	if (fd < 0 || ftruncate(fd, SHM_BYTES)) {
+		report("fail", "memfd: %s", strerror(errno));
+		return NULL;
+	}
+	p = mmap(NULL, SHM_BYTES, prot, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		report("fail", "mmap memfd: %s", strerror(errno));
+		return NULL;
+	}
+	if (fdp)
+		*fdp = fd;
+	return p;
+}
+
+static int reg_buf_on(struct ctrl *c, const struct srv *s, uint64_t addr,
+		      uint64_t len, uint32_t flags, uint32_t reserved,
+		      uint16_t cmd_len)
+{
+	struct ublk_shmem_buf_reg reg = { addr, len, flags, reserved };
+
+	return ctrl_cmd(c, UBLK_U_CMD_REG_BUF, s->dev_id, &reg, cmd_len, 0,
+			s->path, CTRL_MS);
+}
+
+static int reg_buf(struct srv *s, const void *addr, uint64_t len,
+		   uint32_t flags)
+{
+	return reg_buf_on(&s->ctrl, s, (uint64_t)(uintptr_t)addr, len, flags, 0,
+			  sizeof(struct ublk_shmem_buf_reg));
+}
+
+static int unreg_buf_on(struct ctrl *c, const struct srv *s, uint64_t index)
+{
+	return ctrl_cmd(c, UBLK_U_CMD_UNREG_BUF, s->dev_id, NULL, 0, index,
+			s->path, CTRL_MS);
+}
+
+/*
+ * SHMEM_ZC devices: register a fresh memfd as the I/O workers' buffer
+ * (they map it through /proc/self/fd), so their requests match it.
+ */
+static int shm_setup_io(struct srv *s)
+{
+	char r[32];
+	int fd, res;
+	char *p;
+
+	if (!(s->flags & UBLK_F_SHMEM_ZC))
+		return 0;
+	p = shm_create(PROT_READ | PROT_WRITE, &fd);
+	if (!p)
+		return -ENOMEM;
+	res = reg_buf(s, p, SHM_BYTES, 0);
+	if (res < 0) {
+		report("fail", "REG_BUF of the I/O buffer: %s",
+		       res_str(res, r, sizeof(r)));
+		return res;
+	}
+	report("note", "REG_BUF of the I/O buffer: index %d", res);
+	snprintf(s->io_mem, sizeof(s->io_mem), "/proc/self/fd/%d", fd);
+	return 0;
 }
 
 /* Everything up to a LIVE batch device with I/O queued and no fetch. */
@@ -1148,6 +1235,8 @@ static int batch_live(struct srv *s, uint64_t flags, unsigned int nq,
 	if (ret)
 		return ret;
 	ret = srv_open(s, inc);
+	if (!ret)
+		ret = shm_setup_io(s);
 	if (!ret)
 		ret = prep_all(s);
 	if (!ret)
@@ -2213,6 +2302,324 @@ static void sv_autoreg_bad_index(struct srv *s, const struct scenario *sc)
  * sequence is a function of (seed, iteration) only; the driver's timing
  * is not, so a replay takes the same decisions, not the same path.
  */
+/* Prepare or fetch every tag, START_DEV, keep a fetch armed. */
+static int go_live(struct srv *s)
+{
+	unsigned int q;
+
+	if (!s_batch(s)) {
+		fetch_all(s);
+		return start_dev(s);
+	}
+	if (prep_all(s) || start_dev(s))
+		return -1;
+	for (q = 0; q < s->nq; q++)
+		fslot_arm_good(&s->fs[q]);
+	return 0;
+}
+
+/* A thread registering and unregistering one buffer in a loop. */
+struct toggler {
+	struct srv *s;
+	const char *addr;
+	uint64_t end_ms; /* 0: until killed */
+	bool strict; /* every command must succeed */
+	int unreg_first; /* index to unregister before the loop, or -1 */
+	bool reg_last; /* register the buffer at the end (index 0) */
+	bool done;
+	unsigned int rounds, bad;
+};
+
+static void *toggle_reg(void *arg)
+{
+	struct toggler *t = arg;
+	struct ctrl c;
+	char r1[32], r2[32];
+	int idx, res;
+
+	if (ctrl_open(&c))
+		return NULL;
+	/*
+	 * Not from the serving thread: upstream's UNREG_BUF freezes the
+	 * queue, which waits for the requests that thread would commit.
+	 */
+	if (t->unreg_first >= 0)
+		expect("UNREG_BUF of the buffer in use, under I/O",
+		       unreg_buf_on(&c, t->s, (uint64_t)t->unreg_first), 0);
+	while (!t->end_ms || now_ms() < t->end_ms) {
+		idx = reg_buf_on(&c, t->s, (uint64_t)(uintptr_t)t->addr,
+				 SHM_BYTES, 0, 0,
+				 sizeof(struct ublk_shmem_buf_reg));
+		res = idx >= 0 ? unreg_buf_on(&c, t->s, (uint64_t)idx) : 0;
+		t->rounds++;
+		if (idx < 0 || res) {
+			if (t->strict && !t->bad++)
+				report("fail",
+				       "REG_BUF/UNREG_BUF round %u: %s, %s",
+				       t->rounds, res_str(idx, r1, sizeof(r1)),
+				       res_str(res, r2, sizeof(r2)));
+			if (idx == RES_NONE || res == RES_NONE)
+				break;
+			sleep_ms(10);
+		}
+	}
+	if (t->reg_last)
+		expect("REG_BUF of the I/O buffer again: index 0",
+		       reg_buf_on(&c, t->s, (uint64_t)(uintptr_t)t->addr,
+				  SHM_BYTES, 0, 0,
+				  sizeof(struct ublk_shmem_buf_reg)),
+		       0);
+	ctrl_close(&c);
+	__atomic_store_n(&t->done, true, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* Another user (not root) must not register on a privileged device. */
+static void reg_as_other_user(struct srv *s, const char *addr)
+{
+	struct ctrl c;
+	int status = 0, res;
+	pid_t pid;
+
+	if (s->path || geteuid() != 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		/* the ring is opened as root: /dev/ublk-control is root's */
+		if (ctrl_open(&c) || setgid(65534) || setuid(65534))
+			_exit(2);
+		res = reg_buf_on(&c, s, (uint64_t)(uintptr_t)addr, SHM_BYTES, 0,
+				 0, sizeof(struct ublk_shmem_buf_reg));
+		if (res != -EPERM)
+			_exit(1);
+		res = unreg_buf_on(&c, s, 0);
+		_exit(res == -EPERM ? 0 : 1);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		report("note", "REG_BUF/UNREG_BUF as uid 65534: -EPERM");
+	else
+		report("fail",
+		       "REG_BUF/UNREG_BUF as uid 65534 on a privileged device: not -EPERM (status %d)",
+		       status);
+}
+
+/* REG_BUF payloads that must be refused, before START_DEV. */
+static void shm_bad_regs(struct srv *s, char *a, int fd)
+{
+	const uint16_t full = sizeof(struct ublk_shmem_buf_reg);
+	uint64_t ua = (uint64_t)(uintptr_t)a;
+	struct ctrl *c = &s->ctrl;
+	char *g;
+
+	/* one page of the memfd, then an inaccessible page */
+	g = mmap(NULL, 2 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (g != MAP_FAILED && mmap(g, PAGE, PROT_READ | PROT_WRITE,
+				    MAP_SHARED | MAP_FIXED, fd, 0) == g)
+		expect("REG_BUF past the mapping's end",
+		       reg_buf(s, g, 2 * PAGE, 0), -EFAULT);
+
+	expect("REG_BUF len 0", reg_buf(s, a, 0, 0), -EINVAL);
+	expect("REG_BUF unaligned address", reg_buf(s, a + 1, PAGE, 0),
+	       -EINVAL);
+	expect("REG_BUF unaligned length", reg_buf(s, a, PAGE + 1, 0), -EINVAL);
+	expect("REG_BUF 4 GiB + 1 page", reg_buf(s, a, (1ULL << 32) + PAGE, 0),
+	       -EINVAL);
+	expect("REG_BUF unknown flag", reg_buf(s, a, PAGE, 2), -EINVAL);
+	expect("REG_BUF reserved set", reg_buf_on(c, s, ua, PAGE, 0, 1, full),
+	       -EINVAL);
+	expect("REG_BUF short payload (len reads as 0)",
+	       reg_buf_on(c, s, ua, PAGE, 0, 0, 8), -EINVAL);
+	expect("REG_BUF of an unmapped page",
+	       reg_buf(s, unmapped_addr(), PAGE, 0), -EFAULT);
+	expect("REG_BUF of a kernel address",
+	       reg_buf(s, (void *)(uintptr_t)0xffff888000000000ULL, PAGE, 0),
+	       -EFAULT);
+	if (!s->path)
+		expect("REG_BUF payload pointer unmapped",
+		       ctrl_cmd(c, UBLK_U_CMD_REG_BUF, s->dev_id,
+				unmapped_addr(), full, 0, false, CTRL_MS),
+		       -EFAULT);
+}
+
+/* RLIMIT_MEMLOCK 64 KiB, then a 1 MiB registration. */
+static void shm_memlock(struct srv *s)
+{
+	struct rlimit old, low;
+	char *c = shm_create(PROT_READ | PROT_WRITE, NULL);
+	int res;
+
+	if (!c || getrlimit(RLIMIT_MEMLOCK, &old))
+		return;
+	low = old;
+	low.rlim_cur = 64 << 10;
+	if (low.rlim_cur > low.rlim_max)
+		low.rlim_cur = low.rlim_max;
+	if (setrlimit(RLIMIT_MEMLOCK, &low))
+		return;
+	res = reg_buf(s, c, SHM_BYTES, 0);
+	setrlimit(RLIMIT_MEMLOCK, &old);
+	/* upstream charges nothing; our module charges like io_uring */
+	if (geteuid() != 0 && our_module()) {
+		expect("REG_BUF of 1 MiB over RLIMIT_MEMLOCK 64 KiB", res,
+		       -ENOMEM);
+		return;
+	}
+	if (res < 0) {
+		expect("REG_BUF of 1 MiB, RLIMIT_MEMLOCK 64 KiB, as root", res,
+		       0);
+		return;
+	}
+	expect("UNREG_BUF of it", unreg_buf_on(&s->ctrl, s, (uint64_t)res), 0);
+	munmap(c, SHM_BYTES);
+}
+
+/*
+ * REG_BUF / UNREG_BUF abuse: bad payloads, overlaps, read-only memory
+ * registered for writing, unknown and double unregistration, index reuse,
+ * another user; then I/O from a registered buffer (requests must come
+ * flagged) while a thread unregisters and re-registers that buffer.
+ * arg 1: a device without SHMEM_ZC, where both commands are -EOPNOTSUPP.
+ */
+static void sv_shmem(struct srv *s, const struct scenario *sc)
+{
+	struct toggler t = { 0 };
+	pthread_t th;
+	char *a, *b;
+	int fd;
+
+	if (srv_add(s, sc->flags, sc->nq, sc->depth) || srv_open(s, false))
+		return;
+	a = shm_create(PROT_READ | PROT_WRITE, &fd);
+	b = shm_create(PROT_READ, NULL);
+	if (!a || !b)
+		return;
+	if (sc->arg == 1) {
+		expect("REG_BUF without SHMEM_ZC", reg_buf(s, a, SHM_BYTES, 0),
+		       -EOPNOTSUPP);
+		expect("UNREG_BUF without SHMEM_ZC",
+		       unreg_buf_on(&s->ctrl, s, 0), -EOPNOTSUPP);
+		if (!go_live(s)) {
+			start_io(s, 2);
+			expect_serving(s, "REG_BUF without SHMEM_ZC");
+		}
+		return;
+	}
+	shm_bad_regs(s, a, fd);
+	expect("REG_BUF of 1 MiB", reg_buf(s, a, SHM_BYTES, 0), 0);
+	expect("REG_BUF of the same memory again", reg_buf(s, a, SHM_BYTES, 0),
+	       -EEXIST);
+	expect("REG_BUF overlapping its second half",
+	       reg_buf(s, a + SHM_BYTES / 2, SHM_BYTES / 2, 0), -EEXIST);
+	expect("REG_BUF writable of a read-only mapping",
+	       reg_buf(s, b, SHM_BYTES, 0), -EFAULT);
+	expect("REG_BUF read-only of a read-only mapping",
+	       reg_buf(s, b, SHM_BYTES, UBLK_SHMEM_BUF_READ_ONLY), 1);
+	expect("UNREG_BUF of index 7 (never registered)",
+	       unreg_buf_on(&s->ctrl, s, 7), -ENOENT);
+	expect("UNREG_BUF of index 65536", unreg_buf_on(&s->ctrl, s, 65536),
+	       -EINVAL);
+	expect("UNREG_BUF of index -1", unreg_buf_on(&s->ctrl, s, UINT64_MAX),
+	       -EINVAL);
+	/* upstream reads the index as an int: 1 << 32 would be index 0 */
+	if (our_module())
+		expect("UNREG_BUF of index 1 << 32",
+		       unreg_buf_on(&s->ctrl, s, 1ULL << 32), -EINVAL);
+	expect("UNREG_BUF 1", unreg_buf_on(&s->ctrl, s, 1), 0);
+	expect("UNREG_BUF 1 again", unreg_buf_on(&s->ctrl, s, 1), -ENOENT);
+	expect("REG_BUF read-only again: index 1 reused",
+	       reg_buf(s, b, SHM_BYTES, UBLK_SHMEM_BUF_READ_ONLY), 1);
+	reg_as_other_user(s, a);
+	shm_memlock(s);
+
+	snprintf(s->io_mem, sizeof(s->io_mem), "/proc/self/fd/%d", fd);
+	if (go_live(s))
+		return;
+	start_io(s, 3);
+	check_serving(s, "buffer 0 registered", true);
+	serve(s, 2000);
+	if (!s->shmem_seen)
+		report("fail",
+		       "%lu I/Os from a registered buffer, none flagged UBLK_IO_F_SHMEM_ZC",
+		       s->served);
+	else
+		report("note", "%lu of %lu I/Os flagged UBLK_IO_F_SHMEM_ZC",
+		       s->shmem_seen, s->served);
+
+	/* unregister the buffer in use, then toggle it while I/O runs */
+	t.unreg_first = 0;
+	t.reg_last = true;
+	t.s = s;
+	t.addr = a;
+	t.strict = true;
+	t.end_ms = now_ms() + 3000;
+	if (pthread_create(&th, NULL, toggle_reg, &t)) {
+		report("fail", "pthread_create");
+		return;
+	}
+	/* the thread's commands may wait for these requests (upstream) */
+	while (!__atomic_load_n(&t.done, __ATOMIC_SEQ_CST))
+		serve(s, 500);
+	pthread_join(th, NULL);
+	report("note", "%u REG_BUF/UNREG_BUF rounds under I/O", t.rounds);
+	/* both stay registered: DEL_DEV must unpin them */
+	expect_serving(s, "REG_BUF/UNREG_BUF racing I/O");
+}
+
+/* Serve forever while a thread registers and unregisters a buffer. */
+static void sv_shmem_serve(struct srv *s, const struct scenario *sc)
+{
+	static struct toggler t;
+	unsigned int q;
+	pthread_t th;
+
+	if (batch_live(s, sc->flags, sc->nq, sc->depth, false, 3))
+		return;
+	for (q = 0; q < s->nq; q++)
+		fslot_arm_good(&s->fs[q]);
+	t.s = s;
+	t.unreg_first = -1;
+	t.addr = shm_create(PROT_READ | PROT_WRITE, NULL);
+	if (!t.addr || pthread_create(&th, NULL, toggle_reg, &t))
+		return;
+	for (;;)
+		serve(s, 1000);
+}
+
+/*
+ * Recovery, second server: the first one's registration (index 0) is
+ * kept, so a new buffer gets index 1, while requests wait; it drops the
+ * old one, then PREP, END_USER_RECOVERY and serving.
+ */
+static void sv_recover_shmem(struct srv *s, const struct scenario *sc)
+{
+	unsigned int q;
+	char *a;
+	int res;
+
+	s->depth = sc->depth;
+	s->nq = sc->nq;
+	if (srv_open(s, false))
+		return;
+	a = shm_create(PROT_READ | PROT_WRITE, NULL);
+	if (!a)
+		return;
+	expect("recovery: REG_BUF of a new buffer (index 0 kept)",
+	       reg_buf(s, a, SHM_BYTES, 0), 1);
+	expect("recovery: UNREG_BUF 0 (the dead server's)",
+	       unreg_buf_on(&s->ctrl, s, 0), 0);
+	if (prep_all(s))
+		return;
+	for (q = 0; q < s->nq; q++)
+		fslot_arm_good(&s->fs[q]);
+	res = ctrl_cmd(&s->ctrl, UBLK_U_CMD_END_USER_RECOVERY, s->dev_id, NULL,
+		       0, (uint64_t)getpid(), s->path, CTRL_MS);
+	if (!expect("END_USER_RECOVERY", res, 0))
+		return;
+	expect_serving(s, "recovery with REG_BUF");
+}
+
 struct rand_cfg {
 	uint64_t flags;
 	unsigned int nq, depth;
@@ -3374,6 +3781,22 @@ static const struct scenario scenarios[] = {
 	  "UBLK_F_INTEGRITY: metadata pread/pwrite past the end of a write's metadata, longer than it, the wrong way, on a read without metadata, on a tag not owned: refused or bounded; the device serves",
 	  UBLK_F_USER_COPY | UBLK_F_INTEGRITY, 1, 8, sv_integrity_copy, NULL, 0,
 	  false, true },
+	{ "shmem-reg-args",
+	  "REG_BUF/UNREG_BUF: bad payloads, overlaps, read-only memory registered writable, unknown/double unregistration, another user, RLIMIT_MEMLOCK; I/O from a registered buffer comes flagged, then a thread unregisters and re-registers it under I/O; DEL_DEV unpins what is left",
+	  F_BATCH | UBLK_F_SHMEM_ZC, 1, 16, sv_shmem, NULL, 0, false, false },
+	{ "shmem-reg-args-perio", "shmem-reg-args in per-I/O copy mode",
+	  UBLK_F_SHMEM_ZC, 1, 8, sv_shmem, NULL, 0, false, false },
+	{ "shmem-not-granted",
+	  "REG_BUF/UNREG_BUF on a device without SHMEM_ZC: -EOPNOTSUPP, the device serves",
+	  F_BATCH, 1, 8, sv_shmem, NULL, 1, false, false },
+	{ "shmem-reg-vs-del",
+	  "SIGKILL the server around DEL_DEV while a thread of it registers and unregisters a buffer and I/O comes from another registered one (3 rounds)",
+	  F_BATCH | UBLK_F_SHMEM_ZC, 1, 16, sv_shmem_serve, drive_kill_vs, 1,
+	  false, false },
+	{ "shmem-recovery-reg",
+	  "USER_RECOVERY: the first server registered the I/O buffer; the new server's REG_BUF, while requests wait, gets index 1 (registrations survive the server) and does not hang; UNREG_BUF 0, END_USER_RECOVERY, serving",
+	  F_BATCH | UBLK_F_SHMEM_ZC | UBLK_F_USER_RECOVERY, 1, 8,
+	  sv_recover_shmem, drive_recovery, 0, false, true },
 	/*
 	 * Last: on upstream 7.3.4 these WARN and then oops (the VM boots
 	 * with oops=panic), which would end the run for every later one.
@@ -3510,12 +3933,14 @@ static void run_one(const struct scenario *sc, uint64_t iter)
 /* ---------------------------------------------------- I/O worker */
 
 /*
- * --io-worker ID SEED: O_DIRECT 4 KiB reads and writes at random offsets of
- * /dev/ublkbID until killed. Errors are expected (the server misbehaves):
- * they slow the loop down, nothing else.
+ * --io-worker ID SEED [MEM]: O_DIRECT 4 KiB reads and writes at random
+ * offsets of /dev/ublkbID until killed, from a random page of the first
+ * SHM_BYTES of file MEM (shared mapping) if given. Errors are expected
+ * (the server misbehaves): they slow the loop down, nothing else.
  */
-static int io_worker(const char *id, const char *seed)
+static int io_worker(const char *id, const char *seed, const char *mem)
 {
+	char *base = NULL;
 	char path[64];
 	unsigned int errors = 0;
 	struct rng r;
@@ -3533,13 +3958,29 @@ static int io_worker(const char *id, const char *seed)
 		sleep_ms(20);
 		waited += 20;
 	}
+	if (mem) {
+		int mfd = open(mem, O_RDWR | O_CLOEXEC);
+
+		if (mfd < 0)
+			return 1;
+		base = mmap(NULL, SHM_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+			    mfd, 0);
+		close(mfd);
+		if (base == MAP_FAILED)
+			return 1;
+	}
 	if (posix_memalign(&buf, PAGE, PAGE))
 		return 1;
 	memset(buf, 0x5a, PAGE);
 	for (;;) {
 		off_t off = (off_t)rng_below(&r, DEV_BYTES / PAGE) * PAGE;
-		ssize_t n = rng_below(&r, 2) ? pread(fd, buf, PAGE, off) :
-					       pwrite(fd, buf, PAGE, off);
+		ssize_t n;
+
+		if (base)
+			buf = base +
+			      (size_t)rng_below(&r, SHM_BYTES / PAGE) * PAGE;
+		n = rng_below(&r, 2) ? pread(fd, buf, PAGE, off) :
+				       pwrite(fd, buf, PAGE, off);
 
 		if (n >= 0) {
 			errors = 0;
@@ -3738,7 +4179,9 @@ int main(int argc, char **argv)
 		case O_IO_WORKER:
 			if (optind >= argc)
 				return 2;
-			return io_worker(optarg, argv[optind]);
+			return io_worker(optarg, argv[optind],
+					 optind + 1 < argc ? argv[optind + 1] :
+							     NULL);
 		case 'h':
 			usage(stdout);
 			return 0;
