@@ -365,12 +365,12 @@ static int ubk_commit_and_fetch(struct io_uring_cmd *cmd,
 	} else if (addr) {
 		goto unlock;
 	}
-	spin_unlock(&q->lock);
-
-	/* before the command becomes visible to a cancel */
+	/*
+	 * Before the command becomes visible to a cancel. With the ring
+	 * locked (the only way we get here), marking it takes no sleeping
+	 * lock, so it can share the critical section that validated it.
+	 */
 	ubk_prep_cancel(cmd, q, tag, issue_flags);
-
-	spin_lock(&q->lock);
 	io->result = result;
 	io->buf_addr = addr;
 	ubk_take_auto_reg(io, cmd, &unreg_index);
