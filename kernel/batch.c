@@ -76,21 +76,40 @@ static void ubk_batch_schedule(struct ubk_fetch_cmd *fetch_cmd)
 		io_uring_cmd_complete_in_task(fetch_cmd->cmd, ubk_batch_tw);
 }
 
-void ubk_batch_queue_tags(struct ubk_queue *q, struct request **rqs,
+/*
+ * Bind @rqs (at most UBK_BATCH_MAX_TAGS, all of @q) to their slots and
+ * push the tags of the bound ones, in one critical section; with @kick,
+ * make a FETCH active. The requests that could not be bound are failed or
+ * requeued; the others may be the server's as soon as the lock is dropped.
+ */
+void ubk_batch_bind_queue(struct ubk_queue *q, struct request **rqs,
 			  unsigned int nr, bool kick)
 {
+	u8 why[UBK_BATCH_MAX_TAGS];
 	struct ubk_fetch_cmd *fetch_cmd = NULL;
-	unsigned int i;
+	unsigned int i, unbound = 0;
 
+	if (WARN_ON_ONCE(nr > ARRAY_SIZE(why)))
+		nr = ARRAY_SIZE(why);
 	spin_lock(&q->lock);
 	for (i = 0; i < nr; i++) {
-		u16 tag = rqs[i]->tag;
+		struct io_uring_cmd *cmd;
 
-		kfifo_put(&q->tag_fifo, tag);
+		why[i] = ubk_bind_rq_locked(q, rqs[i], &cmd);
+		if (why[i] == UBK_BIND_OK)
+			kfifo_put(&q->tag_fifo, (u16)rqs[i]->tag);
+		else
+			unbound++;
 	}
 	if (kick)
 		fetch_cmd = ubk_batch_pick(q);
 	spin_unlock(&q->lock);
+	for (i = 0; unbound && i < nr; i++) {
+		if (why[i] != UBK_BIND_OK) {
+			ubk_unbound_rq(q, rqs[i], why[i]);
+			unbound--;
+		}
+	}
 	ubk_batch_schedule(fetch_cmd);
 }
 
@@ -641,6 +660,7 @@ static int ubk_batch_commit(struct ubk_device *ub, struct io_uring_cmd *cmd,
 	int index[UBK_COMMIT_CHUNK];
 	struct ubk_batch_elem elem;
 	unsigned int done = 0, n, i;
+	DEFINE_IO_COMP_BATCH(iob);
 	int ret = 0;
 
 	while (!ret && done < uc->nr_elem) {
@@ -671,16 +691,17 @@ static int ubk_batch_commit(struct ubk_device *ub, struct io_uring_cmd *cmd,
 
 			if (index[i] >= 0)
 				io_buffer_unregister(cmd, index[i], issue_flags);
-			if (ubk_need_ref(q->flags))
-				ubk_io_put_ref(io, rqs[i]);
-			else
-				ubk_complete_copied(io, rqs[i]);
+			if (!ubk_need_ref(q->flags))
+				ubk_complete_copied(io, rqs[i], &iob);
+			else if (refcount_dec_and_test(&io->ref))
+				ubk_complete_request_batch(io, rqs[i], &iob);
 		}
 		done += n;
 		if (ret)
 			pr_debug("ublkc%d: queue %u tag %u: commit failed %d\n",
 					    ub->id, q->q_id, elem.tag, ret);
 	}
+	ubk_end_batch(&iob);
 	/* partial success reports the element bytes handled */
 	return done ? done * uc->elem_bytes : ret;
 }

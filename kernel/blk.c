@@ -58,6 +58,35 @@ void ubk_complete_request(struct ubk_io *io, struct request *rq)
 	local_bh_enable();
 }
 
+/*
+ * ubk_complete_request(), except that a request done in whole joins @iob
+ * (if not NULL), to be ended with the rest of the batch by ubk_end_batch().
+ */
+void ubk_complete_request_batch(struct ubk_io *io, struct request *rq,
+				struct io_comp_batch *iob)
+{
+	int res = io->result;
+	bool whole = blk_rq_has_data(rq) ?
+		     res >= 0 && (unsigned int)res == blk_rq_bytes(rq) :
+		     res >= 0;
+
+	if (iob && whole &&
+	    blk_mq_add_to_batch(rq, iob, false, blk_mq_end_request_batch))
+		return;
+	ubk_complete_request(io, rq);
+}
+
+/* End what ubk_complete_request_batch() collected in @iob. */
+void ubk_end_batch(struct io_comp_batch *iob)
+{
+	if (!iob->complete)
+		return;
+	/* bio end_io with softirqs off, as in ubk_end_request() */
+	local_bh_disable();
+	iob->complete(iob);
+	local_bh_enable();
+}
+
 /* Nobody can serve @rq now. */
 void ubk_abort_rq(struct ubk_queue *q, struct request *rq)
 {
@@ -126,31 +155,43 @@ void ubk_setup_desc(struct ubk_queue *q, struct request *rq)
 	}
 }
 
-enum ubk_bind {
-	UBK_BIND_OK,
-	UBK_BIND_ABORT,		/* no server to take it: abort */
-	UBK_BIND_FAIL,		/* fail right away */
-};
-
-/* Bind @rq to its slot: ARMED -> QUEUED. */
-static enum ubk_bind ubk_bind_rq(struct ubk_queue *q, struct request *rq,
+/* Under q->lock: bind @rq to its slot, ARMED -> QUEUED. */
+enum ubk_bind ubk_bind_rq_locked(struct ubk_queue *q, struct request *rq,
 				 struct io_uring_cmd **cmd)
 {
 	struct ubk_io *io = &q->ios[rq->tag];
-	enum ubk_bind ret = UBK_BIND_OK;
+
+	lockdep_assert_held(&q->lock);
+	if (q->fail_io || q->force_abort)
+		return UBK_BIND_FAIL;
+	if (q->canceling || io->state != UBK_IO_ARMED)
+		return UBK_BIND_ABORT;
+	io->state = UBK_IO_QUEUED;
+	io->req = rq;
+	*cmd = io->cmd;
+	return UBK_BIND_OK;
+}
+
+static enum ubk_bind ubk_bind_rq(struct ubk_queue *q, struct request *rq,
+				 struct io_uring_cmd **cmd)
+{
+	enum ubk_bind ret;
 
 	spin_lock(&q->lock);
-	if (q->fail_io || q->force_abort)
-		ret = UBK_BIND_FAIL;
-	else if (q->canceling || io->state != UBK_IO_ARMED)
-		ret = UBK_BIND_ABORT;
-	else {
-		io->state = UBK_IO_QUEUED;
-		io->req = rq;
-		*cmd = io->cmd;
-	}
+	ret = ubk_bind_rq_locked(q, rq, cmd);
 	spin_unlock(&q->lock);
 	return ret;
+}
+
+/* @rq could not be bound, for reason @why: fail or requeue it. */
+void ubk_unbound_rq(struct ubk_queue *q, struct request *rq,
+		    enum ubk_bind why)
+{
+	if (why == UBK_BIND_FAIL)
+		ubk_end_request(rq, READ_ONCE(q->fail_io) ? BLK_STS_TARGET :
+				BLK_STS_IOERR);
+	else
+		ubk_abort_rq(q, rq);
 }
 
 static blk_status_t ubk_prep_rq(struct ubk_queue *q, struct request *rq)
@@ -172,17 +213,11 @@ static blk_status_t ubk_prep_rq(struct ubk_queue *q, struct request *rq)
 static bool ubk_take_rq(struct ubk_queue *q, struct request *rq,
 			struct io_uring_cmd **cmd)
 {
-	switch (ubk_bind_rq(q, rq, cmd)) {
-	case UBK_BIND_OK:
+	enum ubk_bind why = ubk_bind_rq(q, rq, cmd);
+
+	if (why == UBK_BIND_OK)
 		return true;
-	case UBK_BIND_FAIL:
-		ubk_end_request(rq, READ_ONCE(q->fail_io) ? BLK_STS_TARGET :
-				BLK_STS_IOERR);
-		return false;
-	case UBK_BIND_ABORT:
-		ubk_abort_rq(q, rq);
-		return false;
-	}
+	ubk_unbound_rq(q, rq, why);
 	return false;
 }
 
@@ -210,23 +245,59 @@ static blk_status_t ubk_queue_rq(struct blk_mq_hw_ctx *hctx,
 	return BLK_STS_OK;
 }
 
-/* Per-I/O mode: each request still needs its own task work. */
+/* One task work for a list of bound requests; @cmd is the first one's. */
+static void ubk_kick_list(struct io_uring_cmd *cmd, struct rq_list *list)
+{
+	struct request *rq = rq_list_peek(list);
+	struct ubk_cmd_pdu *pdu = ubk_pdu(cmd);
+
+	pdu->q = rq->mq_hctx->driver_data;
+	pdu->tag = rq->tag;
+	pdu->rq_list = rq;
+	rq_list_init(list);
+	io_uring_cmd_complete_in_task(cmd, ubk_dispatch_list_tw);
+}
+
+/*
+ * Per-I/O mode: the bound requests whose commands share a ring and a
+ * task (one per queue, or one per I/O daemon) go to that task in one task
+ * work, a run of them at a time.
+ */
 static void ubk_queue_rqs(struct rq_list *rqlist)
 {
+	struct io_uring_cmd *head = NULL;
+	struct task_struct *task = NULL;
 	struct rq_list failed = { };
+	struct rq_list submit = { };
 	struct request *rq;
 
 	while ((rq = rq_list_pop(rqlist))) {
 		struct ubk_queue *q = rq->mq_hctx->driver_data;
 		struct io_uring_cmd *cmd;
+		struct ubk_io *io;
 
 		if (ubk_prep_rq(q, rq) != BLK_STS_OK) {
 			rq_list_add_tail(&failed, rq);
 			continue;
 		}
-		if (ubk_take_rq(q, rq, &cmd))
-			ubk_kick_dispatch(cmd, rq);
+		if (!ubk_take_rq(q, rq, &cmd))
+			continue;
+		/* a bound slot's task stays until the server round ends */
+		io = &q->ios[rq->tag];
+		if (head && (io->task != task ||
+			     io_uring_cmd_ctx_handle(cmd) !=
+			     io_uring_cmd_ctx_handle(head))) {
+			ubk_kick_list(head, &submit);
+			head = NULL;
+		}
+		if (!head) {
+			head = cmd;
+			task = io->task;
+		}
+		rq_list_add_tail(&submit, rq);
 	}
+	if (head)
+		ubk_kick_list(head, &submit);
 	*rqlist = failed;
 }
 
@@ -235,7 +306,6 @@ static blk_status_t ubk_batch_queue_rq(struct blk_mq_hw_ctx *hctx,
 {
 	struct ubk_queue *q = hctx->driver_data;
 	struct request *rq = bd->rq;
-	struct io_uring_cmd *cmd;
 	blk_status_t st;
 
 	st = ubk_prep_rq(q, rq);
@@ -243,12 +313,9 @@ static blk_status_t ubk_batch_queue_rq(struct blk_mq_hw_ctx *hctx,
 		return st;
 	/*
 	 * The kick goes with the last request of a run even when that one
-	 * was failed or requeued here: tags pushed before it wait for it.
+	 * is failed or requeued: tags pushed before it wait for it.
 	 */
-	if (ubk_take_rq(q, rq, &cmd))
-		ubk_batch_queue_tags(q, &rq, 1, bd->last);
-	else if (bd->last)
-		ubk_batch_kick(q);
+	ubk_batch_bind_queue(q, &rq, 1, bd->last);
 	return BLK_STS_OK;
 }
 
@@ -257,10 +324,10 @@ static void ubk_batch_commit_rqs(struct blk_mq_hw_ctx *hctx)
 	ubk_batch_kick(hctx->driver_data);
 }
 
-/* Batch mode: one fifo push and one wake-up per queue run. */
+/* Batch mode: one critical section and one wake-up per run of a queue. */
 static void ubk_batch_queue_rqs(struct rq_list *rqlist)
 {
-	struct request *tags[UBK_BATCH_MAX_TAGS];
+	struct request *rqs[UBK_BATCH_MAX_TAGS];
 	struct rq_list failed = { };
 	struct ubk_queue *cur = NULL;
 	unsigned int nr = 0;
@@ -268,22 +335,20 @@ static void ubk_batch_queue_rqs(struct rq_list *rqlist)
 
 	while ((rq = rq_list_pop(rqlist))) {
 		struct ubk_queue *q = rq->mq_hctx->driver_data;
-		struct io_uring_cmd *cmd;
 
 		if (ubk_prep_rq(q, rq) != BLK_STS_OK) {
 			rq_list_add_tail(&failed, rq);
 			continue;
 		}
-		if (cur && (q != cur || nr == ARRAY_SIZE(tags))) {
-			ubk_batch_queue_tags(cur, tags, nr, true);
+		if (nr && (q != cur || nr == ARRAY_SIZE(rqs))) {
+			ubk_batch_bind_queue(cur, rqs, nr, true);
 			nr = 0;
 		}
 		cur = q;
-		if (ubk_take_rq(q, rq, &cmd))
-			tags[nr++] = rq;
+		rqs[nr++] = rq;
 	}
 	if (nr)
-		ubk_batch_queue_tags(cur, tags, nr, true);
+		ubk_batch_bind_queue(cur, rqs, nr, true);
 	*rqlist = failed;
 }
 

@@ -94,14 +94,15 @@ bool ubk_auto_register(struct ubk_queue *q, struct request *rq,
 	struct ublk_auto_buf_reg reg;
 	int ret;
 
-	/* while QUEUED no commit can change the registration data */
-	spin_lock(&q->lock);
-	if (WARN_ON_ONCE(io->state != UBK_IO_QUEUED)) {
-		spin_unlock(&q->lock);
+	/*
+	 * No lock: a QUEUED slot is its dispatcher's alone. Its registration
+	 * data was set before it was bound and nothing else changes it or
+	 * its flags until the dispatcher moves it on under q->lock, which
+	 * also publishes what is set here.
+	 */
+	if (WARN_ON_ONCE(READ_ONCE(io->state) != UBK_IO_QUEUED))
 		return false;
-	}
 	reg = io->auto_reg;
-	spin_unlock(&q->lock);
 
 	refcount_inc(&io->ref);		/* the buffer's */
 	ret = io_buffer_register_request(cmd, rq, ubk_buf_release, reg.index,
@@ -114,10 +115,8 @@ bool ubk_auto_register(struct ubk_queue *q, struct request *rq,
 		return true;
 	}
 
-	spin_lock(&q->lock);
 	io->flags |= UBK_IOF_AUTO_REG;
 	io->auto_reg_ctx = io_uring_cmd_ctx_handle(cmd);
-	spin_unlock(&q->lock);
 	return true;
 }
 

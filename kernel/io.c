@@ -115,11 +115,15 @@ static void ubk_io_unmap(struct ubk_io *io, struct request *rq)
 		io->result = copied;
 }
 
-/* Copy mode commit: fetch read data from the server, then complete. */
-void ubk_complete_copied(struct ubk_io *io, struct request *rq)
+/*
+ * Copy mode commit: fetch read data from the server, then complete (in
+ * @iob if there is one).
+ */
+void ubk_complete_copied(struct ubk_io *io, struct request *rq,
+			 struct io_comp_batch *iob)
 {
 	ubk_io_unmap(io, rq);
-	ubk_complete_request(io, rq);
+	ubk_complete_request_batch(io, rq, iob);
 }
 
 /* The server is exiting: give the command back, park or fail @rq. */
@@ -147,17 +151,17 @@ static void ubk_set_state(struct ubk_queue *q, struct ubk_io *io,
 	spin_unlock(&q->lock);
 }
 
-/* Task work on the armed command: hand the bound request to the server. */
-void ubk_dispatch_tw(struct io_tw_req tw_req, io_tw_token_t tw)
+/*
+ * In task work of the ring @cmd (the slot's armed command) belongs to:
+ * hand the bound request to the server.
+ */
+static void ubk_dispatch(struct ubk_queue *q, struct ubk_io *io,
+			 struct io_uring_cmd *cmd, bool cancel,
+			 unsigned int issue_flags)
 {
-	unsigned int issue_flags = IO_URING_CMD_TASK_WORK_ISSUE_FLAGS;
-	struct io_uring_cmd *cmd = io_uring_cmd_from_tw(tw_req);
-	struct ubk_cmd_pdu *pdu = ubk_pdu(cmd);
-	struct ubk_queue *q = pdu->q;
-	struct ubk_io *io = &q->ios[pdu->tag];
 	struct request *rq = io->req;
 
-	if (tw.cancel || current != io->task || (current->flags & PF_EXITING)) {
+	if (cancel || current != io->task || (current->flags & PF_EXITING)) {
 		ubk_dispatch_abort(q, io, cmd, rq, issue_flags);
 		return;
 	}
@@ -200,6 +204,41 @@ void ubk_dispatch_tw(struct io_tw_req tw_req, io_tw_token_t tw)
 	io->cmd = NULL;
 	spin_unlock(&q->lock);
 	io_uring_cmd_done(cmd, UBLK_IO_RES_OK, issue_flags);
+}
+
+/* Task work on the armed command: hand the bound request to the server. */
+void ubk_dispatch_tw(struct io_tw_req tw_req, io_tw_token_t tw)
+{
+	struct io_uring_cmd *cmd = io_uring_cmd_from_tw(tw_req);
+	struct ubk_cmd_pdu *pdu = ubk_pdu(cmd);
+	struct ubk_queue *q = pdu->q;
+
+	ubk_dispatch(q, &q->ios[pdu->tag], cmd, tw.cancel,
+		     IO_URING_CMD_TASK_WORK_ISSUE_FLAGS);
+}
+
+/*
+ * Task work on the first of a list of bound requests (pdu->rq_list,
+ * chained by rq_next) whose armed commands all belong to this ring and
+ * task: one task work for the whole list. A QUEUED slot's command and
+ * request stay put until its dispatch, so each is read from its slot.
+ */
+void ubk_dispatch_list_tw(struct io_tw_req tw_req, io_tw_token_t tw)
+{
+	struct io_uring_cmd *cmd = io_uring_cmd_from_tw(tw_req);
+	struct request *rq = ubk_pdu(cmd)->rq_list, *next;
+
+	do {
+		struct ubk_queue *q = rq->mq_hctx->driver_data;
+		struct ubk_io *io = &q->ios[rq->tag];
+
+		/* rq_next shares room with the requeue list's link */
+		next = rq->rq_next;
+		rq->rq_next = NULL;
+		ubk_dispatch(q, io, io->cmd, tw.cancel,
+			     IO_URING_CMD_TASK_WORK_ISSUE_FLAGS);
+		rq = next;
+	} while (rq);
 }
 
 /* Under ub->mutex: one more slot fetched or prepared. */
@@ -326,12 +365,12 @@ static int ubk_commit_and_fetch(struct io_uring_cmd *cmd,
 	} else if (addr) {
 		goto unlock;
 	}
-	spin_unlock(&q->lock);
-
-	/* before the command becomes visible to a cancel */
+	/*
+	 * Before the command becomes visible to a cancel. With the ring
+	 * locked (the only way we get here), marking it takes no sleeping
+	 * lock, so it can share the critical section that validated it.
+	 */
 	ubk_prep_cancel(cmd, q, tag, issue_flags);
-
-	spin_lock(&q->lock);
 	io->result = result;
 	io->buf_addr = addr;
 	ubk_take_auto_reg(io, cmd, &unreg_index);
@@ -347,7 +386,7 @@ static int ubk_commit_and_fetch(struct io_uring_cmd *cmd,
 	if (ubk_need_ref(q->flags))
 		ubk_io_put_ref(io, rq);
 	else
-		ubk_complete_copied(io, rq);
+		ubk_complete_copied(io, rq, NULL);
 	return -EIOCBQUEUED;
 unlock:
 	spin_unlock(&q->lock);

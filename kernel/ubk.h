@@ -165,7 +165,10 @@ struct ubk_device {
 struct ubk_cmd_pdu {
 	struct ubk_queue *q;
 	u16 tag;
-	struct ubk_fetch_cmd *fetch_cmd;	/* batch FETCH only */
+	union {
+		struct ubk_fetch_cmd *fetch_cmd;	/* batch FETCH only */
+		struct request *rq_list;	/* ubk_dispatch_list_tw */
+	};
 };
 
 static inline struct ubk_cmd_pdu *ubk_pdu(struct io_uring_cmd *cmd)
@@ -226,6 +229,12 @@ void ubk_put_device(struct ubk_device *ub);
 extern const struct class ubk_char_class;
 
 /* blk.c */
+enum ubk_bind {
+	UBK_BIND_OK,
+	UBK_BIND_ABORT,		/* no server to take it: abort */
+	UBK_BIND_FAIL,		/* fail right away */
+};
+
 int ubk_alloc_tag_set(struct ubk_device *ub);
 int ubk_start_disk(struct ubk_device *ub);
 void ubk_stop_dev(struct ubk_device *ub);
@@ -233,8 +242,15 @@ void ubk_stop_dev_locked(struct ubk_device *ub);
 struct gendisk *ubk_get_disk(struct ubk_device *ub);
 void ubk_end_request(struct request *rq, blk_status_t status);
 void ubk_complete_request(struct ubk_io *io, struct request *rq);
+void ubk_complete_request_batch(struct ubk_io *io, struct request *rq,
+				struct io_comp_batch *iob);
+void ubk_end_batch(struct io_comp_batch *iob);
 void ubk_abort_rq(struct ubk_queue *q, struct request *rq);
 void ubk_setup_desc(struct ubk_queue *q, struct request *rq);
+enum ubk_bind ubk_bind_rq_locked(struct ubk_queue *q, struct request *rq,
+				 struct io_uring_cmd **cmd);
+void ubk_unbound_rq(struct ubk_queue *q, struct request *rq,
+		    enum ubk_bind why);
 void ubk_set_canceling(struct ubk_device *ub, bool canceling);
 void ubk_cancel_dev_cmds(struct ubk_device *ub);
 void ubk_release_work_fn(struct work_struct *work);
@@ -244,8 +260,10 @@ void ubk_part_scan_work_fn(struct work_struct *work);
 extern const struct file_operations ubk_ch_fops;
 extern const struct file_operations ubk_ch_batch_fops;
 void ubk_dispatch_tw(struct io_tw_req tw_req, io_tw_token_t tw);
+void ubk_dispatch_list_tw(struct io_tw_req tw_req, io_tw_token_t tw);
 bool ubk_io_map(struct ubk_queue *q, struct request *rq, struct ubk_io *io);
-void ubk_complete_copied(struct ubk_io *io, struct request *rq);
+void ubk_complete_copied(struct ubk_io *io, struct request *rq,
+			 struct io_comp_batch *iob);
 size_t ubk_copy_rq_user(const struct request *rq, size_t offset,
 			struct iov_iter *iter, int dir);
 void ubk_mark_io_ready(struct ubk_device *ub, struct ubk_queue *q);
@@ -284,7 +302,7 @@ void ubk_io_put_ref(struct ubk_io *io, struct request *rq);
 /* batch.c */
 int ubk_batch_init_queue(struct ubk_queue *q);
 void ubk_batch_free_queue(struct ubk_queue *q);
-void ubk_batch_queue_tags(struct ubk_queue *q, struct request **rqs,
+void ubk_batch_bind_queue(struct ubk_queue *q, struct request **rqs,
 			  unsigned int nr, bool kick);
 void ubk_batch_kick(struct ubk_queue *q);
 void ubk_batch_cancel_queue(struct ubk_queue *q);
