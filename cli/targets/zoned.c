@@ -787,6 +787,14 @@ static int zoned_init(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 		return ublk_usage_err(
 			"--max-open-zones %u: more than --max-active-zones %u",
 			p->max_open, p->max_active);
+	/* With --size, a new file: made empty here, grown by activate. */
+	if (cfg->size && !cfg->read_only) {
+		int fd = open(p->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			      0644);
+
+		if (fd >= 0)
+			close(fd);
+	}
 	/* Buffered: the zone state is mapped from the same page cache. */
 	ret = ublk_backing_open(p->file, cfg->read_only, true, &b);
 	if (ret)
