@@ -113,7 +113,7 @@ write_at() {
 	[ "$(cat "/sys/block/ublkb$DEV_ID/queue/max_active_zones")" = 6 ]
 	run timeout 240 fio --name=zbd --filename="$DEV" --direct=1 \
 		--zonemode=zbd --ioengine=io_uring --iodepth=8 --rw=randwrite \
-		--bs=16k --offset=8M --size=56M --io_size=24M --max_open_zones=4 \
+		--bs=16k --offset=8M --size=56M --io_size=8M --max_open_zones=4 \
 		--verify=crc32c --verify_fatal=1 --do_verify=1 \
 		--output-format=terse
 	[ "$status" -eq 0 ]
