@@ -124,6 +124,16 @@ static void build_params(const struct ublk_dev_cfg *c, struct ublk_params *p)
 		p->integrity.csum_type = c->integrity.csum;
 		p->integrity.tag_size = c->integrity.tag_size;
 	}
+	if (t->zone_size) {
+		p->types |= UBLK_PARAM_TYPE_ZONED;
+		p->basic.chunk_sectors = (uint32_t)(t->zone_size >> 9);
+		p->zoned.max_open_zones = t->max_open_zones;
+		p->zoned.max_active_zones = t->max_active_zones;
+		p->zoned.max_zone_append_sectors = p->basic.max_sectors;
+		if (t->max_append &&
+		    t->max_append >> 9 < p->zoned.max_zone_append_sectors)
+			p->zoned.max_zone_append_sectors = t->max_append >> 9;
+	}
 }
 
 /*

@@ -42,7 +42,7 @@ enum {
 
 static const struct ublk_opt add_opts[] = {
 	{ "type", 't', required_argument, "TARGET",
-	  "target: null, loop, stripe, fault or nbd (required)" },
+	  "target: null, loop, stripe, fault, nbd or zoned (required)" },
 	{ "id", 'n', required_argument, "ID",
 	  "device id (default: the first free one)" },
 	{ "queues", 'q', required_argument, "N",
@@ -555,11 +555,11 @@ static int set_type(struct ublk_dev_cfg *c, const char *type)
 {
 	if (!type)
 		return ublk_usage_err(
-			"no target given (-t null|loop|stripe|fault|nbd)");
+			"no target given (-t null|loop|stripe|fault|nbd|zoned)");
 	c->tgt.ops = ublk_target_find(type);
 	if (!c->tgt.ops)
 		return ublk_usage_err(
-			"-t: '%s': unknown target (null, loop, stripe, fault, nbd)",
+			"-t: '%s': unknown target (null, loop, stripe, fault, nbd, zoned)",
 			type);
 	return EXIT_OK;
 }
@@ -692,6 +692,11 @@ void ublk_cfg_pick_mode(struct ublk_dev_cfg *c, uint64_t features)
 
 	if (c->mode_given || c->unprivileged)
 		return;
+	/* The target's only data path: a kernel without it is told so. */
+	if (c->tgt.ops->fast_flags & UBLK_F_USER_COPY) {
+		c->user_copy = true;
+		return;
+	}
 	if ((fast & UBLK_F_AUTO_BUF_REG) &&
 	    c->queues * c->depth <= UBLK_MAX_FIXED_BUFS)
 		c->auto_zc = true;
@@ -722,6 +727,7 @@ size_t ublk_cfg_flags(const struct ublk_dev_cfg *c, struct ublk_cfg_flag *rows,
 		      size_t max)
 {
 	uint64_t base = recovery_modes[UBLK_RECOVERY_REQUEUE].dev_flags;
+	const struct target_ops *const *t;
 	char opt[UBLK_CFG_FLAG_OPT_LEN];
 	size_t i, n = 0;
 	bool given;
@@ -755,6 +761,11 @@ size_t ublk_cfg_flags(const struct ublk_dev_cfg *c, struct ublk_cfg_flag *rows,
 		      c && c->io_desc_size);
 	add_flag_rows(rows, max, &n, "--integrity", UBLK_F_INTEGRITY,
 		      c && c->integrity.md_size);
+	for (t = ublk_target_list; *t; t++) {
+		snprintf(opt, sizeof(opt), "-t %s", (*t)->name);
+		add_flag_rows(rows, max, &n, opt, (*t)->dev_flags,
+			      c && c->tgt.ops == *t);
+	}
 	return n;
 }
 

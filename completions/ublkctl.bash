@@ -19,6 +19,8 @@ _ublkctl_opts_add_loop='--file --buffered --offset --integrity-file'
 _ublkctl_opts_add_stripe='--file --chunk-size --buffered'
 _ublkctl_opts_add_fault='--delay-us --fail-every --exit-after'
 _ublkctl_opts_add_nbd='--uri --reconnect-timeout --libnbd-io'
+_ublkctl_opts_add_zoned='--file --zone-size --conv-zones --max-open-zones
+	--max-active-zones'
 _ublkctl_opts_del='--id --all --force --async --timeout --keep-recoverable
 	--help'
 _ublkctl_opts_list='--id --output --json --raw --noheadings --bytes
@@ -171,7 +173,8 @@ _ublkctl()
 			# every target's, each once (targets share --file)
 			opts+=" $(printf '%s\n' $_ublkctl_opts_add_loop \
 				$_ublkctl_opts_add_stripe $_ublkctl_opts_add_fault \
-				$_ublkctl_opts_add_nbd | awk '!seen[$0]++')"
+				$_ublkctl_opts_add_nbd $_ublkctl_opts_add_zoned |
+				awk '!seen[$0]++')"
 		fi
 	fi
 	COMPREPLY=($(compgen -W "$opts" -- "$cur"))

@@ -40,6 +40,15 @@ void ubk_complete_request(struct ubk_io *io, struct request *rq)
 {
 	int res = io->result;
 
+	/* a zone report ends whole; a zone append is never cut in two */
+	if (req_op(rq) == REQ_OP_DRV_IN || req_op(rq) == REQ_OP_ZONE_APPEND) {
+		if (req_op(rq) == REQ_OP_ZONE_APPEND && res >= 0 &&
+		    res != blk_rq_bytes(rq))
+			res = -EIO;
+		ubk_end_request(rq, res < 0 ? errno_to_blk_status(res) :
+				BLK_STS_OK);
+		return;
+	}
 	if (res >= 0 && !blk_rq_has_data(rq)) {
 		ubk_end_request(rq, BLK_STS_OK);
 		return;
@@ -87,10 +96,14 @@ void ubk_end_batch(struct io_comp_batch *iob)
 	local_bh_enable();
 }
 
-/* Nobody can serve @rq now. */
+/*
+ * Nobody can serve @rq now. A zone report is never parked: START_DEV
+ * may be waiting for it with ub->mutex held, which recovery needs.
+ */
 void ubk_abort_rq(struct ubk_queue *q, struct request *rq)
 {
-	if (ubk_recovery_requeues(q->flags) && !READ_ONCE(q->force_abort))
+	if (ubk_recovery_requeues(q->flags) && !READ_ONCE(q->force_abort) &&
+	    req_op(rq) != REQ_OP_DRV_IN)
 		blk_mq_requeue_request(rq, false);
 	else
 		ubk_end_request(rq, BLK_STS_IOERR);
@@ -133,7 +146,7 @@ static int ubk_rq_op(const struct request *rq)
 	case REQ_OP_WRITE_ZEROES:
 		return UBLK_IO_OP_WRITE_ZEROES;
 	default:
-		return -1;
+		return ubk_zoned_rq_op(rq);
 	}
 }
 
@@ -153,6 +166,8 @@ void ubk_setup_desc(struct ubk_queue *q, struct request *rq)
 		desc->op_flags |= UBLK_IO_F_SHMEM_ZC;
 		desc->addr = shmem_addr;
 	}
+	if (req_op(rq) == REQ_OP_DRV_IN)
+		ubk_zoned_setup_desc(rq, desc);
 }
 
 /* Under q->lock: bind @rq to its slot, ARMED -> QUEUED. */
@@ -401,6 +416,7 @@ int ubk_alloc_tag_set(struct ubk_device *ub)
 	ub->tag_set.queue_depth = ub->info.queue_depth;
 	ub->tag_set.numa_node = NUMA_NO_NODE;
 	ub->tag_set.driver_data = ub;
+	ub->tag_set.cmd_size = sizeof(struct ubk_rq_pdu);
 	return blk_mq_alloc_tag_set(&ub->tag_set);
 }
 
@@ -438,6 +454,7 @@ static const struct block_device_operations ubk_bdev_fops = {
 	.owner		= THIS_MODULE,
 	.open		= ubk_bdev_open,
 	.free_disk	= ubk_free_disk,
+	.report_zones	= ubk_report_zones,
 };
 
 struct gendisk *ubk_get_disk(struct ubk_device *ub)
@@ -501,6 +518,8 @@ int ubk_start_disk(struct ubk_device *ub)
 	}
 	if (p->basic.attrs & UBLK_ATTR_ROTATIONAL)
 		lim.features |= BLK_FEAT_ROTATIONAL;
+	if (ub->info.flags & UBLK_F_ZONED)
+		ubk_zoned_limits(ub, &lim);
 	if (p->types & UBLK_PARAM_TYPE_DMA_ALIGN)
 		lim.dma_alignment = p->dma.alignment;
 	if (p->types & UBLK_PARAM_TYPE_SEGMENT) {
@@ -529,7 +548,16 @@ int ubk_start_disk(struct ubk_device *ub)
 	ub->info.state = UBLK_S_DEV_LIVE;
 	ubk_get_device(ub);		/* dropped by ubk_free_disk() */
 
-	ret = add_disk(disk);
+	/*
+	 * The zones come from the server (report_zones), so ub->disk is set
+	 * first: if the server dies meanwhile, the release work finds the
+	 * disk and fails what it held.
+	 */
+	ret = 0;
+	if (ub->info.flags & UBLK_F_ZONED)
+		ret = ubk_zoned_revalidate(ub);
+	if (!ret)
+		ret = add_disk(disk);
 	if (ret) {
 		spin_lock(&ub->lock);
 		ub->disk = NULL;

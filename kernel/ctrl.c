@@ -176,12 +176,18 @@ static int ubk_check_add_flags(struct ublksrv_ctrl_dev_info *info)
 			return -EINVAL;
 	}
 
-	/* zoned is not implemented here: refuse */
-	if (info->flags & UBLK_F_ZONED)
-		return -EINVAL;
 	/* metadata moves only through user copy */
 	if ((info->flags & UBLK_F_INTEGRITY) &&
 	    !(info->flags & UBLK_F_USER_COPY))
+		return -EINVAL;
+	/*
+	 * A zoned commit's addr carries the append LBA, so the server has
+	 * no copy buffer: user copy or zero copy. Batch commits with zone
+	 * LBAs are not implemented here.
+	 */
+	if ((info->flags & UBLK_F_ZONED) &&
+	    (!UBK_F_ZONED || (info->flags & UBLK_F_BATCH_IO) ||
+	     !(info->flags & (UBLK_F_USER_COPY | UBLK_F_SUPPORT_ZERO_COPY))))
 		return -EINVAL;
 
 	info->flags &= UBK_FEATURES;
@@ -540,8 +546,16 @@ static int ubk_validate_params(const struct ubk_device *ub)
 		if (!p->discard.discard_granularity)
 			return -EINVAL;
 	}
-	if (p->types & (UBLK_PARAM_TYPE_DEVT | UBLK_PARAM_TYPE_ZONED))
+	if (p->types & UBLK_PARAM_TYPE_DEVT)
 		return -EINVAL;
+	if (ub->info.flags & UBLK_F_ZONED) {
+		int ret = ubk_zoned_validate(ub);
+
+		if (ret)
+			return ret;
+	} else if (p->types & UBLK_PARAM_TYPE_ZONED) {
+		return -EINVAL;
+	}
 	if (p->types & UBLK_PARAM_TYPE_DMA_ALIGN) {
 		if (p->dma.alignment >= PAGE_SIZE ||
 		    !is_power_of_2(p->dma.alignment + 1))
@@ -683,6 +697,9 @@ static int ubk_ctrl_update_size(struct ubk_device *ub,
 {
 	int ret = -ENODEV;
 
+	/* a zoned device's zones are fixed at START_DEV */
+	if (ub->info.flags & UBLK_F_ZONED)
+		return -EINVAL;
 	mutex_lock(&ub->mutex);
 	if (ub->disk) {
 		ub->params.basic.dev_sectors = hdr->data[0];

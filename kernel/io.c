@@ -341,6 +341,7 @@ static int ubk_commit_and_fetch(struct io_uring_cmd *cmd,
 	struct ublk_auto_buf_reg reg = { };
 	int unreg_index = -1;
 	struct request *rq;
+	u64 lba = 0;
 	int ret;
 
 	if (ubk_auto_reg(ub->info.flags)) {
@@ -358,12 +359,23 @@ static int ubk_commit_and_fetch(struct io_uring_cmd *cmd,
 	if (io->flags & UBK_IOF_NEED_GET_DATA)
 		goto unlock;
 	rq = io->req;
+	if (req_op(rq) == REQ_OP_ZONE_APPEND) {
+		/* zoned devices have no copy mode: addr is the LBA written */
+		lba = addr;
+		addr = 0;
+	}
 	if (ubk_copy_mode(q->flags)) {
 		if (!addr && (!(q->flags & UBLK_F_NEED_GET_DATA) ||
 			      req_op(rq) == REQ_OP_READ))
 			goto unlock;
 	} else if (addr) {
 		goto unlock;
+	}
+	if (req_op(rq) == REQ_OP_ZONE_APPEND && result > 0) {
+		if (ubk_zoned_append_lba_ok(q, rq, lba))
+			rq->__sector = lba;
+		else
+			result = -EIO;
 	}
 	/*
 	 * Before the command becomes visible to a cancel. With the ring
@@ -637,9 +649,11 @@ static ssize_t ubk_user_copy(struct kiocb *iocb, struct iov_iter *iter,
 
 	to_rq = dir == ITER_SOURCE;
 	ret = -EACCES;
-	if (to_rq && req_op(rq) != REQ_OP_READ)
+	/* a zone report is read into the request, an append out of it */
+	if (to_rq && req_op(rq) != REQ_OP_READ && req_op(rq) != REQ_OP_DRV_IN)
 		goto out;
-	if (!to_rq && req_op(rq) != REQ_OP_WRITE)
+	if (!to_rq && req_op(rq) != REQ_OP_WRITE &&
+	    req_op(rq) != REQ_OP_ZONE_APPEND)
 		goto out;
 	ret = -EINVAL;
 	/* a request without metadata has none to copy */

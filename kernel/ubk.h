@@ -29,7 +29,8 @@
  * commands, copy mode, user copy, mmap), buf.c (zero copy and automatic
  * buffer registration), batch.c (BATCH_IO commands and tag fifo),
  * integrity.c (UBLK_F_INTEGRITY profile and metadata copy), shmem.c
- * (SHMEM_ZC buffer registration and request matching).
+ * (SHMEM_ZC buffer registration and request matching), zoned.c
+ * (UBLK_F_ZONED: zone reports, zone operations, append LBAs).
  */
 #ifndef UBKCTL_DRV_UBK_H
 #define UBKCTL_DRV_UBK_H
@@ -56,6 +57,9 @@
 /* largest IO_DESC_SIZE stride: 4096 descriptors of it fill 1 MiB */
 #define UBK_MAX_DESC_SIZE	256
 
+/* Zoned devices need the block layer's zoned support. */
+#define UBK_F_ZONED (IS_ENABLED(CONFIG_BLK_DEV_ZONED) ? UBLK_F_ZONED : 0)
+
 /* Feature bits this driver implements; GET_FEATURES reports exactly these. */
 #define UBK_FEATURES (UBLK_F_SUPPORT_ZERO_COPY | UBLK_F_URING_CMD_COMP_IN_TASK | \
 		      UBLK_F_NEED_GET_DATA | UBLK_F_USER_RECOVERY |		\
@@ -66,7 +70,7 @@
 		      UBLK_F_PER_IO_DAEMON | UBLK_F_BUF_REG_OFF_DAEMON |	\
 		      UBLK_F_BATCH_IO | UBLK_F_SAFE_STOP_DEV |			\
 		      UBLK_F_NO_AUTO_PART_SCAN | UBLK_F_IO_DESC_SIZE |	\
-		      UBLK_F_SHMEM_ZC |					\
+		      UBLK_F_SHMEM_ZC | UBK_F_ZONED |				\
 		      (IS_ENABLED(CONFIG_BLK_DEV_INTEGRITY) ? UBLK_F_INTEGRITY : 0))
 
 #define UBK_RECOVERY_FLAGS (UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE | \
@@ -159,6 +163,13 @@ struct ubk_device {
 	struct maple_tree shmem_tree;	/* PFN run -> buffer and offset */
 	struct xarray shmem_bufs;	/* index -> struct ubk_shmem_buf */
 	struct ubk_queue *queues[] __counted_by(info.nr_hw_queues);
+};
+
+/* Per-request private area (tag_set.cmd_size). */
+struct ubk_rq_pdu {
+	/* REQ_OP_DRV_IN made by ubk_report_zones(): 0 for any other */
+	unsigned int report_zones;
+	sector_t report_sector;
 };
 
 /* Per-command private area inside struct io_uring_cmd. */
@@ -298,6 +309,21 @@ void ubk_take_auto_reg(struct ubk_io *io, struct io_uring_cmd *cmd,
 		       int *index);
 bool ubk_io_get_ref(struct ubk_io *io);
 void ubk_io_put_ref(struct ubk_io *io, struct request *rq);
+
+/* zoned.c */
+int ubk_zoned_validate(const struct ubk_device *ub);
+void ubk_zoned_limits(const struct ubk_device *ub, struct queue_limits *lim);
+int ubk_zoned_rq_op(const struct request *rq);
+void ubk_zoned_setup_desc(struct request *rq, struct ublksrv_io_desc *desc);
+bool ubk_zoned_append_lba_ok(const struct ubk_queue *q,
+			     const struct request *rq, u64 lba);
+int ubk_zoned_revalidate(struct ubk_device *ub);
+#ifdef CONFIG_BLK_DEV_ZONED
+int ubk_report_zones(struct gendisk *disk, sector_t sector,
+		     unsigned int nr_zones, struct blk_report_zones_args *args);
+#else
+#define ubk_report_zones NULL
+#endif
 
 /* batch.c */
 int ubk_batch_init_queue(struct ubk_queue *q);

@@ -304,6 +304,10 @@ static void queue_io_cmd(struct ublk_thread *t, struct ublk_queue *q,
 		sqe->addr = auto_buf_addr(t->srv, q, tag);
 	else if (q->ios[tag].buf && !q->user_copy)
 		cmd->addr = (uint64_t)(uintptr_t)q->ios[tag].buf;
+	/* Zoned devices have no buffer address: the union is the LBA. */
+	if (cmd_op == UBLK_U_IO_COMMIT_AND_FETCH_REQ && result >= 0 &&
+	    ublksrv_get_op(ublk_iod(q, tag)) == UBLK_IO_OP_ZONE_APPEND)
+		cmd->zone_append_lba = q->ios[tag].zone_append_lba;
 	sqe->user_data = ud_make(tag, q->q_id, nr, 0);
 	t->cmd_inflight++;
 }
@@ -361,6 +365,7 @@ static void handle_io(struct ublk_thread *t, struct ublk_queue *q,
 {
 	const struct ublksrv_io_desc *iod = ublk_iod(q, tag);
 	struct ublk_io *io = &q->ios[tag];
+	unsigned int op = ublksrv_get_op(iod);
 	int ret;
 
 	io->result = 0;
@@ -378,7 +383,8 @@ static void handle_io(struct ublk_thread *t, struct ublk_queue *q,
 			return;
 		}
 		t->shmem_ios++;
-	} else if (q->user_copy && ublksrv_get_op(iod) == UBLK_IO_OP_WRITE) {
+	} else if (q->user_copy &&
+		   (op == UBLK_IO_OP_WRITE || op == UBLK_IO_OP_ZONE_APPEND)) {
 		ret = user_copy(q, tag, false, false,
 				(size_t)iod->nr_sectors << 9);
 		if (ret) {
@@ -386,7 +392,7 @@ static void handle_io(struct ublk_thread *t, struct ublk_queue *q,
 			return;
 		}
 	}
-	if (ublksrv_get_op(iod) == UBLK_IO_OP_WRITE) {
+	if (op == UBLK_IO_OP_WRITE) {
 		ret = md_copy(q, tag, false, (size_t)iod->nr_sectors << 9);
 		if (ret) {
 			ublk_complete_io(t, q, tag, ret);
@@ -404,16 +410,19 @@ void ublk_complete_io(struct ublk_thread *t, struct ublk_queue *q,
 		      unsigned int tag, int res)
 {
 	const struct ublksrv_io_desc *iod = ublk_iod(q, tag);
+	unsigned int op = ublksrv_get_op(iod);
 
 	t->tgt_inflight--;
-	if (q->user_copy && res > 0 && ublksrv_get_op(iod) == UBLK_IO_OP_READ &&
+	/* A zone report comes back as a read does. */
+	if (q->user_copy && res > 0 &&
+	    (op == UBLK_IO_OP_READ || op == UBLK_IO_OP_REPORT_ZONES) &&
 	    !(iod->op_flags & UBLK_IO_F_SHMEM_ZC)) {
 		int ret = user_copy(q, tag, true, false, (size_t)res);
 
 		if (ret)
 			res = ret;
 	}
-	if (res > 0 && ublksrv_get_op(iod) == UBLK_IO_OP_READ) {
+	if (res > 0 && op == UBLK_IO_OP_READ) {
 		int ret = md_copy(q, tag, true, (size_t)res);
 
 		if (ret)

@@ -5,8 +5,8 @@
 #include "ublkctl/target.h"
 
 const struct target_ops *const ublk_target_list[] = {
-	&target_null,  &target_loop, &target_stripe,
-	&target_fault, &target_nbd,  NULL,
+	&target_null, &target_loop,  &target_stripe, &target_fault,
+	&target_nbd,  &target_zoned, NULL,
 };
 
 const struct target_ops *ublk_target_find(const char *name)

@@ -137,7 +137,8 @@ struct ublk_cfg_flag {
  * bit), in add's table order: the flag options (--user-copy, --batch,
  * ...), --recovery and each other mode with the bits it adds to
  * requeue's, --nthreads (PER_IO_DAEMON, given for more threads than
- * queues without --batch) and --shmem-zc. Built from the tables ublk_cfg_parse and
+ * queues without --batch), --shmem-zc and "-t NAME" for the bits a
+ * target needs (target_ops.dev_flags). Built from the tables ublk_cfg_parse and
  * ublk_cfg_dev_flags use, so an option added there appears here. cfg may
  * be NULL (no row given). Fills at most max rows; returns how many there
  * are.
@@ -148,7 +149,8 @@ size_t ublk_cfg_flags(const struct ublk_dev_cfg *cfg,
 /*
  * add without a data-path option on its command line (--copy, --batch,
  * --user-copy, --zero-copy, --auto-zc, --get-data): the fastest data path
- * of the target (target_ops.fast_flags) that the kernel's features allow,
+ * of the target (target_ops.fast_flags) that the kernel's features allow
+ * (user copy whenever the target names it, offered or not),
  * none for --unprivileged (the driver refuses buffer registration there),
  * no auto-zc where the queues' buffers do not fit the buffer table and no
  * batch with --per-io-tasks. Otherwise cfg keeps exactly what was given.

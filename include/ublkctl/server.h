@@ -113,6 +113,8 @@ struct ublk_io {
 	 */
 	void *md;
 	int32_t result;
+	/* ZONE_APPEND: the LBA written (sectors), set before completing */
+	uint64_t zone_append_lba;
 	uint16_t pending; /* target CQEs still expected */
 	uint16_t flags;
 };

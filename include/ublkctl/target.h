@@ -36,6 +36,14 @@ struct ublk_tgt {
 	uint32_t max_io; /* largest request the backing takes; 0: any */
 	/* SQEs queue_io issues for one request at most (0: 3, a ZC chain) */
 	uint16_t max_sqes;
+	/*
+	 * A zoned device (UBLK_F_ZONED): zone size in bytes (a power of
+	 * 2), 0 for a device that is not zoned; the open and active zone
+	 * limits (0: none) and the largest zone append in bytes.
+	 */
+	uint64_t zone_size;
+	uint32_t max_open_zones, max_active_zones;
+	uint32_t max_append;
 	int nr_fds; /* backing fds, fixed files 1..nr_fds */
 	int fds[UBLK_TGT_MAX_FDS];
 	char backing[4096]; /* shown by list; "" if none */
@@ -69,7 +77,9 @@ struct target_ops {
 	 * Optional: the data path add asks for when its command line names
 	 * none, as UBLK_F_AUTO_BUF_REG and/or UBLK_F_BATCH_IO, the fastest
 	 * this target has; each is taken only where the kernel offers it
-	 * and the device is not --unprivileged (ublk_cfg_pick_mode). 0:
+	 * and the device is not --unprivileged (ublk_cfg_pick_mode);
+	 * or UBLK_F_USER_COPY, the target's only data path, then taken
+	 * whether or not the kernel offers it (add then says it lacks it). 0:
 	 * plain copy.
 	 */
 	uint64_t fast_flags;
@@ -79,6 +89,12 @@ struct target_ops {
 	 * between ublk_io.md and its store. false: add refuses --integrity.
 	 */
 	bool integrity;
+	/*
+	 * Optional: UBLK_F_* flags every device of this target needs
+	 * (UBLK_F_ZONED); add asks ADD_DEV for them and refuses a kernel
+	 * without them.
+	 */
+	uint64_t dev_flags;
 
 	/*
 	 * Optional. Main thread, while add parses its command line: one
@@ -258,5 +274,6 @@ extern const struct target_ops target_loop;
 extern const struct target_ops target_fault;
 extern const struct target_ops target_nbd;
 extern const struct target_ops target_stripe;
+extern const struct target_ops target_zoned;
 
 #endif /* UBLKCTL_TARGET_H */

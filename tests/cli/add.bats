@@ -36,11 +36,11 @@ load helpers
 }
 
 @test "add: no target is a usage error" {
-	usage_err "ublkctl: add: no target given (-t null|loop|stripe|fault|nbd)" add
+	usage_err "ublkctl: add: no target given (-t null|loop|stripe|fault|nbd|zoned)" add
 }
 
 @test "add: unknown target" {
-	usage_err "ublkctl: add: -t: 'disk': unknown target (null, loop, stripe, fault, nbd)" add -t disk
+	usage_err "ublkctl: add: -t: 'disk': unknown target (null, loop, stripe, fault, nbd, zoned)" add -t disk
 }
 
 @test "add: --queues 0" {
@@ -327,6 +327,33 @@ load helpers
 	usage_err "ublkctl: add: --size 1000: not a multiple of the block size (512)" \
 		add -t loop -f "$f" --buffered -s 1000 --integrity csum=ip --integrity-file "$m"
 	[ ! -e "$m" ]
+}
+
+@test "add: zoned needs --zone-size, a power of 2" {
+	usage_err "ublkctl: add: zoned needs --zone-size SIZE" add -t zoned -f "$BATS_TEST_TMPDIR/z"
+	usage_err "ublkctl: add: --zone-size: '3M': not a power of 2" add -t zoned -f "$BATS_TEST_TMPDIR/z" --zone-size 3M
+}
+
+@test "add: zoned refuses every data path but user copy, the file untouched" {
+	truncate -s 8M "$BATS_TEST_TMPDIR/z"
+	for m in --copy --zero-copy --auto-zc --batch --get-data --unprivileged; do
+		usage_err "ublkctl: add: -t zoned: $m: zoned devices are served with --user-copy only" \
+			add -t zoned -f "$BATS_TEST_TMPDIR/z" --zone-size 1M $m
+	done
+	cmp -n 8388608 "$BATS_TEST_TMPDIR/z" /dev/zero
+}
+
+@test "add: zoned checks its zone counts against the file before any side effect" {
+	truncate -s 8M "$BATS_TEST_TMPDIR/z"
+	run "$UBLKCTL" add -t zoned -f "$BATS_TEST_TMPDIR/z" --zone-size 1M --conv-zones 9
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "ublkctl: add: --conv-zones 9: the device has 7 zones" ]
+	run "$UBLKCTL" add -t zoned -f "$BATS_TEST_TMPDIR/z" --zone-size 1M --max-active-zones 8
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "ublkctl: add: --max-active-zones 8: more than the 7 sequential zones" ]
+	usage_err "ublkctl: add: --max-open-zones 3: more than --max-active-zones 2" \
+		add -t zoned -f "$BATS_TEST_TMPDIR/z" --zone-size 1M --max-open-zones 3 --max-active-zones 2
+	cmp -n 8388608 "$BATS_TEST_TMPDIR/z" /dev/zero
 }
 
 @test "recover: --help has the uniform layout" {

@@ -79,9 +79,9 @@ zsh_candidates() {
 
 @test "bash: ublkctl add -t <TAB> offers the targets" {
 	bashcomp "ublkctl add -t "
-	[ "$output" = $'null\nloop\nstripe\nfault\nnbd' ]
+	[ "$output" = $'null\nloop\nstripe\nfault\nnbd\nzoned' ]
 	bashcomp "ublkctl add --type="
-	[ "$output" = $'null\nloop\nstripe\nfault\nnbd' ]
+	[ "$output" = $'null\nloop\nstripe\nfault\nnbd\nzoned' ]
 }
 
 @test "bash: after -t loop only loop's target options join add's" {
@@ -176,7 +176,7 @@ zsh_candidates() {
 	run zsh_candidates "ublkctl a"
 	[ "$output" = add ]
 	run zsh_candidates "ublkctl add -t "
-	[ "$output" = $'null\nloop\nstripe\nfault\nnbd' ]
+	[ "$output" = $'null\nloop\nstripe\nfault\nnbd\nzoned' ]
 	run zsh_candidates "ublkctl list -o "
 	[ "$output" = "$(ublkctl list --list-columns | cut -f1)" ]
 	run zsh_candidates "ublkctl list -o ID,MA"

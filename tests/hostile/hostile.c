@@ -45,7 +45,9 @@
 #include <unistd.h>
 
 #include <liburing.h>
+#include <linux/blkzoned.h>
 #include <linux/ublk_cmd.h>
+#include <spawn.h>
 
 #include "ublkctl/compat.h"
 
@@ -61,6 +63,7 @@
 #define MAX_ASYNC 4
 #define PAGE 4096
 #define SHM_BYTES (1U << 20) /* a SHMEM_ZC buffer of the scenarios */
+#define Z_SECTORS 2048 /* zoned scenarios: 1 MiB zones, 64 of them */
 
 #define KILL_BOUND_S 20 /* a SIGKILLed server must be gone by then */
 #define DEL_BOUND_S 30 /* STOP_DEV + DEL_DEV */
@@ -983,6 +986,11 @@ static int srv_add(struct srv *s, uint64_t flags, unsigned int nq,
 	if (s->integ) {
 		p.types |= UBLK_PARAM_TYPE_INTEGRITY;
 		p.integrity = *s->integ;
+	}
+	if (flags & UBLK_F_ZONED) {
+		p.types |= UBLK_PARAM_TYPE_ZONED;
+		p.basic.chunk_sectors = Z_SECTORS;
+		p.zoned.max_zone_append_sectors = IO_BYTES >> 9;
 	}
 	/*
 	 * An unprivileged device is commanded through its node: wait until
@@ -2238,6 +2246,363 @@ static void sv_integrity_copy(struct srv *s, const struct scenario *sc)
 	if (!did_read)
 		report("note", "no read without metadata in 10 s");
 	expect_serving(s, "bad metadata copies");
+}
+
+/* ------------------------------------------------------ zoned devices */
+
+/*
+ * Zoned scenarios: a per-I/O user-copy device with UBLK_F_ZONED whose
+ * server answers REPORT_ZONES (at START_DEV, where the driver reads the
+ * zones) or ZONE_APPEND badly. START_DEV runs in a process of its own
+ * (this program again, --start-dev), which holds none of the server's
+ * files: if the server dies while START_DEV waits for its report, the
+ * release of /dev/ublkcN must end that wait.
+ */
+enum zreply {
+	ZR_GOOD,
+	ZR_ZERO, /* no zones, result 0 */
+	ZR_GARBAGE, /* random bytes */
+	ZR_BAD_START, /* zones that start mid-zone */
+	ZR_BAD_WP, /* closed zones whose write pointer is past their end */
+	ZR_BAD_TYPE, /* an unknown type and condition */
+	ZR_ERROR, /* result -EIO */
+	ZR_HUGE, /* more zones than asked for, and a huge result */
+	ZR_SILENT, /* no answer; the parent kills the server */
+};
+
+static uint64_t uc_off(unsigned int q, unsigned int tag)
+{
+	return UBLKSRV_IO_BUF_OFFSET +
+	       ((uint64_t)q << UBLK_QID_OFF | (uint64_t)tag << UBLK_TAG_OFF);
+}
+
+/* COMMIT_AND_FETCH_REQ with @addr as given (the append LBA). */
+static void zcommit(struct srv *s, unsigned int q, unsigned int tag, int res,
+		    uint64_t addr)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&s->a);
+
+	if (!sqe)
+		return;
+	perio_sqe(s, sqe, UBLK_U_IO_COMMIT_AND_FETCH_REQ, q, tag, res, addr);
+	sqe->user_data = ud_make(UD_PERIO, (uint64_t)q << 16 | tag);
+}
+
+/* The reply to a REPORT_ZONES on (q, tag), written as @how says. */
+static int zoned_report(struct srv *s, unsigned int q, unsigned int tag,
+			enum zreply how)
+{
+	const struct ublksrv_io_desc *d = &s->desc[q][tag];
+	unsigned int n = d->nr_zones, extra = how == ZR_HUGE ? 64 : 0, i;
+	uint64_t first = d->start_sector / Z_SECTORS;
+	struct blk_zone *z;
+	size_t len;
+	ssize_t w;
+
+	if (how == ZR_ZERO)
+		return 0;
+	if (how == ZR_ERROR)
+		return -EIO;
+	if (n > IO_BYTES / sizeof(*z))
+		report("fail",
+		       "REPORT_ZONES asks for %u zones, more than a %u-byte request",
+		       n, IO_BYTES);
+	z = calloc(n + extra, sizeof(*z));
+	if (!z)
+		return -ENOMEM;
+	for (i = 0; i < n + extra; i++) {
+		z[i].start = (first + i) * Z_SECTORS;
+		z[i].len = Z_SECTORS;
+		z[i].capacity = Z_SECTORS;
+		z[i].wp = z[i].start;
+		z[i].type = BLK_ZONE_TYPE_SEQWRITE_REQ;
+		z[i].cond = BLK_ZONE_COND_EMPTY;
+		if (how == ZR_BAD_START)
+			z[i].start += Z_SECTORS / 2;
+		if (how == ZR_BAD_WP) {
+			z[i].cond = BLK_ZONE_COND_CLOSED;
+			z[i].wp = z[i].start + 3 * Z_SECTORS;
+		}
+		if (how == ZR_BAD_TYPE && i == n / 2) {
+			z[i].type = 0x7f;
+			z[i].cond = 0x42;
+		}
+	}
+	len = (n + extra) * sizeof(*z);
+	if (how == ZR_GARBAGE)
+		for (i = 0; i < len / 8; i++) {
+			uint64_t v = rng_next(&s->rng);
+
+			memcpy((char *)z + i * 8, &v, 8);
+		}
+	w = pwrite(s->char_fd, z, len, (off_t)uc_off(q, tag));
+	free(z);
+	if (how == ZR_HUGE)
+		return INT32_MAX;
+	return w < 0 ? -errno : (int)w;
+}
+
+/* How the server answers a zone append. */
+enum zappend {
+	ZA_GOOD, /* the zone's start */
+	ZA_NEXT_ZONE, /* the next zone's start */
+	ZA_BEFORE, /* 8 sectors before the zone */
+	ZA_PAST_END, /* the data would cross the zone's end */
+	ZA_HUGE, /* ~0 */
+	ZA_SHORT, /* fewer bytes than the request has */
+};
+
+static const char *const zappend_names[] = {
+	"the zone's start", "the next zone's start",
+	"before the zone",  "across the zone's end",
+	"LBA ~0",	    "a short result",
+};
+
+/*
+ * Serve for @ms: reports as @how says, appends as @append says, the rest
+ * as a correct server would (no data moved: user copy reads return
+ * whatever the request pages hold).
+ */
+static void zserve(struct srv *s, enum zreply how, enum zappend append,
+		   unsigned int ms, bool (*stop)(void *), void *arg)
+{
+	uint64_t end = now_ms() + ms;
+	unsigned int q, t;
+
+	while (now_ms() < end && s->a.ok && !(stop && stop(arg))) {
+		if (ring_reap(&s->a, 20) == -EBADF)
+			break;
+		for (q = 0; q < s->nq; q++)
+			for (t = 0; t < s->depth; t++) {
+				const struct ublksrv_io_desc *d =
+					&s->desc[q][t];
+				unsigned int op = d->op_flags & 0xff;
+				uint64_t zs, lba = 0;
+				int res;
+
+				if (!__atomic_exchange_n(&s->owned[q][t], 0,
+							 __ATOMIC_SEQ_CST))
+					continue;
+				res = s_result(s, q, t);
+				if (op == UBLK_IO_OP_REPORT_ZONES) {
+					if (how == ZR_SILENT)
+						continue;
+					res = zoned_report(s, q, t, how);
+				} else if (op == UBLK_IO_OP_ZONE_APPEND) {
+					zs = d->start_sector;
+					res = (int)(d->nr_sectors << 9);
+					lba = append == ZA_GOOD ?
+						      zs :
+					      append == ZA_NEXT_ZONE ?
+						      zs + Z_SECTORS :
+					      append == ZA_BEFORE ?
+						      zs - 8 :
+					      append == ZA_PAST_END ?
+						      zs + Z_SECTORS - 4 :
+					      append == ZA_HUGE ? ~0ULL :
+								  zs;
+					if (append == ZA_SHORT)
+						res = 512;
+				}
+				zcommit(s, q, t, res, lba);
+				s->served++;
+			}
+	}
+}
+
+/* START_DEV from a process of its own; its result on a pipe. */
+struct zstart {
+	pid_t pid;
+	int fd;
+	bool have;
+	int res;
+};
+
+static void zstart_begin(struct srv *s, struct zstart *z)
+{
+	char id[16], pid[16], fd[16];
+	int p[2];
+
+	z->pid = -1;
+	z->fd = -1;
+	z->have = false;
+	if (pipe(p))
+		return;
+	snprintf(id, sizeof(id), "%u", s->dev_id);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	snprintf(fd, sizeof(fd), "%d", p[1]);
+	z->pid = fork();
+	if (z->pid == 0) {
+		close(p[0]);
+		execl(opt.self, opt.self, "--start-dev", id, pid, fd,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	z->fd = p[0];
+	fcntl(z->fd, F_SETFD, FD_CLOEXEC);
+	fcntl(z->fd, F_SETFL, O_NONBLOCK);
+	if (z->pid > 0)
+		report("io", "%d", (int)z->pid);
+}
+
+static bool zstart_done(void *arg)
+{
+	struct zstart *z = arg;
+
+	if (!z->have && z->fd >= 0 &&
+	    read(z->fd, &z->res, sizeof(z->res)) == sizeof(z->res))
+		z->have = true;
+	return z->have;
+}
+
+/* --start-dev ID PID FD: START_DEV of device ID for server PID. */
+static int start_dev_helper(const char *id, const char *pid, const char *fd)
+{
+	struct ctrl c;
+	int res, out = atoi(fd);
+
+	res = ctrl_open(&c);
+	if (!res)
+		res = ctrl_cmd(&c, UBLK_U_CMD_START_DEV,
+			       (uint32_t)strtoul(id, NULL, 10), NULL, 0,
+			       strtoull(pid, NULL, 10), false, 3600 * 1000);
+	if (write(out, &res, sizeof(res)) < 0)
+		return 1;
+	return 0;
+}
+
+/* A zoned device, fetched, with START_DEV on its way. */
+static int zoned_setup(struct srv *s, const struct scenario *sc,
+		       struct zstart *z)
+{
+	if (srv_add(s, sc->flags, sc->nq, sc->depth) || srv_open(s, false))
+		return -1;
+	fetch_all(s);
+	zstart_begin(s, z);
+	return z->pid > 0 ? 0 : -1;
+}
+
+/* A bad zone report at START_DEV: START_DEV fails, nothing breaks. */
+static void sv_zoned_report(struct srv *s, const struct scenario *sc)
+{
+	enum zreply how = (enum zreply)sc->arg;
+	struct zstart z;
+	char b[32];
+
+	if (zoned_setup(s, sc, &z))
+		return;
+	zserve(s, how, ZA_GOOD, CTRL_MS, zstart_done, &z);
+	if (how == ZR_SILENT) {
+		/* the parent kills us; START_DEV must then end (check 2) */
+		if (z.have)
+			report("fail", "START_DEV returned %s without a report",
+			       res_str(z.res, b, sizeof(b)));
+		return;
+	}
+	if (!z.have) {
+		report("fail", "START_DEV did not return in %d s",
+		       CTRL_MS / 1000);
+		return;
+	}
+	if (how == ZR_GOOD) {
+		expect("START_DEV with a good zone report", z.res, 0);
+		return;
+	}
+	/* the zones asked for are right: the rest may be ignored */
+	if (how == ZR_HUGE) {
+		report("note", "START_DEV with an oversized zone report: %s",
+		       res_str(z.res, b, sizeof(b)));
+		return;
+	}
+	if (z.res < 0)
+		report("note", "START_DEV with a bad zone report: %s",
+		       res_str(z.res, b, sizeof(b)));
+	else
+		report("fail", "START_DEV with a bad zone report: %s",
+		       res_str(z.res, b, sizeof(b)));
+}
+
+/* The exit status of insmod zappend.ko (tests/e2e/zappend), served. */
+static int zappend_run(struct srv *s, const char *ko, enum zappend append,
+		       uint64_t sector)
+{
+	char dev[64], sec[48];
+	char *argv[] = { "insmod", (char *)ko, dev, sec, NULL };
+	uint64_t end = now_ms() + 15000;
+	pid_t pid;
+	int st;
+
+	snprintf(dev, sizeof(dev), "dev=/dev/ublkb%u", s->dev_id);
+	snprintf(sec, sizeof(sec), "sector=%llu", (unsigned long long)sector);
+	if (posix_spawnp(&pid, "insmod", NULL, NULL, argv, NULL))
+		return -1;
+	while (now_ms() < end) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+		zserve(s, ZR_GOOD, append, 50, NULL, NULL);
+	}
+	kill(pid, SIGKILL);
+	report("fail", "insmod zappend.ko: no end in 15 s (%s)",
+	       zappend_names[append]);
+	return -1;
+}
+
+/*
+ * Zone appends answered with an LBA outside the zone they were aimed at,
+ * or with fewer bytes than the append has: each append fails, and a
+ * correct answer still works.
+ */
+static void sv_zoned_append(struct srv *s, const struct scenario *sc)
+{
+	const char *ko = getenv("HOSTILE_ZAPPEND");
+	uint64_t zone = 5 * Z_SECTORS;
+	unsigned long long lba = 0;
+	struct zstart z;
+	unsigned int a;
+	FILE *f;
+	int st;
+
+	if (!ko || access(ko, R_OK)) {
+		report("skip",
+		       "no zappend.ko in HOSTILE_ZAPPEND (tests/e2e/zappend/build)");
+		return;
+	}
+	if (zoned_setup(s, sc, &z))
+		return;
+	zserve(s, ZR_GOOD, ZA_GOOD, CTRL_MS, zstart_done, &z);
+	if (!z.have || !expect("START_DEV with a good zone report", z.res, 0))
+		return;
+	s->started = true;
+	report("live", "%u", s->dev_id);
+	for (a = ZA_NEXT_ZONE; a <= ZA_SHORT; a++) {
+		st = zappend_run(s, ko, (enum zappend)a, zone);
+		if (st > 0)
+			report("note", "append answered with %s: failed",
+			       zappend_names[a]);
+		else if (!st) {
+			report("fail", "append answered with %s: succeeded",
+			       zappend_names[a]);
+			(void)!system("rmmod zappend");
+		}
+	}
+	st = zappend_run(s, ko, ZA_GOOD, zone);
+	if (st) {
+		report("fail",
+		       "append answered with the zone's start: insmod %d", st);
+		return;
+	}
+	f = fopen("/sys/module/zappend/parameters/result", "re");
+	if (!f || fscanf(f, "%llu", &lba) != 1)
+		lba = ~0ULL;
+	if (f)
+		fclose(f);
+	(void)!system("rmmod zappend");
+	if (lba != zone)
+		report("fail", "good append: written at %llu, not %llu", lba,
+		       (unsigned long long)zone);
+	else
+		report("note", "good append: written at %llu", lba);
 }
 
 /* Automatic registration at an index outside the buffer table. */
@@ -3670,6 +4035,8 @@ static void kmsg_check(struct run *r)
 
 /* ---------------------------------------------------- the table */
 
+#define F_ZONED (UBLK_F_ZONED | UBLK_F_USER_COPY)
+
 static const struct scenario scenarios[] = {
 	{ "fetch-buf-0",
 	  "FETCH whose provided buffer is 0 bytes, I/O queued: must end with -ENOBUFS, not spin",
@@ -3807,6 +4174,36 @@ static const struct scenario scenarios[] = {
 	{ "fetch-unmapped-race-autoreg",
 	  "as fetch-unmapped-race with automatic buffer registration", F_AUTO,
 	  1, 16, sv_fetch_unmapped, NULL, 1, false, true },
+	{ "zoned-report-good",
+	  "zoned device, a correct zone report: START_DEV works", F_ZONED, 1, 8,
+	  sv_zoned_report, NULL, ZR_GOOD, .priv_only = true },
+	{ "zoned-report-zero",
+	  "zoned device, an empty zone report: START_DEV fails", F_ZONED, 1, 8,
+	  sv_zoned_report, NULL, ZR_ZERO, .priv_only = true },
+	{ "zoned-report-garbage",
+	  "zoned device, random bytes as zone report: START_DEV fails", F_ZONED,
+	  1, 8, sv_zoned_report, NULL, ZR_GARBAGE, .priv_only = true },
+	{ "zoned-report-bad-start",
+	  "zoned device, zones starting mid-zone: START_DEV fails", F_ZONED, 1,
+	  8, sv_zoned_report, NULL, ZR_BAD_START, .priv_only = true },
+	{ "zoned-report-bad-wp",
+	  "zoned device, write pointers past the zone: START_DEV fails",
+	  F_ZONED, 1, 8, sv_zoned_report, NULL, ZR_BAD_WP, .priv_only = true },
+	{ "zoned-report-bad-type",
+	  "zoned device, an unknown zone type: START_DEV fails", F_ZONED, 1, 8,
+	  sv_zoned_report, NULL, ZR_BAD_TYPE, .priv_only = true },
+	{ "zoned-report-error",
+	  "zoned device, zone report fails: START_DEV fails", F_ZONED, 1, 8,
+	  sv_zoned_report, NULL, ZR_ERROR, .priv_only = true },
+	{ "zoned-report-huge",
+	  "zoned device, more zones and bytes than asked: START_DEV may work, nothing breaks",
+	  F_ZONED, 1, 8, sv_zoned_report, NULL, ZR_HUGE, .priv_only = true },
+	{ "zoned-report-silent",
+	  "zoned device, no zone report, server killed: START_DEV ends",
+	  F_ZONED, 1, 8, sv_zoned_report, NULL, ZR_SILENT, .priv_only = true },
+	{ "zoned-append-bad-lba",
+	  "zoned device, zone appends answered outside their zone: each fails",
+	  F_ZONED, 1, 8, sv_zoned_append, NULL, 0, .priv_only = true },
 };
 
 static const struct scenario random_scenario = {
@@ -4114,7 +4511,8 @@ int main(int argc, char **argv)
 		O_ITER,
 		O_UNPRIV,
 		O_USER,
-		O_IO_WORKER
+		O_IO_WORKER,
+		O_START_DEV
 	};
 	static const struct option longopts[] = {
 		{ "list", no_argument, NULL, O_LIST },
@@ -4127,6 +4525,7 @@ int main(int argc, char **argv)
 		{ "unprivileged", no_argument, NULL, O_UNPRIV },
 		{ "user", required_argument, NULL, O_USER },
 		{ "io-worker", required_argument, NULL, O_IO_WORKER },
+		{ "start-dev", required_argument, NULL, O_START_DEV },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -4182,6 +4581,11 @@ int main(int argc, char **argv)
 			return io_worker(optarg, argv[optind],
 					 optind + 1 < argc ? argv[optind + 1] :
 							     NULL);
+		case O_START_DEV:
+			if (optind + 1 >= argc)
+				return 2;
+			return start_dev_helper(optarg, argv[optind],
+						argv[optind + 1]);
 		case 'h':
 			usage(stdout);
 			return 0;
