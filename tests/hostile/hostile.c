@@ -64,6 +64,7 @@
 #define PAGE 4096
 #define SHM_BYTES (1U << 20) /* a SHMEM_ZC buffer of the scenarios */
 #define Z_SECTORS 2048 /* zoned scenarios: 1 MiB zones, 64 of them */
+#define PAGE_UP(x) (((x) + PAGE - 1) / PAGE * PAGE)
 
 #define KILL_BOUND_S 20 /* a SIGKILLed server must be gone by then */
 #define DEL_BOUND_S 30 /* STOP_DEV + DEL_DEV */
@@ -376,6 +377,10 @@ struct srv {
 	int char_fd;
 	size_t desc_len;
 	struct ublksrv_io_desc *desc[MAX_QUEUES];
+	/* the descriptors' stride ADD_DEV granted (24 without IO_DESC_SIZE) */
+	size_t desc_size;
+	/* with UBLK_F_IO_DESC_SIZE: the stride ADD_DEV asks for */
+	uint16_t want_desc_size;
 	char *bufs[MAX_QUEUES]; /* copy mode: IO_BYTES per tag */
 	struct ring a; /* the main ring: fetches live here */
 	struct fslot fs[MAX_QUEUES];
@@ -431,10 +436,17 @@ static uint16_t s_index(const struct srv *s, unsigned int q, unsigned int tag)
 	return (uint16_t)(q * s->depth + tag);
 }
 
+/* The descriptor of (q, tag), desc_size apart. */
+static const struct ublksrv_io_desc *s_desc(const struct srv *s, unsigned int q,
+					    unsigned int tag)
+{
+	return (const void *)((const char *)s->desc[q] + tag * s->desc_size);
+}
+
 /* The result a correct server commits for (q, tag). */
 static int s_result(const struct srv *s, unsigned int q, unsigned int tag)
 {
-	const struct ublksrv_io_desc *d = &s->desc[q][tag];
+	const struct ublksrv_io_desc *d = s_desc(s, q, tag);
 	unsigned int op = d->op_flags & 0xff;
 
 	if (op == UBLK_IO_OP_READ || op == UBLK_IO_OP_WRITE)
@@ -948,6 +960,8 @@ static int srv_add(struct srv *s, uint64_t flags, unsigned int nq,
 	info.dev_id = (uint32_t)-1;
 	info.ublksrv_pid = -1;
 	info.flags = flags | UBLK_F_CMD_IOCTL_ENCODE;
+	if (flags & UBLK_F_IO_DESC_SIZE)
+		info.io_desc_size = s->want_desc_size;
 	if (g_features & UBLK_F_NO_AUTO_PART_SCAN)
 		info.flags |= UBLK_F_NO_AUTO_PART_SCAN;
 	if (opt.unpriv)
@@ -963,6 +977,9 @@ static int srv_add(struct srv *s, uint64_t flags, unsigned int nq,
 	s->path = info.flags & UBLK_F_UNPRIVILEGED_DEV;
 	s->nq = info.nr_hw_queues;
 	s->depth = info.queue_depth;
+	s->desc_size = info.flags & UBLK_F_IO_DESC_SIZE ?
+			       info.io_desc_size :
+			       sizeof(struct ublksrv_io_desc);
 	report("dev", "%u %llu", s->dev_id, (unsigned long long)s->flags);
 	if ((s->flags & flags) != flags) {
 		report("skip", "ADD_DEV did not grant flags 0x%llx",
@@ -1017,13 +1034,16 @@ static int srv_add(struct srv *s, uint64_t flags, unsigned int nq,
 /* Open /dev/ublkcN, map the descriptors, allocate copy buffers, ring a. */
 static int srv_open(struct srv *s, bool inc)
 {
-	size_t stride =
-		((size_t)UBLK_MAX_QUEUE_DEPTH * sizeof(struct ublksrv_io_desc) +
-		 PAGE - 1) /
-		PAGE * PAGE;
+	size_t stride;
 	char path[64];
 	unsigned int q;
 	int waited = 0, ret;
+
+	/* A recovering server's device was added without IO_DESC_SIZE. */
+	if (!s->desc_size)
+		s->desc_size = sizeof(struct ublksrv_io_desc);
+	stride = ((size_t)UBLK_MAX_QUEUE_DEPTH * s->desc_size + PAGE - 1) /
+		 PAGE * PAGE;
 
 	snprintf(path, sizeof(path), "/dev/ublkc%u", s->dev_id);
 	for (;;) {
@@ -1039,8 +1059,7 @@ static int srv_open(struct srv *s, bool inc)
 		waited += 20;
 	}
 	s->desc_len =
-		((size_t)s->depth * sizeof(struct ublksrv_io_desc) + PAGE - 1) /
-		PAGE * PAGE;
+		((size_t)s->depth * s->desc_size + PAGE - 1) / PAGE * PAGE;
 	for (q = 0; q < s->nq; q++) {
 		void *p = mmap(NULL, s->desc_len, PROT_READ, MAP_SHARED,
 			       s->char_fd, (off_t)(q * stride));
@@ -2021,6 +2040,81 @@ static const struct ublk_param_integrity integ_t10 = {
  * USER_COPY, then SET_PARAMS with each invalid profile, must fail with
  * -EINVAL; a valid one then works, and so does the device.
  */
+/*
+ * UBLK_F_IO_DESC_SIZE: strides the driver must refuse, then a device with
+ * 256-byte descriptors: a mapping of the 24-byte layout's length, or
+ * past the last queue, refused; the granted layout serves.
+ */
+static void sv_io_desc_size(struct srv *s, const struct scenario *sc)
+{
+	static const uint16_t bad[] = { 0,  8,	 16,  20,   28,
+					36, 257, 264, 4096, 65535 };
+	struct ublksrv_ctrl_dev_info info;
+	char what[64];
+	unsigned int i;
+	void *p;
+	int res;
+
+	if (!(g_features & UBLK_F_IO_DESC_SIZE)) {
+		report("skip", "the driver lacks UBLK_F_IO_DESC_SIZE");
+		return;
+	}
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		memset(&info, 0, sizeof(info));
+		info.nr_hw_queues = 1;
+		info.queue_depth = 4;
+		info.max_io_buf_bytes = IO_BYTES;
+		info.dev_id = (uint32_t)-1;
+		info.ublksrv_pid = -1;
+		info.flags = sc->flags | UBLK_F_CMD_IOCTL_ENCODE;
+		if (opt.unpriv)
+			info.flags |= UBLK_F_UNPRIVILEGED_DEV;
+		info.io_desc_size = bad[i];
+		res = ctrl_cmd(&s->ctrl, UBLK_U_CMD_ADD_DEV, (uint32_t)-1,
+			       &info, sizeof(info), 0, false, CTRL_MS);
+		snprintf(what, sizeof(what), "ADD_DEV with io_desc_size %u",
+			 bad[i]);
+		expect(what, res, -EINVAL);
+		if (res >= 0)
+			ctrl_cmd(&s->ctrl, UBLK_U_CMD_DEL_DEV, info.dev_id,
+				 NULL, 0, 0, false, CTRL_MS);
+	}
+	s->want_desc_size = 256;
+	if (srv_add(s, sc->flags, sc->nq, sc->depth))
+		return;
+	if (s->desc_size != 256) {
+		report("fail", "ADD_DEV granted io_desc_size %zu, asked 256",
+		       s->desc_size);
+		return;
+	}
+	if (srv_open(s, false))
+		return;
+	/* the queue past the last, at the granted stride */
+	p = mmap(NULL, s->desc_len, PROT_READ, MAP_SHARED, s->char_fd,
+		 (off_t)(s->nq * PAGE_UP((size_t)UBLK_MAX_QUEUE_DEPTH * 256)));
+	expect("mmap of a queue past the last one",
+	       p == MAP_FAILED ? -errno : 0, -EINVAL);
+	if (p != MAP_FAILED)
+		munmap(p, s->desc_len);
+	/* queue 0 with the 24-byte layout's length */
+	p = mmap(NULL, PAGE_UP((size_t)s->depth * 24), PROT_READ, MAP_SHARED,
+		 s->char_fd, 0);
+	expect("mmap of the 24-byte layout's length",
+	       p == MAP_FAILED ? -errno : 0, -EINVAL);
+	if (p != MAP_FAILED)
+		munmap(p, PAGE_UP((size_t)s->depth * 24));
+	if (s_batch(s)) {
+		if (prep_all(s))
+			return;
+	} else {
+		fetch_all(s);
+	}
+	if (start_dev(s))
+		return;
+	start_io(s, 2);
+	expect_serving(s, "bad descriptor strides");
+}
+
 static void sv_integrity_params(struct srv *s, const struct scenario *sc)
 {
 	static const struct {
@@ -2190,7 +2284,7 @@ static void sv_integrity_copy(struct srv *s, const struct scenario *sc)
 	while ((!did_write || !did_read) && now_ms() < end) {
 		ring_reap(&s->a, 20);
 		for (t = 0; t < s->depth; t++) {
-			const struct ublksrv_io_desc *d = &s->desc[0][t];
+			const struct ublksrv_io_desc *d = s_desc(s, 0, t);
 			unsigned int op = d->op_flags & 0xff;
 			size_t len = (size_t)d->nr_sectors * 8;
 
@@ -2630,7 +2724,7 @@ static void sv_autoreg_bad_index(struct srv *s, const struct scenario *sc)
 	pump(s, &s->a, 2000);
 	n = take_owned(s, 0, tags, MAX_DEPTH);
 	for (t = 0; t < n; t++)
-		if (s->desc[0][tags[t]].op_flags & UBLK_IO_F_NEED_REG_BUF)
+		if (s_desc(s, 0, tags[t])->op_flags & UBLK_IO_F_NEED_REG_BUF)
 			flagged++;
 	report("note", "%u requests delivered, %u with NEED_REG_BUF", n,
 	       flagged);
@@ -2643,7 +2737,7 @@ static void sv_autoreg_bad_index(struct srv *s, const struct scenario *sc)
 		unsigned int data = 0;
 
 		for (t = 0; t < n; t++)
-			data += s->desc[0][tags[t]].nr_sectors != 0;
+			data += s_desc(s, 0, tags[t])->nr_sectors != 0;
 		if (data)
 			report("fail",
 			       "without FALLBACK, %u requests with data were delivered although their buffer could not be registered",
@@ -4140,6 +4234,12 @@ static const struct scenario scenarios[] = {
 	  0, 1, 4, sv_perio, NULL, 0, false, false },
 	{ "perio-bad-cmds-autoreg", "perio-bad-cmds in auto-buf-reg mode",
 	  UBLK_F_AUTO_BUF_REG, 1, 4, sv_perio, NULL, 0, false, true },
+	{ "io-desc-size",
+	  "UBLK_F_IO_DESC_SIZE: ADD_DEV with strides below 24, not a multiple of 8 or above 256: -EINVAL; with 256 a mapping of the 24-byte layout's length or past the last queue is refused and the granted layout serves",
+	  UBLK_F_IO_DESC_SIZE, 2, 64, sv_io_desc_size, NULL, 0, false, false },
+	{ "io-desc-size-batch", "io-desc-size in batch mode",
+	  UBLK_F_IO_DESC_SIZE | F_BATCH, 2, 64, sv_io_desc_size, NULL, 0, false,
+	  false },
 	{ "integrity-params",
 	  "UBLK_F_INTEGRITY: ADD_DEV without USER_COPY, SET_PARAMS with unknown capability bits and checksum types, metadata_size 0, a reference tag without checksum, a PI tuple past the metadata, intervals below a sector or beyond the logical block: all -EINVAL; a valid T10 DIF profile serves",
 	  UBLK_F_USER_COPY | UBLK_F_INTEGRITY, 1, 4, sv_integrity_params, NULL,
