@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ublkctl/cmdutil.h"
+#include "ublkctl/compat.h"
 #include "ublkctl/devcfg.h"
 #include "ublkctl/server.h"
 #include "ublkctl/state.h"

@@ -132,28 +132,9 @@ size_t ubk_copy_rq_integrity(const struct request *rq, size_t offset,
 
 		if (!bip)
 			continue;
-		bip_for_each_vec(bv, bip, it) {
-			size_t len, copied;
-			void *kaddr;
-
-			if (offset >= bv.bv_len) {
-				offset -= bv.bv_len;
-				continue;
-			}
-			len = bv.bv_len - offset;
-			kaddr = kmap_local_page(bv.bv_page) + bv.bv_offset +
-				offset;
-			/* metadata may be slab memory: as ubk_copy_rq_user */
-			if (dir == ITER_DEST)
-				copied = _copy_to_iter(kaddr, len, iter);
-			else
-				copied = _copy_from_iter(kaddr, len, iter);
-			kunmap_local(kaddr);
-			done += copied;
-			if (copied < len)
+		bip_for_each_vec(bv, bip, it)
+			if (!ubk_copy_bvec(&bv, &offset, iter, dir, &done))
 				return done;
-			offset = 0;
-		}
 	}
 	return done;
 }

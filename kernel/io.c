@@ -36,6 +36,37 @@ int ubk_check_cmd_op(u32 cmd_op)
 	return 0;
 }
 
+/*
+ * One segment of a copy between request memory and @iter that starts
+ * *@offset bytes in: a segment wholly before that is skipped, else the
+ * rest of it is copied and counted in *@done. false once @iter ran out.
+ */
+bool ubk_copy_bvec(const struct bio_vec *bv, size_t *offset,
+		   struct iov_iter *iter, int dir, size_t *done)
+{
+	size_t len, copied;
+	void *kaddr;
+
+	if (*offset >= bv->bv_len) {
+		*offset -= bv->bv_len;
+		return true;
+	}
+	len = bv->bv_len - *offset;
+	kaddr = kmap_local_page(bv->bv_page) + bv->bv_offset + *offset;
+	/*
+	 * Bio pages and metadata may be slab memory without a usercopy
+	 * region: the length is trusted, so skip the hardened-usercopy check.
+	 */
+	if (dir == ITER_DEST)
+		copied = _copy_to_iter(kaddr, len, iter);
+	else
+		copied = _copy_from_iter(kaddr, len, iter);
+	kunmap_local(kaddr);
+	*done += copied;
+	*offset = 0;
+	return copied == len;
+}
+
 /* Copy between the request's pages and @iter, from byte @offset on. */
 size_t ubk_copy_rq_user(const struct request *rq, size_t offset,
 			struct iov_iter *iter, int dir)
@@ -44,30 +75,9 @@ size_t ubk_copy_rq_user(const struct request *rq, size_t offset,
 	struct bio_vec bv;
 	size_t done = 0;
 
-	rq_for_each_segment(bv, rq, it) {
-		size_t len, copied;
-		void *kaddr;
-
-		if (offset >= bv.bv_len) {
-			offset -= bv.bv_len;
-			continue;
-		}
-		len = bv.bv_len - offset;
-		kaddr = kmap_local_page(bv.bv_page) + bv.bv_offset + offset;
-		/*
-		 * Bio pages may be slab memory without a usercopy region:
-		 * the length is trusted, so skip the hardened-usercopy check.
-		 */
-		if (dir == ITER_DEST)
-			copied = _copy_to_iter(kaddr, len, iter);
-		else
-			copied = _copy_from_iter(kaddr, len, iter);
-		kunmap_local(kaddr);
-		done += copied;
-		if (copied < len)
+	rq_for_each_segment(bv, rq, it)
+		if (!ubk_copy_bvec(&bv, &offset, iter, dir, &done))
 			break;
-		offset = 0;
-	}
 	return done;
 }
 

@@ -275,6 +275,8 @@ void ubk_dispatch_list_tw(struct io_tw_req tw_req, io_tw_token_t tw);
 bool ubk_io_map(struct ubk_queue *q, struct request *rq, struct ubk_io *io);
 void ubk_complete_copied(struct ubk_io *io, struct request *rq,
 			 struct io_comp_batch *iob);
+bool ubk_copy_bvec(const struct bio_vec *bv, size_t *offset,
+		   struct iov_iter *iter, int dir, size_t *done);
 size_t ubk_copy_rq_user(const struct request *rq, size_t offset,
 			struct iov_iter *iter, int dir);
 void ubk_mark_io_ready(struct ubk_device *ub, struct ubk_queue *q);

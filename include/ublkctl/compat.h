@@ -59,4 +59,14 @@ static inline void ublkctl_sqe_set_nop_flags(struct io_uring_sqe *sqe,
 	sqe->rw_flags = flags;
 }
 
+/* linux/fs.h (Linux 6.17): the integrity capabilities and checksums. */
+#ifndef LBMD_PI_CAP_INTEGRITY
+#define LBMD_PI_CAP_INTEGRITY (1 << 0)
+#define LBMD_PI_CAP_REFTAG (1 << 1)
+#define LBMD_PI_CSUM_NONE 0
+#define LBMD_PI_CSUM_IP 1
+#define LBMD_PI_CSUM_CRC16_T10DIF 2
+#define LBMD_PI_CSUM_CRC64_NVME 4
+#endif
+
 #endif /* UBLKCTL_COMPAT_H */

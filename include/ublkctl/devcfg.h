@@ -29,16 +29,6 @@ struct ublk_state;
 /* ADD_DEV's largest io_desc_size with UBLK_F_IO_DESC_SIZE (7.3). */
 #define UBLK_MAX_IO_DESC_SIZE 256
 
-/* linux/fs.h (Linux 6.17): the integrity capabilities and checksums. */
-#ifndef LBMD_PI_CAP_INTEGRITY
-#define LBMD_PI_CAP_INTEGRITY (1 << 0)
-#define LBMD_PI_CAP_REFTAG (1 << 1)
-#define LBMD_PI_CSUM_NONE 0
-#define LBMD_PI_CSUM_IP 1
-#define LBMD_PI_CSUM_CRC16_T10DIF 2
-#define LBMD_PI_CSUM_CRC64_NVME 4
-#endif
-
 /*
  * --integrity: the device's integrity profile (UBLK_PARAM_TYPE_INTEGRITY),
  * one protection interval per logical block. md_size 0: no --integrity.

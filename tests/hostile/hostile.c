@@ -944,6 +944,20 @@ static void pump(struct srv *s, struct ring *r, unsigned int ms)
 
 /* --------------------------------------------------- device set-up */
 
+/* Parameters of a DEV_BYTES device of 512-byte blocks, plus @types. */
+static void basic_params(struct ublk_params *p, uint32_t types)
+{
+	memset(p, 0, sizeof(*p));
+	p->len = sizeof(*p);
+	p->types = UBLK_PARAM_TYPE_BASIC | types;
+	p->basic.logical_bs_shift = 9;
+	p->basic.physical_bs_shift = 12;
+	p->basic.io_min_shift = 9;
+	p->basic.io_opt_shift = 12;
+	p->basic.max_sectors = IO_BYTES >> 9;
+	p->basic.dev_sectors = DEV_BYTES >> 9;
+}
+
 /* ADD_DEV + SET_PARAMS; reports "dev ID FLAGS". 1 means "skip". */
 static int srv_add(struct srv *s, uint64_t flags, unsigned int nq,
 		   unsigned int depth)
@@ -991,15 +1005,7 @@ static int srv_add(struct srv *s, uint64_t flags, unsigned int nq,
 		       s->depth);
 		return -EINVAL;
 	}
-	memset(&p, 0, sizeof(p));
-	p.len = sizeof(p);
-	p.types = UBLK_PARAM_TYPE_BASIC;
-	p.basic.logical_bs_shift = 9;
-	p.basic.physical_bs_shift = 12;
-	p.basic.io_min_shift = 9;
-	p.basic.io_opt_shift = 12;
-	p.basic.max_sectors = IO_BYTES >> 9;
-	p.basic.dev_sectors = DEV_BYTES >> 9;
+	basic_params(&p, 0);
 	if (s->integ) {
 		p.types |= UBLK_PARAM_TYPE_INTEGRITY;
 		p.integrity = *s->integ;
@@ -2019,20 +2025,12 @@ static void sv_perio(struct srv *s, const struct scenario *sc)
 	expect_serving(s, "bad per-I/O commands");
 }
 
-/* linux/fs.h (6.17) values, for older headers. */
-#define PI_CAP_INTEGRITY (1U << 0)
-#define PI_CAP_REFTAG (1U << 1)
-#define PI_CSUM_NONE 0
-#define PI_CSUM_IP 1
-#define PI_CSUM_T10DIF 2
-#define PI_CSUM_CRC64 4
-
 /* T10 DIF type 1 over 512-byte intervals, 8 bytes a sector. */
 static const struct ublk_param_integrity integ_t10 = {
-	.flags = PI_CAP_REFTAG,
+	.flags = LBMD_PI_CAP_REFTAG,
 	.interval_exp = 9,
 	.metadata_size = 8,
-	.csum_type = PI_CSUM_T10DIF,
+	.csum_type = LBMD_PI_CSUM_CRC16_T10DIF,
 };
 
 /*
@@ -2128,25 +2126,25 @@ static void sv_integrity_params(struct srv *s, const struct scenario *sc)
 		{ "checksum type 255",
 		  { .interval_exp = 9, .metadata_size = 8, .csum_type = 255 } },
 		{ "metadata_size 0",
-		  { .interval_exp = 9, .csum_type = PI_CSUM_NONE } },
+		  { .interval_exp = 9, .csum_type = LBMD_PI_CSUM_NONE } },
 		{ "reference tag without a checksum",
-		  { .flags = PI_CAP_REFTAG,
+		  { .flags = LBMD_PI_CAP_REFTAG,
 		    .interval_exp = 9,
 		    .metadata_size = 8 } },
 		{ "pi_offset + T10 tuple beyond metadata_size",
 		  { .interval_exp = 9,
 		    .metadata_size = 8,
 		    .pi_offset = 1,
-		    .csum_type = PI_CSUM_T10DIF } },
+		    .csum_type = LBMD_PI_CSUM_CRC16_T10DIF } },
 		{ "CRC64 tuple (16) in 8 bytes of metadata",
 		  { .interval_exp = 9,
 		    .metadata_size = 8,
-		    .csum_type = PI_CSUM_CRC64 } },
+		    .csum_type = LBMD_PI_CSUM_CRC64_NVME } },
 		{ "pi_offset 255 + IP tuple in 255 bytes",
 		  { .interval_exp = 9,
 		    .metadata_size = 255,
 		    .pi_offset = 255,
-		    .csum_type = PI_CSUM_IP } },
+		    .csum_type = LBMD_PI_CSUM_IP } },
 		{ "interval_exp 8 (below a sector)",
 		  { .interval_exp = 8, .metadata_size = 8 } },
 		{ "interval_exp 0", { .metadata_size = 8 } },
@@ -2180,30 +2178,14 @@ static void sv_integrity_params(struct srv *s, const struct scenario *sc)
 	if (srv_add(s, sc->flags, sc->nq, sc->depth))
 		return;
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
-		memset(&p, 0, sizeof(p));
-		p.len = sizeof(p);
-		p.types = UBLK_PARAM_TYPE_BASIC | UBLK_PARAM_TYPE_INTEGRITY;
-		p.basic.logical_bs_shift = 9;
-		p.basic.physical_bs_shift = 12;
-		p.basic.io_min_shift = 9;
-		p.basic.io_opt_shift = 12;
-		p.basic.max_sectors = IO_BYTES >> 9;
-		p.basic.dev_sectors = DEV_BYTES >> 9;
+		basic_params(&p, UBLK_PARAM_TYPE_INTEGRITY);
 		p.integrity = bad[i].p;
 		res = ctrl_cmd(&s->ctrl, UBLK_U_CMD_SET_PARAMS, s->dev_id, &p,
 			       sizeof(p), 0, false, CTRL_MS);
 		expect(bad[i].what, res, -EINVAL);
 	}
 	/* the last good SET_PARAMS wins: the device starts with T10 DIF */
-	memset(&p, 0, sizeof(p));
-	p.len = sizeof(p);
-	p.types = UBLK_PARAM_TYPE_BASIC | UBLK_PARAM_TYPE_INTEGRITY;
-	p.basic.logical_bs_shift = 9;
-	p.basic.physical_bs_shift = 12;
-	p.basic.io_min_shift = 9;
-	p.basic.io_opt_shift = 12;
-	p.basic.max_sectors = IO_BYTES >> 9;
-	p.basic.dev_sectors = DEV_BYTES >> 9;
+	basic_params(&p, UBLK_PARAM_TYPE_INTEGRITY);
 	p.integrity = integ_t10;
 	res = ctrl_cmd(&s->ctrl, UBLK_U_CMD_SET_PARAMS, s->dev_id, &p,
 		       sizeof(p), 0, false, CTRL_MS);
