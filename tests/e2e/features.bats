@@ -60,9 +60,15 @@ load srv
 	grep -qx -- '--batch BATCH_IO 7.0' <<<"$output"
 	grep -qx -- '--recovery=reissue USER_RECOVERY_REISSUE 6.1' <<<"$output"
 	grep -qx -- '--nthreads PER_IO_DAEMON 6.16' <<<"$output"
+	grep -qx -- '-t\\x20zoned ZONED 6.6' <<<"$output"
 	help=$("$UBLKCTL" add --help)
+	# raw output escapes the space of "-t TARGET" rows; the target is
+	# listed under "Targets:" in add --help
 	while read -r opt _; do
-		grep -q -- "${opt%%=*}" <<<"$help"
+		case $opt in
+		-t\\x20*) grep -q "^ ${opt#-t\\x20} " <<<"$help" ;;
+		*) grep -q -- "${opt%%=*}" <<<"$help" ;;
+		esac
 	done <<<"$output"
 }
 
@@ -83,4 +89,17 @@ load srv
 	rm -f "$shm"
 	[ -z "$(ls /sys/class/ublk-char 2>/dev/null)" ]
 	[ -z "$(ls "$UBLKCTL_RUN_DIR" 2>/dev/null)" ]
+}
+
+@test "features: the driver reports every UBLK_F_* bit of the running kernel's ublk_cmd.h (our module as ublk_drv)" {
+	# the source tree the VM kernel was built from (tests/vm/build-kernel)
+	src=$(cat "${UBLKCTL_VM_CACHE:-/var/tmp/ublkctl-vm}/plain/.ublkctl-src")
+	hdr=$src/include/uapi/linux/ublk_cmd.h
+	[ -f "$hdr" ]
+	want=$(sed -n 's/^#define UBLK_F_[A-Z0-9_]*[[:space:]]*(1U\{0,1\}LL* << \([0-9]*\)).*/\1/p' "$hdr" | sort -n | tr '\n' ' ')
+	have=$("$UBLKCTL" features -r --noheadings -o BIT | sort -n | tr '\n' ' ')
+	echo "header: $want" >&2
+	echo "driver: $have" >&2
+	[ "$(wc -w <<<"$want")" -ge 21 ]
+	[ "$have" = "$want" ]
 }
