@@ -109,7 +109,7 @@ size_t ubk_integrity_bytes(const struct request *rq)
 {
 	struct blk_integrity *bi = &rq->q->limits.integrity;
 
-	if (!blk_integrity_rq(rq))
+	if (!bi->metadata_size)
 		return 0;
 	return bio_integrity_bytes(bi, blk_rq_sectors(rq));
 }

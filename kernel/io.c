@@ -628,9 +628,14 @@ static ssize_t ubk_user_copy(struct kiocb *iocb, struct iov_iter *iter,
 	ssize_t ret;
 	bool to_rq, md;
 
+	/*
+	 * The refusals come in ublk_drv's order, so a server sees the same
+	 * errno from either driver: a device not started (or stopped) has
+	 * no request to copy and answers -EACCES before anything else.
+	 */
 	if (!user_backed_iter(iter))
 		return -EACCES;
-	if (!(ub->info.flags & UBLK_F_USER_COPY))
+	if (READ_ONCE(ub->info.state) == UBLK_S_DEV_DEAD)
 		return -EACCES;
 	/* the request's integrity metadata instead of its data */
 	md = pos & UBLKSRV_IO_INTEGRITY_FLAG;
@@ -643,7 +648,11 @@ static ssize_t ubk_user_copy(struct kiocb *iocb, struct iov_iter *iter,
 	q_id = (pos >> UBLK_QID_OFF) & UBLK_QID_BITS_MASK;
 	tag = (pos >> UBLK_TAG_OFF) & UBLK_TAG_BITS_MASK;
 	buf_off = pos & UBLK_IO_BUF_BITS_MASK;
-	if (q_id >= ub->info.nr_hw_queues || tag >= ub->info.queue_depth)
+	if (q_id >= ub->info.nr_hw_queues)
+		return -EINVAL;
+	if (!(ub->info.flags & UBLK_F_USER_COPY))
+		return -EACCES;
+	if (tag >= ub->info.queue_depth)
 		return -EINVAL;
 	q = ub->queues[q_id];
 	io = &q->ios[tag];
@@ -657,6 +666,15 @@ static ssize_t ubk_user_copy(struct kiocb *iocb, struct iov_iter *iter,
 	if (!rq)
 		return -EINVAL;
 
+	/*
+	 * Bounds first, then direction, as ublk_drv checks them. Metadata is
+	 * bounded by what the request's length spans under the queue's
+	 * profile; a request that carries none copies 0 bytes.
+	 */
+	ret = -EINVAL;
+	len = md ? ubk_integrity_bytes(rq) : blk_rq_bytes(rq);
+	if (buf_off > len)
+		goto out;
 	to_rq = dir == ITER_SOURCE;
 	ret = -EACCES;
 	/* a zone report is read into the request, an append out of it */
@@ -664,11 +682,6 @@ static ssize_t ubk_user_copy(struct kiocb *iocb, struct iov_iter *iter,
 		goto out;
 	if (!to_rq && req_op(rq) != REQ_OP_WRITE &&
 	    req_op(rq) != REQ_OP_ZONE_APPEND)
-		goto out;
-	ret = -EINVAL;
-	/* a request without metadata has none to copy */
-	len = md ? ubk_integrity_bytes(rq) : blk_rq_bytes(rq);
-	if (buf_off > len || (md && !len))
 		goto out;
 	if (md)
 		ret = ubk_copy_rq_integrity(rq, buf_off, iter, dir);
