@@ -510,8 +510,9 @@ static int ubk_batch_check(struct ubk_device *ub, const struct ublk_batch_io *uc
 		return -E2BIG;
 	if (uc->flags & ~UBK_BATCH_FLAGS)
 		return -EINVAL;
-	/* no zoned support here */
-	if (uc->flags & UBLK_BATCH_F_HAS_ZONE_LBA)
+	/* append LBAs come back only from a zoned device */
+	if ((uc->flags & UBLK_BATCH_F_HAS_ZONE_LBA) &&
+	    !(ub->info.flags & UBLK_F_ZONED))
 		return -EINVAL;
 	if ((uc->flags & UBLK_BATCH_F_HAS_BUF_ADDR) &&
 	    !ubk_copy_mode(ub->info.flags))
@@ -524,6 +525,8 @@ static int ubk_batch_check(struct ubk_device *ub, const struct ublk_batch_io *uc
 	}
 	if (uc->flags & UBLK_BATCH_F_HAS_BUF_ADDR)
 		elem_bytes += sizeof(u64);
+	if (uc->flags & UBLK_BATCH_F_HAS_ZONE_LBA)
+		elem_bytes += sizeof(u64);
 	if (uc->elem_bytes != elem_bytes)
 		return -EINVAL;
 	return 0;
@@ -534,6 +537,7 @@ struct ubk_batch_elem {
 	u16 tag;
 	s32 result;
 	u64 buf_addr;
+	u64 zone_lba; /* U64_MAX: the element carries none */
 	struct ublk_auto_buf_reg reg;
 };
 
@@ -541,12 +545,18 @@ static void ubk_batch_parse(const struct ublk_batch_io *uc, const void *raw,
 			    struct ubk_batch_elem *elem)
 {
 	const struct ublk_elem_header *hdr = raw;
+	const void *opt = raw + sizeof(*hdr);
 
 	elem->tag = hdr->tag;
 	elem->result = hdr->result;
 	elem->buf_addr = 0;
-	if (uc->flags & UBLK_BATCH_F_HAS_BUF_ADDR)
-		memcpy(&elem->buf_addr, raw + sizeof(*hdr), sizeof(u64));
+	if (uc->flags & UBLK_BATCH_F_HAS_BUF_ADDR) {
+		memcpy(&elem->buf_addr, opt, sizeof(u64));
+		opt += sizeof(u64);
+	}
+	elem->zone_lba = U64_MAX;
+	if (uc->flags & UBLK_BATCH_F_HAS_ZONE_LBA)
+		memcpy(&elem->zone_lba, opt, sizeof(u64));
 	elem->reg = (struct ublk_auto_buf_reg) {
 		.index = hdr->buf_index,
 		.flags = (uc->flags & UBLK_BATCH_F_AUTO_BUF_REG_FALLBACK) ?
@@ -637,6 +647,16 @@ static int ubk_batch_commit_one(struct ubk_queue *q, struct io_uring_cmd *cmd,
 		return -EINVAL;
 	*rqp = io->req;
 	io->result = elem->result;
+	/*
+	 * An append succeeds only at an LBA inside its zone that the data
+	 * fits from; one the element lacks, or a bad one, fails it.
+	 */
+	if (req_op(io->req) == REQ_OP_ZONE_APPEND && elem->result > 0) {
+		if (ubk_zoned_append_lba_ok(q, io->req, elem->zone_lba))
+			io->req->__sector = elem->zone_lba;
+		else
+			io->result = -EIO;
+	}
 	io->buf_addr = elem->buf_addr;
 	ubk_take_auto_reg(io, cmd, index);
 	io->auto_reg = elem->reg;
@@ -647,14 +667,15 @@ static int ubk_batch_commit_one(struct ubk_queue *q, struct io_uring_cmd *cmd,
 
 /*
  * The elements are read from the server UBK_COMMIT_CHUNK at a time into
- * the stack (at most 16 bytes each): no allocation per commit.
+ * the stack (at most 24 bytes each): no allocation per commit.
  */
 static int ubk_batch_commit(struct ubk_device *ub, struct io_uring_cmd *cmd,
 			    const struct ublk_batch_io *uc,
 			    const void __user *ubuf, unsigned int issue_flags)
 {
 	struct ubk_queue *q = ub->queues[uc->q_id];
-	u8 buf[UBK_COMMIT_CHUNK * (sizeof(struct ublk_elem_header) + sizeof(u64))];
+	u8 buf[UBK_COMMIT_CHUNK *
+	       (sizeof(struct ublk_elem_header) + 2 * sizeof(u64))];
 	struct request *rqs[UBK_COMMIT_CHUNK];
 	u16 tags[UBK_COMMIT_CHUNK];
 	int index[UBK_COMMIT_CHUNK];

@@ -182,11 +182,11 @@ static int ubk_check_add_flags(struct ublksrv_ctrl_dev_info *info)
 		return -EINVAL;
 	/*
 	 * A zoned commit's addr carries the append LBA, so the server has
-	 * no copy buffer: user copy or zero copy. Batch commits with zone
-	 * LBAs are not implemented here.
+	 * no copy buffer: user copy or zero copy (a batch commit carries
+	 * the LBA in its element, UBLK_BATCH_F_HAS_ZONE_LBA).
 	 */
 	if ((info->flags & UBLK_F_ZONED) &&
-	    (!UBK_F_ZONED || (info->flags & UBLK_F_BATCH_IO) ||
+	    (!UBK_F_ZONED ||
 	     !(info->flags & (UBLK_F_USER_COPY | UBLK_F_SUPPORT_ZERO_COPY))))
 		return -EINVAL;
 

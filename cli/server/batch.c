@@ -27,12 +27,19 @@ unsigned int ublk_batch_elem_bytes(uint16_t flags)
 
 uint16_t ublk_batch_cmd_flags(uint64_t dev_flags, bool auto_zc_fallback)
 {
-	if (dev_flags & UBLK_F_AUTO_BUF_REG)
-		return auto_zc_fallback ? UBLK_BATCH_F_AUTO_BUF_REG_FALLBACK :
-					  0;
-	if (dev_flags & (UBLK_F_USER_COPY | UBLK_F_SUPPORT_ZERO_COPY))
-		return 0;
-	return UBLK_BATCH_F_HAS_BUF_ADDR;
+	uint16_t f = 0;
+
+	/* a zone append's commit says where the data went */
+	if (dev_flags & UBLK_F_ZONED)
+		f |= UBLK_BATCH_F_HAS_ZONE_LBA;
+	if (dev_flags & UBLK_F_AUTO_BUF_REG) {
+		if (auto_zc_fallback)
+			f |= UBLK_BATCH_F_AUTO_BUF_REG_FALLBACK;
+	} else if (!(dev_flags &
+		     (UBLK_F_USER_COPY | UBLK_F_SUPPORT_ZERO_COPY))) {
+		f |= UBLK_BATCH_F_HAS_BUF_ADDR;
+	}
+	return f;
 }
 
 /* Write e at p in the layout flags ask for: header, buf_addr, zone LBA. */
@@ -397,7 +404,8 @@ static void elem_of(const struct ublk_batch_dev *d, const struct ublk_queue *q,
 	e->buf_addr = (d->flags & UBLK_BATCH_F_HAS_BUF_ADDR) ?
 			      (uint64_t)(uintptr_t)q->ios[tag].buf :
 			      0;
-	e->zone_lba = 0;
+	/* read by the driver for a ZONE_APPEND only */
+	e->zone_lba = q->ios[tag].zone_append_lba;
 }
 
 /* PREP_IO_CMDS of every tag of bq's queue, built in its open commit list. */

@@ -15,8 +15,9 @@
  * Zones that were open when the device went away come back closed, as on
  * a drive after a power cycle.
  *
- * Only user copy (UBLK_F_USER_COPY): the driver passes a zone append's
- * LBA back in the field that carries a copy buffer's address, so it
+ * Only user copy (UBLK_F_USER_COPY), per-I/O or --batch: the driver
+ * passes a zone append's LBA back in the field that carries a copy
+ * buffer's address (a batch element has a field of its own), so it
  * refuses a zoned device in plain copy mode; zero copy would leave no way
  * to fill a zone report from here.
  *
@@ -469,7 +470,11 @@ static int zoned_queue_io(struct ublk_thread *t, struct ublk_queue *q,
 
 /* ---- setting up ---- */
 
-/* The data paths the driver has no zoned device on, and --unprivileged. */
+/*
+ * The data paths the driver has no zoned device on, and --unprivileged:
+ * user copy, per-I/O or batch (whose commits carry the append LBA in
+ * their elements).
+ */
 static int check_mode(const struct ublk_dev_cfg *cfg)
 {
 	static const struct {
@@ -481,7 +486,6 @@ static int check_mode(const struct ublk_dev_cfg *cfg)
 		{ offsetof(struct ublk_dev_cfg, auto_zc), "--auto-zc" },
 		{ offsetof(struct ublk_dev_cfg, auto_zc_fallback),
 		  "--auto-zc-fallback" },
-		{ offsetof(struct ublk_dev_cfg, batch), "--batch" },
 		{ offsetof(struct ublk_dev_cfg, get_data), "--get-data" },
 		{ offsetof(struct ublk_dev_cfg, unprivileged),
 		  "--unprivileged" },
@@ -496,6 +500,10 @@ static int check_mode(const struct ublk_dev_cfg *cfg)
 	if (cfg->shmem_path)
 		return ublk_usage_err(
 			"-t zoned: --shmem-zc: zoned devices are served with --user-copy only");
+	/* --batch alone is batch with copy; with --user-copy it serves */
+	if (cfg->batch && !cfg->user_copy)
+		return ublk_usage_err(
+			"-t zoned: --batch: zoned devices are served with --user-copy only (--batch --user-copy)");
 	return EXIT_OK;
 }
 
@@ -888,7 +896,8 @@ const struct target_ops target_zoned = {
 	.notes =
 		"  FILE starts with the zone state (it survives del and add).\n"
 		"  Size: --size (FILE grown to fit), else what FILE holds.\n"
-		"  Served with --user-copy only (the driver's rule for zoned).\n",
+		"  Served with --user-copy only (the driver's rule for zoned),\n"
+		"  per-I/O or with --batch.\n",
 	.parse_opt = zoned_parse_opt,
 	.init = zoned_init,
 	.deinit = zoned_deinit,

@@ -44,7 +44,7 @@ unsigned int ublk_batch_elem_bytes(uint16_t flags);
  * The UBLK_BATCH_F_* flags PREP and COMMIT carry on a device with the
  * granted dev_flags (UBLK_F_*): HAS_BUF_ADDR only when the kernel copies
  * into a server buffer (no user copy, zero copy or auto-zc); FALLBACK only
- * with auto-zc and fallback requested.
+ * with auto-zc and fallback requested; HAS_ZONE_LBA on a zoned device.
  */
 uint16_t ublk_batch_cmd_flags(uint64_t dev_flags, bool auto_zc_fallback);
 

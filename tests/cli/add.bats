@@ -336,10 +336,15 @@ load helpers
 
 @test "add: zoned refuses every data path but user copy, the file untouched" {
 	truncate -s 8M "$BATS_TEST_TMPDIR/z"
-	for m in --copy --zero-copy --auto-zc --batch --get-data --unprivileged; do
+	for m in --copy --zero-copy --auto-zc --get-data --unprivileged; do
 		usage_err "ublkctl: add: -t zoned: $m: zoned devices are served with --user-copy only" \
 			add -t zoned -f "$BATS_TEST_TMPDIR/z" --zone-size 1M $m
 	done
+	# --batch alone is batch with copy; --batch --user-copy is allowed
+	usage_err "ublkctl: add: -t zoned: --batch: zoned devices are served with --user-copy only (--batch --user-copy)" \
+		add -t zoned -f "$BATS_TEST_TMPDIR/z" --zone-size 1M --batch
+	usage_err "ublkctl: add: -t zoned: --zero-copy: zoned devices are served with --user-copy only" \
+		add -t zoned -f "$BATS_TEST_TMPDIR/z" --zone-size 1M --batch --zero-copy
 	cmp -n 8388608 "$BATS_TEST_TMPDIR/z" /dev/zero
 }
 

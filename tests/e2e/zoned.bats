@@ -162,6 +162,35 @@ write_at() {
 	[ "$(od -An -tu8 -j 32 -N 8 "$ZFILE" | tr -d ' ')" = 1 ]
 }
 
+@test "zoned --batch --user-copy: report, fio zbd verify, and zone appends whose LBA comes back in the commit element" {
+	zoned_add --batch --user-copy
+	[ "$(srv_mode "$DEV_ID")" = batch-user-copy ]
+	[ "$(cat "/sys/block/ublkb$DEV_ID/queue/nr_zones")" = 16 ]
+	zone_is 2 $EMPTY 0
+	run timeout 240 fio --name=zbd --filename="$DEV" --direct=1 \
+		--zonemode=zbd --ioengine=io_uring --iodepth=16 --rw=write \
+		--bs=64k --offset=8M --size=8M --verify=crc32c \
+		--verify_fatal=1 --do_verify=1 --output-format=terse
+	[ "$status" -eq 0 ]
+	zone_is 2 $FULL $ZS
+	zone_is 3 $FULL $ZS
+	# two appends to zone 9: each lands at the write pointer it found
+	write_at $((9 * ZS)) 1
+	for want in $((9 * ZS + 8)) $((9 * ZS + 16)); do
+		run insmod "$ZAPPEND_KO" dev="$DEV" sector=$((9 * ZS)) sectors=8 fill=0x3c
+		echo "$output" >&2
+		[ "$status" -eq 0 ]
+		lba=$(cat /sys/module/zappend/parameters/result)
+		rmmod zappend
+		[ "$lba" = "$want" ]
+	done
+	zone_is 9 $IMP_OPEN 24
+	got=$(dd if="$DEV" bs=512 skip=$((9 * ZS + 8)) count=16 iflag=direct status=none |
+		od -An -v -tx1 | tr -s ' \n' '\n' | sort -u | grep .)
+	[ "$got" = 3c ]
+	[ "$(od -An -tu8 -j 32 -N 8 "$ZFILE" | tr -d ' ')" = 2 ]
+}
+
 @test "zoned: the zone state and data survive del and add of the same file" {
 	zoned_add
 	write_at $((2 * ZS)) 4

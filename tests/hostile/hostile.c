@@ -415,7 +415,8 @@ static bool s_copy(const struct srv *s)
 /* Batch flags and element size a correct server uses on this device. */
 static uint16_t s_bflags(const struct srv *s)
 {
-	return s_copy(s) ? UBLK_BATCH_F_HAS_BUF_ADDR : 0;
+	return (s_copy(s) ? UBLK_BATCH_F_HAS_BUF_ADDR : 0) |
+	       (s->flags & UBLK_F_ZONED ? UBLK_BATCH_F_HAS_ZONE_LBA : 0);
 }
 
 static unsigned int elem_bytes(uint16_t flags)
@@ -2448,13 +2449,41 @@ enum zappend {
 	ZA_PAST_END, /* the data would cross the zone's end */
 	ZA_HUGE, /* ~0 */
 	ZA_SHORT, /* fewer bytes than the request has */
+	ZA_NO_LBA, /* none: addr 0, or a batch commit without HAS_ZONE_LBA */
 };
 
 static const char *const zappend_names[] = {
 	"the zone's start", "the next zone's start",
 	"before the zone",  "across the zone's end",
 	"LBA ~0",	    "a short result",
+	"no LBA",
 };
+
+/*
+ * Hand (q, tag) back with @res. An append's LBA travels in the command's
+ * addr (per-I/O) or in the element (batch, UBLK_BATCH_F_HAS_ZONE_LBA);
+ * @with_lba false leaves it out of a batch element.
+ */
+static void zanswer(struct srv *s, unsigned int q, unsigned int tag, int res,
+		    uint64_t lba, bool with_lba)
+{
+	uint16_t fl = s_bflags(s);
+	char wire[24];
+	unsigned int eb;
+
+	if (!s_batch(s)) {
+		zcommit(s, q, tag, res, lba);
+		return;
+	}
+	if (!with_lba)
+		fl &= (uint16_t)~UBLK_BATCH_F_HAS_ZONE_LBA;
+	eb = put_elem(wire, fl, (uint16_t)tag, s_index(s, q, tag), res,
+		      s_buf(s, q, tag));
+	if (fl & UBLK_BATCH_F_HAS_ZONE_LBA)
+		memcpy(wire + eb - 8, &lba, 8);
+	(void)batch_sync(s, &s->a, UBLK_U_IO_COMMIT_IO_CMDS, (uint16_t)q, fl, 1,
+			 (uint8_t)eb, wire);
+}
 
 /*
  * Serve for @ms: reports as @how says, appends as @append says, the rest
@@ -2476,6 +2505,7 @@ static void zserve(struct srv *s, enum zreply how, enum zappend append,
 					&s->desc[q][t];
 				unsigned int op = d->op_flags & 0xff;
 				uint64_t zs, lba = 0;
+				bool with_lba = true;
 				int res;
 
 				if (!__atomic_exchange_n(&s->owned[q][t], 0,
@@ -2501,10 +2531,19 @@ static void zserve(struct srv *s, enum zreply how, enum zappend append,
 								  zs;
 					if (append == ZA_SHORT)
 						res = 512;
+					if (append == ZA_NO_LBA) {
+						lba = 0;
+						with_lba = false;
+					}
 				}
-				zcommit(s, q, t, res, lba);
+				zanswer(s, q, t, res, lba, with_lba);
 				s->served++;
 			}
+		/* batch: a fetch that ran out is armed again */
+		for (q = 0; q < s->nq; q++)
+			if (s_batch(s) && !s->fs[q].armed &&
+			    s->fs[q].ring == &s->a)
+				fslot_arm_good(&s->fs[q]);
 	}
 }
 
@@ -2570,13 +2609,16 @@ static int start_dev_helper(const char *id, const char *pid, const char *fd)
 	return 0;
 }
 
-/* A zoned device, fetched, with START_DEV on its way. */
+/* A zoned device, fetched (or prepared: batch), with START_DEV on its way. */
 static int zoned_setup(struct srv *s, const struct scenario *sc,
 		       struct zstart *z)
 {
 	if (srv_add(s, sc->flags, sc->nq, sc->depth) || srv_open(s, false))
 		return -1;
-	fetch_all(s);
+	if (!s_batch(s))
+		fetch_all(s);
+	else if (prep_all(s))
+		return -1;
 	zstart_begin(s, z);
 	return z->pid > 0 ? 0 : -1;
 }
@@ -2673,7 +2715,7 @@ static void sv_zoned_append(struct srv *s, const struct scenario *sc)
 		return;
 	s->started = true;
 	report("live", "%u", s->dev_id);
-	for (a = ZA_NEXT_ZONE; a <= ZA_SHORT; a++) {
+	for (a = ZA_NEXT_ZONE; a <= ZA_NO_LBA; a++) {
 		st = zappend_run(s, ko, (enum zappend)a, zone);
 		if (st > 0)
 			report("note", "append answered with %s: failed",
@@ -4308,6 +4350,18 @@ static const struct scenario scenarios[] = {
 	{ "zoned-append-bad-lba",
 	  "zoned device, zone appends answered outside their zone: each fails",
 	  F_ZONED, 1, 8, sv_zoned_append, NULL, 0, .priv_only = true },
+	{ "zoned-report-good-batch",
+	  "zoned batch device, a correct zone report: START_DEV works",
+	  F_ZONED | F_BATCH, 1, 8, sv_zoned_report, NULL, ZR_GOOD,
+	  .priv_only = true },
+	{ "zoned-report-garbage-batch",
+	  "zoned batch device, random bytes as zone report: START_DEV fails",
+	  F_ZONED | F_BATCH, 1, 8, sv_zoned_report, NULL, ZR_GARBAGE,
+	  .priv_only = true },
+	{ "zoned-append-bad-lba-batch",
+	  "zoned batch device, zone appends committed with LBAs outside their zone, or none (no HAS_ZONE_LBA): each fails; a good LBA works",
+	  F_ZONED | F_BATCH, 1, 8, sv_zoned_append, NULL, 0,
+	  .priv_only = true },
 };
 
 static const struct scenario random_scenario = {

@@ -45,6 +45,17 @@ static void test_cmd_flags(void)
 	/* FALLBACK never without auto-zc, never with HAS_BUF_ADDR */
 	CHECK_EQ(ublk_batch_cmd_flags(UBLK_F_BATCH_IO, true),
 		 UBLK_BATCH_F_HAS_BUF_ADDR);
+	/* a zoned device's commits carry the append LBA */
+	CHECK_EQ(ublk_batch_cmd_flags(UBLK_F_BATCH_IO | UBLK_F_USER_COPY |
+					      UBLK_F_ZONED,
+				      false),
+		 UBLK_BATCH_F_HAS_ZONE_LBA);
+	CHECK_EQ(ublk_batch_cmd_flags(UBLK_F_BATCH_IO | UBLK_F_AUTO_BUF_REG |
+					      UBLK_F_SUPPORT_ZERO_COPY |
+					      UBLK_F_ZONED,
+				      true),
+		 UBLK_BATCH_F_HAS_ZONE_LBA |
+			 UBLK_BATCH_F_AUTO_BUF_REG_FALLBACK);
 }
 
 /* A commit list over buf with room for cap elements of these flags. */
