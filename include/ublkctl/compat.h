@@ -59,6 +59,41 @@ static inline void ublkctl_sqe_set_nop_flags(struct io_uring_sqe *sqe,
 	sqe->rw_flags = flags;
 }
 
+/*
+ * Per-I/O attributes of a read or write (Linux 6.14, io_uring.h): sqe's
+ * attr_ptr points at the attributes, attr_type_mask says which they are.
+ * The only one is protection information: the PI buffer of addr/len goes
+ * with the data, one metadata chunk per integrity interval, and seed is
+ * the first interval's number, from which the block layer remaps
+ * reference tags. rsvd must be 0 (-EINVAL otherwise). The kernel reports
+ * the attributes with IORING_FEAT_RW_ATTR.
+ */
+#ifndef IORING_RW_ATTR_FLAG_PI
+#define IORING_RW_ATTR_FLAG_PI (1U << 0)
+struct io_uring_attr_pi {
+	__u16 flags;
+	__u16 app_tag;
+	__u32 len;
+	__u64 addr;
+	__u64 seed;
+	__u64 rsvd;
+};
+#endif
+#ifndef IORING_FEAT_RW_ATTR
+#define IORING_FEAT_RW_ATTR (1U << 16)
+#endif
+
+/*
+ * Set sqe->attr_ptr and attr_type_mask: older headers call these slots
+ * addr3 and __pad2[0], newer ones have both names for them.
+ */
+static inline void ublkctl_sqe_set_attr(struct io_uring_sqe *sqe,
+					const void *attr, __u64 type_mask)
+{
+	sqe->addr3 = (__u64)(unsigned long)attr;
+	sqe->__pad2[0] = type_mask;
+}
+
 /* linux/fs.h (Linux 6.17): the integrity capabilities and checksums. */
 #ifndef LBMD_PI_CAP_INTEGRITY
 #define LBMD_PI_CAP_INTEGRITY (1 << 0)
@@ -67,6 +102,16 @@ static inline void ublkctl_sqe_set_nop_flags(struct io_uring_sqe *sqe,
 #define LBMD_PI_CSUM_IP 1
 #define LBMD_PI_CSUM_CRC16_T10DIF 2
 #define LBMD_PI_CSUM_CRC64_NVME 4
+#endif
+
+/*
+ * linux/fs.h (Linux 6.14): struct io_uring_attr_pi.flags, asking the
+ * kernel to check these fields of the PI it reads or writes.
+ */
+#ifndef IO_INTEGRITY_CHK_GUARD
+#define IO_INTEGRITY_CHK_GUARD (1U << 0)
+#define IO_INTEGRITY_CHK_REFTAG (1U << 1)
+#define IO_INTEGRITY_CHK_APPTAG (1U << 2)
 #endif
 
 #endif /* UBLKCTL_COMPAT_H */
