@@ -896,8 +896,7 @@ const struct target_ops target_zoned = {
 	.notes =
 		"  FILE starts with the zone state (it survives del and add).\n"
 		"  Size: --size (FILE grown to fit), else what FILE holds.\n"
-		"  Served with --user-copy only (the driver's rule for zoned),\n"
-		"  per-I/O or with --batch.\n",
+		"  Served with --user-copy only (the driver's rule), per-I/O or --batch.\n",
 	.parse_opt = zoned_parse_opt,
 	.init = zoned_init,
 	.deinit = zoned_deinit,
