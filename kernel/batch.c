@@ -646,17 +646,9 @@ static int ubk_batch_commit_one(struct ubk_queue *q, struct io_uring_cmd *cmd,
 	if (ubk_copy_mode(q->flags) && !elem->buf_addr)
 		return -EINVAL;
 	*rqp = io->req;
-	io->result = elem->result;
-	/*
-	 * An append succeeds only at an LBA inside its zone that the data
-	 * fits from; one the element lacks, or a bad one, fails it.
-	 */
-	if (req_op(io->req) == REQ_OP_ZONE_APPEND && elem->result > 0) {
-		if (ubk_zoned_append_lba_ok(q, io->req, elem->zone_lba))
-			io->req->__sector = elem->zone_lba;
-		else
-			io->result = -EIO;
-	}
+	/* an element without a zone LBA carries U64_MAX: an append fails */
+	io->result = ubk_zoned_commit_append(q, io->req, elem->zone_lba,
+					     elem->result);
 	io->buf_addr = elem->buf_addr;
 	ubk_take_auto_reg(io, cmd, index);
 	io->auto_reg = elem->reg;

@@ -381,12 +381,7 @@ static int ubk_commit_and_fetch(struct io_uring_cmd *cmd,
 	} else if (addr) {
 		goto unlock;
 	}
-	if (req_op(rq) == REQ_OP_ZONE_APPEND && result > 0) {
-		if (ubk_zoned_append_lba_ok(q, rq, lba))
-			rq->__sector = lba;
-		else
-			result = -EIO;
-	}
+	result = ubk_zoned_commit_append(q, rq, lba, result);
 	/*
 	 * Before the command becomes visible to a cancel. With the ring
 	 * locked (the only way we get here), marking it takes no sleeping

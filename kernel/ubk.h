@@ -317,8 +317,8 @@ int ubk_zoned_validate(const struct ubk_device *ub);
 void ubk_zoned_limits(const struct ubk_device *ub, struct queue_limits *lim);
 int ubk_zoned_rq_op(const struct request *rq);
 void ubk_zoned_setup_desc(struct request *rq, struct ublksrv_io_desc *desc);
-bool ubk_zoned_append_lba_ok(const struct ubk_queue *q,
-			     const struct request *rq, u64 lba);
+int ubk_zoned_commit_append(const struct ubk_queue *q, struct request *rq,
+			    u64 lba, int result);
 int ubk_zoned_revalidate(struct ubk_device *ub);
 #ifdef CONFIG_BLK_DEV_ZONED
 int ubk_report_zones(struct gendisk *disk, sector_t sector,

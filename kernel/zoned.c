@@ -110,8 +110,8 @@ void ubk_zoned_setup_desc(struct request *rq, struct ublksrv_io_desc *desc)
 }
 
 /* A zone append's commit: may @rq's data have been written at @lba? */
-bool ubk_zoned_append_lba_ok(const struct ubk_queue *q,
-			     const struct request *rq, u64 lba)
+static bool ubk_zoned_append_lba_ok(const struct ubk_queue *q,
+				    const struct request *rq, u64 lba)
 {
 	const struct ubk_device *ub = q->dev;
 	u64 zs = ub->params.basic.chunk_sectors;
@@ -120,6 +120,22 @@ bool ubk_zoned_append_lba_ok(const struct ubk_queue *q,
 
 	return lba >= start && lba <= start + zs - blk_rq_sectors(rq) &&
 	       !(lba & (lbs - 1));
+}
+
+/*
+ * The result a commit of @result for @rq stands for, per-I/O or batch: a
+ * zone append that moved data says where (@lba); one inside its zone that
+ * the data fits from becomes the request's sector, any other fails it.
+ */
+int ubk_zoned_commit_append(const struct ubk_queue *q, struct request *rq,
+			    u64 lba, int result)
+{
+	if (req_op(rq) != REQ_OP_ZONE_APPEND || result <= 0)
+		return result;
+	if (!ubk_zoned_append_lba_ok(q, rq, lba))
+		return -EIO;
+	rq->__sector = lba;
+	return result;
 }
 
 #ifdef CONFIG_BLK_DEV_ZONED
