@@ -85,7 +85,7 @@ static void ubk_batch_schedule(struct ubk_fetch_cmd *fetch_cmd)
 void ubk_batch_bind_queue(struct ubk_queue *q, struct request **rqs,
 			  unsigned int nr, bool kick)
 {
-	u8 why[UBK_BATCH_MAX_TAGS];
+	u8 why[UBK_BATCH_MAX_TAGS] __uninitialized;
 	struct ubk_fetch_cmd *fetch_cmd = NULL;
 	unsigned int i, unbound = 0;
 
@@ -181,7 +181,7 @@ static bool ubk_batch_prep_one(struct ubk_queue *q, struct ubk_io *io,
 	}
 	if (ubk_need_ref(q->flags))
 		refcount_set(&io->ref, 1);
-	if (ubk_auto_reg(q->flags) && blk_rq_has_data(rq) &&
+	if (ubk_auto_reg(q->flags) && ubk_rq_has_data(rq) &&
 	    !ubk_auto_register(q, rq, io, cmd, issue_flags)) {
 		refcount_set(&io->ref, 0);
 		spin_lock(&q->lock);
@@ -287,7 +287,7 @@ static int ubk_batch_deliver(struct ubk_queue *q,
 			     unsigned int issue_flags)
 {
 	struct io_uring_cmd *cmd = fetch_cmd->cmd;
-	u16 tags[UBK_BATCH_MAX_TAGS];
+	u16 tags[UBK_BATCH_MAX_TAGS] __uninitialized;
 	unsigned int nr, kept;
 	struct io_br_sel sel;
 	size_t len = 0;
@@ -666,12 +666,13 @@ static int ubk_batch_commit(struct ubk_device *ub, struct io_uring_cmd *cmd,
 			    const void __user *ubuf, unsigned int issue_flags)
 {
 	struct ubk_queue *q = ub->queues[uc->q_id];
+	/* scratch, written before it is read: not zeroed on every call */
 	u8 buf[UBK_COMMIT_CHUNK *
-	       (sizeof(struct ublk_elem_header) + 2 * sizeof(u64))];
-	struct request *rqs[UBK_COMMIT_CHUNK];
-	u16 tags[UBK_COMMIT_CHUNK];
-	int index[UBK_COMMIT_CHUNK];
-	struct ubk_batch_elem elem;
+	       (sizeof(struct ublk_elem_header) + 2 * sizeof(u64))] __uninitialized;
+	struct request *rqs[UBK_COMMIT_CHUNK] __uninitialized;
+	u16 tags[UBK_COMMIT_CHUNK] __uninitialized;
+	int index[UBK_COMMIT_CHUNK] __uninitialized;
+	struct ubk_batch_elem elem __uninitialized;
 	unsigned int done = 0, n, i;
 	DEFINE_IO_COMP_BATCH(iob);
 	int ret = 0;

@@ -49,7 +49,7 @@ void ubk_complete_request(struct ubk_io *io, struct request *rq)
 				BLK_STS_OK);
 		return;
 	}
-	if (res >= 0 && !blk_rq_has_data(rq)) {
+	if (res >= 0 && !ubk_rq_has_data(rq)) {
 		ubk_end_request(rq, BLK_STS_OK);
 		return;
 	}
@@ -75,7 +75,7 @@ void ubk_complete_request_batch(struct ubk_io *io, struct request *rq,
 				struct io_comp_batch *iob)
 {
 	int res = io->result;
-	bool whole = blk_rq_has_data(rq) ?
+	bool whole = ubk_rq_has_data(rq) ?
 		     res >= 0 && (unsigned int)res == blk_rq_bytes(rq) :
 		     res >= 0;
 
@@ -132,7 +132,7 @@ static u32 ubk_rq_op_flags(const struct request *rq)
 	return flags;
 }
 
-static int ubk_rq_op(const struct request *rq)
+static __always_inline int ubk_rq_op(const struct request *rq)
 {
 	switch (req_op(rq)) {
 	case REQ_OP_READ:
@@ -161,30 +161,13 @@ void ubk_setup_desc(struct ubk_queue *q, struct request *rq)
 	desc->start_sector = blk_rq_pos(rq);
 	desc->addr = q->ios[rq->tag].buf_addr;
 	/* the data is already in memory the server shares: say where */
-	if ((q->flags & UBLK_F_SHMEM_ZC) && blk_rq_has_data(rq) &&
+	if ((q->flags & UBLK_F_SHMEM_ZC) && ubk_rq_has_data(rq) &&
 	    ubk_shmem_match(q->dev, rq, &shmem_addr)) {
 		desc->op_flags |= UBLK_IO_F_SHMEM_ZC;
 		desc->addr = shmem_addr;
 	}
 	if (req_op(rq) == REQ_OP_DRV_IN)
 		ubk_zoned_setup_desc(rq, desc);
-}
-
-/* Under q->lock: bind @rq to its slot, ARMED -> QUEUED. */
-enum ubk_bind ubk_bind_rq_locked(struct ubk_queue *q, struct request *rq,
-				 struct io_uring_cmd **cmd)
-{
-	struct ubk_io *io = &q->ios[rq->tag];
-
-	lockdep_assert_held(&q->lock);
-	if (q->fail_io || q->force_abort)
-		return UBK_BIND_FAIL;
-	if (q->canceling || io->state != UBK_IO_ARMED)
-		return UBK_BIND_ABORT;
-	io->state = UBK_IO_QUEUED;
-	io->req = rq;
-	*cmd = io->cmd;
-	return UBK_BIND_OK;
 }
 
 static enum ubk_bind ubk_bind_rq(struct ubk_queue *q, struct request *rq,
@@ -209,7 +192,8 @@ void ubk_unbound_rq(struct ubk_queue *q, struct request *rq,
 		ubk_abort_rq(q, rq);
 }
 
-static blk_status_t ubk_prep_rq(struct ubk_queue *q, struct request *rq)
+static __always_inline blk_status_t ubk_prep_rq(struct ubk_queue *q,
+						 struct request *rq)
 {
 	if (ubk_rq_op(rq) < 0)
 		return BLK_STS_IOERR;
@@ -225,8 +209,9 @@ static blk_status_t ubk_prep_rq(struct ubk_queue *q, struct request *rq)
  * Bind @rq to its slot. Returns true when bound (per-I/O mode: *cmd is the
  * armed command to dispatch on); otherwise @rq was failed or requeued.
  */
-static bool ubk_take_rq(struct ubk_queue *q, struct request *rq,
-			struct io_uring_cmd **cmd)
+static __always_inline bool ubk_take_rq(struct ubk_queue *q,
+					struct request *rq,
+					struct io_uring_cmd **cmd)
 {
 	enum ubk_bind why = ubk_bind_rq(q, rq, cmd);
 
@@ -342,7 +327,7 @@ static void ubk_batch_commit_rqs(struct blk_mq_hw_ctx *hctx)
 /* Batch mode: one critical section and one wake-up per run of a queue. */
 static void ubk_batch_queue_rqs(struct rq_list *rqlist)
 {
-	struct request *rqs[UBK_BATCH_MAX_TAGS];
+	struct request *rqs[UBK_BATCH_MAX_TAGS] __uninitialized;
 	struct rq_list failed = { };
 	struct ubk_queue *cur = NULL;
 	unsigned int nr = 0;

@@ -17,17 +17,6 @@
 
 #include "ubk.h"
 
-bool ubk_io_get_ref(struct ubk_io *io)
-{
-	return refcount_inc_not_zero(&io->ref);
-}
-
-void ubk_io_put_ref(struct ubk_io *io, struct request *rq)
-{
-	if (refcount_dec_and_test(&io->ref))
-		ubk_complete_request(io, rq);
-}
-
 /* io_uring dropped a registered request buffer. */
 void ubk_buf_release(void *priv)
 {
@@ -50,7 +39,7 @@ int ubk_register_io_buf(struct io_uring_cmd *cmd, struct ubk_device *ub,
 
 	spin_lock(&q->lock);
 	rq = io->req;
-	if (io->state != UBK_IO_SERVER || !blk_rq_has_data(rq) ||
+	if (io->state != UBK_IO_SERVER || !ubk_rq_has_data(rq) ||
 	    !ubk_io_get_ref(io))
 		rq = NULL;
 	spin_unlock(&q->lock);
@@ -70,16 +59,6 @@ int ubk_unregister_io_buf(struct io_uring_cmd *cmd, struct ubk_device *ub,
 	if (!(ub->info.flags & UBLK_F_SUPPORT_ZERO_COPY))
 		return -EINVAL;
 	return io_buffer_unregister(cmd, index, issue_flags);
-}
-
-int ubk_parse_auto_reg(u64 sqe_addr, struct ublk_auto_buf_reg *reg)
-{
-	*reg = ublk_sqe_addr_to_auto_buf_reg(sqe_addr);
-	if (reg->reserved0 || reg->reserved1)
-		return -EINVAL;
-	if (reg->flags & ~UBLK_AUTO_BUF_REG_F_MASK)
-		return -EINVAL;
-	return 0;
 }
 
 /*
@@ -118,20 +97,4 @@ bool ubk_auto_register(struct ubk_queue *q, struct request *rq,
 	io->flags |= UBK_IOF_AUTO_REG;
 	io->auto_reg_ctx = io_uring_cmd_ctx_handle(cmd);
 	return true;
-}
-
-/*
- * Under the queue lock, at commit or undo: forget the automatic
- * registration and say which index @cmd's ring should unregister, or -1.
- */
-void ubk_take_auto_reg(struct ubk_io *io, struct io_uring_cmd *cmd,
-		       int *index)
-{
-	*index = -1;
-	if (!(io->flags & UBK_IOF_AUTO_REG))
-		return;
-	io->flags &= ~UBK_IOF_AUTO_REG;
-	/* a buffer in another ring's table is not this ring's to drop */
-	if (io->auto_reg_ctx == io_uring_cmd_ctx_handle(cmd))
-		*index = io->auto_reg.index;
 }

@@ -71,8 +71,9 @@ bool ubk_copy_bvec(const struct bio_vec *bv, size_t *offset,
 size_t ubk_copy_rq_user(const struct request *rq, size_t offset,
 			struct iov_iter *iter, int dir)
 {
-	struct req_iterator it;
-	struct bio_vec bv;
+	/* rq_for_each_segment() sets both before use */
+	struct req_iterator it __uninitialized;
+	struct bio_vec bv __uninitialized;
 	size_t done = 0;
 
 	rq_for_each_segment(bv, rq, it)
@@ -81,18 +82,12 @@ size_t ubk_copy_rq_user(const struct request *rq, size_t offset,
 	return done;
 }
 
-/*
- * Copy mode, write request: copy the data into the server's buffer.
- * Returns false when nothing could be copied (retry later).
- */
-bool ubk_io_map(struct ubk_queue *q, struct request *rq, struct ubk_io *io)
+/* ubk_io_map()'s copy: false when nothing could be copied */
+bool ubk_io_copy_in(struct ubk_queue *q, struct request *rq, struct ubk_io *io)
 {
-	struct iov_iter iter;
+	struct iov_iter iter __uninitialized;	/* import_ubuf() sets it all */
 	size_t copied;
 
-	if (!ubk_copy_mode(q->flags) || req_op(rq) != REQ_OP_WRITE ||
-	    !blk_rq_has_data(rq) || ubk_desc_is_shmem(q, rq->tag))
-		return true;
 	if (import_ubuf(ITER_DEST, u64_to_user_ptr(io->buf_addr),
 			blk_rq_bytes(rq), &iter))
 		return false;
@@ -107,10 +102,10 @@ bool ubk_io_map(struct ubk_queue *q, struct request *rq, struct ubk_io *io)
 /* Copy mode, read request: take the data from the server's buffer. */
 static void ubk_io_unmap(struct ubk_io *io, struct request *rq)
 {
-	struct iov_iter iter;
+	struct iov_iter iter __uninitialized;	/* import_ubuf() sets it all */
 	size_t copied;
 
-	if (io->result <= 0 || !blk_rq_has_data(rq) ||
+	if (io->result <= 0 || !ubk_rq_has_data(rq) ||
 	    req_op(rq) != REQ_OP_READ || ubk_desc_is_shmem(io->q, rq->tag))
 		return;
 	if (import_ubuf(ITER_SOURCE, u64_to_user_ptr(io->buf_addr),
@@ -179,7 +174,7 @@ static void ubk_dispatch(struct ubk_queue *q, struct ubk_io *io,
 	ubk_setup_desc(q, rq);
 
 	if ((q->flags & UBLK_F_NEED_GET_DATA) && req_op(rq) == REQ_OP_WRITE &&
-	    blk_rq_has_data(rq) && !ubk_desc_is_shmem(q, rq->tag)) {
+	    ubk_rq_has_data(rq) && !ubk_desc_is_shmem(q, rq->tag)) {
 		/* the server first tells us where the data goes */
 		spin_lock(&q->lock);
 		io->flags |= UBK_IOF_NEED_GET_DATA;
@@ -200,7 +195,7 @@ static void ubk_dispatch(struct ubk_queue *q, struct ubk_io *io,
 	if (ubk_need_ref(q->flags))
 		refcount_set(&io->ref, 1);	/* the server's, until COMMIT */
 
-	if (ubk_auto_reg(q->flags) && blk_rq_has_data(rq) &&
+	if (ubk_auto_reg(q->flags) && ubk_rq_has_data(rq) &&
 	    !ubk_auto_register(q, rq, io, cmd, issue_flags)) {
 		/* no fallback asked for: fail the request, keep the command */
 		refcount_set(&io->ref, 0);
@@ -654,7 +649,7 @@ static ssize_t ubk_user_copy(struct kiocb *iocb, struct iov_iter *iter,
 
 	spin_lock(&q->lock);
 	rq = io->req;
-	if (io->state != UBK_IO_SERVER || !blk_rq_has_data(rq) ||
+	if (io->state != UBK_IO_SERVER || !ubk_rq_has_data(rq) ||
 	    !refcount_inc_not_zero(&io->ref))
 		rq = NULL;
 	spin_unlock(&q->lock);

@@ -258,8 +258,6 @@ void ubk_complete_request_batch(struct ubk_io *io, struct request *rq,
 void ubk_end_batch(struct io_comp_batch *iob);
 void ubk_abort_rq(struct ubk_queue *q, struct request *rq);
 void ubk_setup_desc(struct ubk_queue *q, struct request *rq);
-enum ubk_bind ubk_bind_rq_locked(struct ubk_queue *q, struct request *rq,
-				 struct io_uring_cmd **cmd);
 void ubk_unbound_rq(struct ubk_queue *q, struct request *rq,
 		    enum ubk_bind why);
 void ubk_set_canceling(struct ubk_device *ub, bool canceling);
@@ -272,7 +270,7 @@ extern const struct file_operations ubk_ch_fops;
 extern const struct file_operations ubk_ch_batch_fops;
 void ubk_dispatch_tw(struct io_tw_req tw_req, io_tw_token_t tw);
 void ubk_dispatch_list_tw(struct io_tw_req tw_req, io_tw_token_t tw);
-bool ubk_io_map(struct ubk_queue *q, struct request *rq, struct ubk_io *io);
+bool ubk_io_copy_in(struct ubk_queue *q, struct request *rq, struct ubk_io *io);
 void ubk_complete_copied(struct ubk_io *io, struct request *rq,
 			 struct io_comp_batch *iob);
 bool ubk_copy_bvec(const struct bio_vec *bv, size_t *offset,
@@ -303,14 +301,9 @@ int ubk_register_io_buf(struct io_uring_cmd *cmd, struct ubk_device *ub,
 			unsigned int issue_flags);
 int ubk_unregister_io_buf(struct io_uring_cmd *cmd, struct ubk_device *ub,
 			  unsigned int index, unsigned int issue_flags);
-int ubk_parse_auto_reg(u64 sqe_addr, struct ublk_auto_buf_reg *reg);
 bool ubk_auto_register(struct ubk_queue *q, struct request *rq,
 		       struct ubk_io *io, struct io_uring_cmd *cmd,
 		       unsigned int issue_flags);
-void ubk_take_auto_reg(struct ubk_io *io, struct io_uring_cmd *cmd,
-		       int *index);
-bool ubk_io_get_ref(struct ubk_io *io);
-void ubk_io_put_ref(struct ubk_io *io, struct request *rq);
 
 /* zoned.c */
 int ubk_zoned_validate(const struct ubk_device *ub);
@@ -349,6 +342,88 @@ bool ubk_shmem_match(struct ubk_device *ub, struct request *rq, u64 *addr);
 static inline bool ubk_desc_is_shmem(struct ubk_queue *q, u16 tag)
 {
 	return ubk_desc(q, tag)->op_flags & UBLK_IO_F_SHMEM_ZC;
+}
+
+/*
+ * The per-request helpers below run for every I/O, from several files:
+ * inline here, as a call costs about as much as their bodies.
+ */
+
+/* blk_rq_has_data(), which the compiler may leave out of line */
+static __always_inline bool ubk_rq_has_data(const struct request *rq)
+{
+	return blk_rq_bytes(rq) && req_op(rq) != REQ_OP_DISCARD &&
+	       req_op(rq) != REQ_OP_SECURE_ERASE &&
+	       req_op(rq) != REQ_OP_WRITE_ZEROES;
+}
+
+/* Under q->lock: bind @rq to its slot, ARMED -> QUEUED. */
+static __always_inline enum ubk_bind
+ubk_bind_rq_locked(struct ubk_queue *q, struct request *rq,
+		   struct io_uring_cmd **cmd)
+{
+	struct ubk_io *io = &q->ios[rq->tag];
+
+	lockdep_assert_held(&q->lock);
+	if (q->fail_io || q->force_abort)
+		return UBK_BIND_FAIL;
+	if (q->canceling || io->state != UBK_IO_ARMED)
+		return UBK_BIND_ABORT;
+	io->state = UBK_IO_QUEUED;
+	io->req = rq;
+	*cmd = io->cmd;
+	return UBK_BIND_OK;
+}
+
+/*
+ * Copy mode, write request: copy the data into the server's buffer.
+ * Returns false when nothing could be copied (retry later).
+ */
+static __always_inline bool ubk_io_map(struct ubk_queue *q,
+				       struct request *rq, struct ubk_io *io)
+{
+	if (!ubk_copy_mode(q->flags) || req_op(rq) != REQ_OP_WRITE ||
+	    !ubk_rq_has_data(rq) || ubk_desc_is_shmem(q, rq->tag))
+		return true;
+	return ubk_io_copy_in(q, rq, io);
+}
+
+static inline bool ubk_io_get_ref(struct ubk_io *io)
+{
+	return refcount_inc_not_zero(&io->ref);
+}
+
+static inline void ubk_io_put_ref(struct ubk_io *io, struct request *rq)
+{
+	if (refcount_dec_and_test(&io->ref))
+		ubk_complete_request(io, rq);
+}
+
+static inline int ubk_parse_auto_reg(u64 sqe_addr, struct ublk_auto_buf_reg *reg)
+{
+	*reg = ublk_sqe_addr_to_auto_buf_reg(sqe_addr);
+	if (reg->reserved0 || reg->reserved1)
+		return -EINVAL;
+	if (reg->flags & ~UBLK_AUTO_BUF_REG_F_MASK)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Under the queue lock, at commit or undo: forget the automatic
+ * registration and say which index @cmd's ring should unregister, or -1.
+ */
+static __always_inline void ubk_take_auto_reg(struct ubk_io *io,
+					      struct io_uring_cmd *cmd,
+					      int *index)
+{
+	*index = -1;
+	if (!(io->flags & UBK_IOF_AUTO_REG))
+		return;
+	io->flags &= ~UBK_IOF_AUTO_REG;
+	/* a buffer in another ring's table is not this ring's to drop */
+	if (io->auto_reg_ctx == io_uring_cmd_ctx_handle(cmd))
+		*index = io->auto_reg.index;
 }
 
 #endif /* UBKCTL_DRV_UBK_H */
