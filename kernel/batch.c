@@ -541,8 +541,9 @@ struct ubk_batch_elem {
 	struct ublk_auto_buf_reg reg;
 };
 
-static void ubk_batch_parse(const struct ublk_batch_io *uc, const void *raw,
-			    struct ubk_batch_elem *elem)
+static __always_inline void ubk_batch_parse(const struct ublk_batch_io *uc,
+					    const void *raw,
+					    struct ubk_batch_elem *elem)
 {
 	const struct ublk_elem_header *hdr = raw;
 	const void *opt = raw + sizeof(*hdr);
@@ -667,8 +668,8 @@ static int ubk_batch_commit(struct ubk_device *ub, struct io_uring_cmd *cmd,
 {
 	struct ubk_queue *q = ub->queues[uc->q_id];
 	/* scratch, written before it is read: not zeroed on every call */
-	u8 buf[UBK_COMMIT_CHUNK *
-	       (sizeof(struct ublk_elem_header) + 2 * sizeof(u64))] __uninitialized;
+	u8 buf[UBK_COMMIT_CHUNK * (sizeof(struct ublk_elem_header) +
+				   2 * sizeof(u64))] __uninitialized;
 	struct request *rqs[UBK_COMMIT_CHUNK] __uninitialized;
 	u16 tags[UBK_COMMIT_CHUNK] __uninitialized;
 	int index[UBK_COMMIT_CHUNK] __uninitialized;

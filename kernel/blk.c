@@ -67,24 +67,6 @@ void ubk_complete_request(struct ubk_io *io, struct request *rq)
 	local_bh_enable();
 }
 
-/*
- * ubk_complete_request(), except that a request done in whole joins @iob
- * (if not NULL), to be ended with the rest of the batch by ubk_end_batch().
- */
-void ubk_complete_request_batch(struct ubk_io *io, struct request *rq,
-				struct io_comp_batch *iob)
-{
-	int res = io->result;
-	bool whole = ubk_rq_has_data(rq) ?
-		     res >= 0 && (unsigned int)res == blk_rq_bytes(rq) :
-		     res >= 0;
-
-	if (iob && whole &&
-	    blk_mq_add_to_batch(rq, iob, false, blk_mq_end_request_batch))
-		return;
-	ubk_complete_request(io, rq);
-}
-
 /* End what ubk_complete_request_batch() collected in @iob. */
 void ubk_end_batch(struct io_comp_batch *iob)
 {

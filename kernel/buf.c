@@ -77,17 +77,20 @@ bool ubk_auto_register(struct ubk_queue *q, struct request *rq,
 	 * No lock: a QUEUED slot is its dispatcher's alone. Its registration
 	 * data was set before it was bound and nothing else changes it or
 	 * its flags until the dispatcher moves it on under q->lock, which
-	 * also publishes what is set here.
+	 * also publishes what is set here. For the same reason the one
+	 * reference is the server's, just set by the caller: the buffer's
+	 * is added by a plain store.
 	 */
-	if (WARN_ON_ONCE(READ_ONCE(io->state) != UBK_IO_QUEUED))
+	if (WARN_ON_ONCE(READ_ONCE(io->state) != UBK_IO_QUEUED ||
+			 refcount_read(&io->ref) != 1))
 		return false;
 	reg = io->auto_reg;
 
-	refcount_inc(&io->ref);		/* the buffer's */
+	refcount_set(&io->ref, 2);	/* the server's and the buffer's */
 	ret = io_buffer_register_request(cmd, rq, ubk_buf_release, reg.index,
 					 issue_flags);
 	if (ret) {
-		refcount_dec(&io->ref);
+		refcount_set(&io->ref, 1);
 		if (!(reg.flags & UBLK_AUTO_BUF_REG_FALLBACK))
 			return false;
 		ubk_desc(q, rq->tag)->op_flags |= UBLK_IO_F_NEED_REG_BUF;

@@ -253,8 +253,6 @@ void ubk_stop_dev_locked(struct ubk_device *ub);
 struct gendisk *ubk_get_disk(struct ubk_device *ub);
 void ubk_end_request(struct request *rq, blk_status_t status);
 void ubk_complete_request(struct ubk_io *io, struct request *rq);
-void ubk_complete_request_batch(struct ubk_io *io, struct request *rq,
-				struct io_comp_batch *iob);
 void ubk_end_batch(struct io_comp_batch *iob);
 void ubk_abort_rq(struct ubk_queue *q, struct request *rq);
 void ubk_setup_desc(struct ubk_queue *q, struct request *rq);
@@ -310,8 +308,8 @@ int ubk_zoned_validate(const struct ubk_device *ub);
 void ubk_zoned_limits(const struct ubk_device *ub, struct queue_limits *lim);
 int ubk_zoned_rq_op(const struct request *rq);
 void ubk_zoned_setup_desc(struct request *rq, struct ublksrv_io_desc *desc);
-int ubk_zoned_commit_append(const struct ubk_queue *q, struct request *rq,
-			    u64 lba, int result);
+int __ubk_zoned_commit_append(const struct ubk_queue *q, struct request *rq,
+			      u64 lba, int result);
 int ubk_zoned_revalidate(struct ubk_device *ub);
 #ifdef CONFIG_BLK_DEV_ZONED
 int ubk_report_zones(struct gendisk *disk, sector_t sector,
@@ -399,7 +397,8 @@ static inline void ubk_io_put_ref(struct ubk_io *io, struct request *rq)
 		ubk_complete_request(io, rq);
 }
 
-static inline int ubk_parse_auto_reg(u64 sqe_addr, struct ublk_auto_buf_reg *reg)
+static __always_inline int ubk_parse_auto_reg(u64 sqe_addr,
+				     struct ublk_auto_buf_reg *reg)
 {
 	*reg = ublk_sqe_addr_to_auto_buf_reg(sqe_addr);
 	if (reg->reserved0 || reg->reserved1)
@@ -407,6 +406,39 @@ static inline int ubk_parse_auto_reg(u64 sqe_addr, struct ublk_auto_buf_reg *reg
 	if (reg->flags & ~UBLK_AUTO_BUF_REG_F_MASK)
 		return -EINVAL;
 	return 0;
+}
+
+/*
+ * ubk_complete_request(), except that a request done in whole joins @iob
+ * (if not NULL), to be ended with the rest of the batch by ubk_end_batch().
+ */
+static __always_inline void ubk_complete_request_batch(struct ubk_io *io,
+						       struct request *rq,
+						       struct io_comp_batch *iob)
+{
+	int res = io->result;
+	bool whole = ubk_rq_has_data(rq) ?
+		     res >= 0 && (unsigned int)res == blk_rq_bytes(rq) :
+		     res >= 0;
+
+	if (iob && whole &&
+	    blk_mq_add_to_batch(rq, iob, false, blk_mq_end_request_batch))
+		return;
+	ubk_complete_request(io, rq);
+}
+
+/*
+ * The result a commit of @result for @rq stands for, per-I/O or batch: a
+ * zone append that moved data says where (@lba); one inside its zone that
+ * the data fits from becomes the request's sector, any other fails it.
+ */
+static __always_inline int ubk_zoned_commit_append(const struct ubk_queue *q,
+						   struct request *rq, u64 lba,
+						   int result)
+{
+	if (req_op(rq) != REQ_OP_ZONE_APPEND || result <= 0)
+		return result;
+	return __ubk_zoned_commit_append(q, rq, lba, result);
 }
 
 /*

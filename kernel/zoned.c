@@ -122,16 +122,10 @@ static bool ubk_zoned_append_lba_ok(const struct ubk_queue *q,
 	       !(lba & (lbs - 1));
 }
 
-/*
- * The result a commit of @result for @rq stands for, per-I/O or batch: a
- * zone append that moved data says where (@lba); one inside its zone that
- * the data fits from becomes the request's sector, any other fails it.
- */
-int ubk_zoned_commit_append(const struct ubk_queue *q, struct request *rq,
-			    u64 lba, int result)
+/* ubk_zoned_commit_append() for a zone append that moved data */
+int __ubk_zoned_commit_append(const struct ubk_queue *q, struct request *rq,
+			      u64 lba, int result)
 {
-	if (req_op(rq) != REQ_OP_ZONE_APPEND || result <= 0)
-		return result;
 	if (!ubk_zoned_append_lba_ok(q, rq, lba))
 		return -EIO;
 	rq->__sector = lba;
