@@ -13,13 +13,16 @@
  * plugin, and under -icount (one vCPU thread at a time) the counts are
  * exact: a per-function profile that does not perturb what it measures.
  *
- * Snapshots on request: the guest writes a name and a newline into
- * DIR/request (a read-write share; a request without its newline is not
- * complete yet), and a host thread writes every non-zero counter as
- * "%016x %u" lines to DIR/NAME.counts (through NAME.counts.tmp and a
- * rename, so a reader never sees half a file), then removes DIR/request.
- * The counters only grow: the difference of two snapshots is the window
- * between them. DIR/final.counts is written when QEMU exits.
+ * Snapshots on request, at an exact instruction: the guest writes a name
+ * and a newline into DIR/request (a read-write share), then executes the
+ * marker, a NOP no compiler emits (nopl 0x49504b4d(%rax), see
+ * tests/bench/insnmark.c). The plugin sees the marker when it translates
+ * it and, when the vCPU reaches it, stops there and writes every non-zero
+ * counter as "%016x %u" lines to DIR/NAME.counts (through NAME.counts.tmp
+ * and a rename), then removes DIR/request. Under -icount the guest clock
+ * stands still meanwhile, so two snapshots bound a window exactly, whatever
+ * the host does. The counters only grow: the difference of two snapshots
+ * is the window between them. DIR/final.counts is written when QEMU exits.
  *
  * QEMU's plugin API (version 1, QEMU 7.2) is declared here, only the calls
  * used: Debian ships no qemu-plugin.h.
@@ -38,16 +41,31 @@
 
 typedef uint64_t qemu_plugin_id_t;
 struct qemu_plugin_tb;
+struct qemu_plugin_insn;
 typedef struct qemu_info_t qemu_info_t;
 enum qemu_plugin_op { QEMU_PLUGIN_INLINE_ADD_U64 };
+enum qemu_plugin_cb_flags {
+	QEMU_PLUGIN_CB_NO_REGS,
+	QEMU_PLUGIN_CB_R_REGS,
+	QEMU_PLUGIN_CB_RW_REGS,
+};
 typedef void (*tb_trans_cb)(qemu_plugin_id_t id, struct qemu_plugin_tb *tb);
 typedef void (*udata_cb)(qemu_plugin_id_t id, void *userdata);
+typedef void (*vcpu_udata_cb)(unsigned int vcpu_index, void *userdata);
 
 void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id, tb_trans_cb cb);
 void qemu_plugin_register_vcpu_tb_exec_inline(struct qemu_plugin_tb *tb,
 					      enum qemu_plugin_op op, void *ptr,
 					      uint64_t imm);
 size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
+struct qemu_plugin_insn *
+qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb, size_t idx);
+const void *qemu_plugin_insn_data(const struct qemu_plugin_insn *insn);
+size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *insn);
+void qemu_plugin_register_vcpu_insn_exec_cb(struct qemu_plugin_insn *insn,
+					    vcpu_udata_cb cb,
+					    enum qemu_plugin_cb_flags flags,
+					    void *userdata);
 uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
 void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, udata_cb cb,
 				    void *userdata);
@@ -69,6 +87,11 @@ qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc,
 struct slot {
 	uint64_t key;
 	uint64_t insns;
+};
+
+/* the marker: nopl 0x49504b4d(%rax), "MKPI" in its displacement */
+static const unsigned char marker[] = {
+	0x0f, 0x1f, 0x80, 0x4d, 0x4b, 0x50, 0x49
 };
 
 static struct slot *table;
@@ -96,6 +119,8 @@ static struct slot *slot_of(uint64_t key)
 	}
 }
 
+static void on_marker(unsigned int vcpu, void *userdata);
+
 static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
 	uint64_t pc = qemu_plugin_tb_vaddr(tb);
@@ -109,6 +134,15 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 	qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64,
 						 &s->insns,
 						 qemu_plugin_tb_n_insns(tb));
+	for (size_t i = 0; i < qemu_plugin_tb_n_insns(tb); i++) {
+		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+
+		if (qemu_plugin_insn_size(insn) == sizeof(marker) &&
+		    !memcmp(qemu_plugin_insn_data(insn), marker,
+			    sizeof(marker)))
+			qemu_plugin_register_vcpu_insn_exec_cb(
+				insn, on_marker, QEMU_PLUGIN_CB_NO_REGS, NULL);
+	}
 }
 
 /* DIR/NAME.counts, whole or not at all; 0 or -errno */
@@ -146,34 +180,28 @@ static int snapshot(const char *name)
 	return ret;
 }
 
-/* Polls DIR/request every 2 ms of host time. */
-static void *control(void *arg)
+/* The vCPU reached a marker: take the snapshot DIR/request names. */
+static void on_marker(unsigned int vcpu, void *userdata)
 {
 	char req[PATH_MAX + 16], name[256];
+	FILE *f;
 
-	(void)arg;
+	(void)vcpu;
+	(void)userdata;
 	snprintf(req, sizeof(req), "%s/request", dir);
-	for (;;) {
-		FILE *f = fopen(req, "r");
-
-		if (!f) {
-			usleep(2000);
-			continue;
-		}
-		if (!fgets(name, sizeof(name), f) || !strchr(name, '\n')) {
-			/* not written whole yet: look again */
-			fclose(f);
-			usleep(2000);
-			continue;
-		}
+	f = fopen(req, "r");
+	if (!f)
+		return;
+	if (!fgets(name, sizeof(name), f) || !strchr(name, '\n')) {
 		fclose(f);
-		name[strcspn(name, "\n")] = 0;
-		if (snapshot(name))
-			fprintf(stderr, "insnprof: snapshot '%s' failed\n",
-				name);
-		unlink(req);
+		fprintf(stderr, "insnprof: marker without a whole request\n");
+		return;
 	}
-	return NULL;
+	fclose(f);
+	name[strcspn(name, "\n")] = 0;
+	if (snapshot(name))
+		fprintf(stderr, "insnprof: snapshot '%s' failed\n", name);
+	unlink(req);
 }
 
 static void on_exit_cb(qemu_plugin_id_t id, void *userdata)
@@ -186,7 +214,6 @@ static void on_exit_cb(qemu_plugin_id_t id, void *userdata)
 int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc,
 			char **argv)
 {
-	pthread_t thr;
 	int i;
 
 	(void)info;
@@ -212,9 +239,6 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc,
 	/* in their home slots, where a probe for them ends at once */
 	slot_of(KEY_USER);
 	slot_of(KEY_OVERFLOW);
-	if (pthread_create(&thr, NULL, control, NULL))
-		return -1;
-	pthread_detach(thr);
 	qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);
 	qemu_plugin_register_atexit_cb(id, on_exit_cb, NULL);
 	return 0;
