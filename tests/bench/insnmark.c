@@ -12,10 +12,12 @@
  *	the window of one bench row: wait (quietly, 0.5 s, so fio
  *	calibrates its clock undisturbed) for the first completion in STAT
  *	(/sys/block/DEV/stat, field COL counting from 0), wait RAMP seconds,
- *	snapshot ROW.a, wait WIN seconds, snapshot ROW.b, and write
- *	"IOS BUSY IDLE AT_B" to DIR/ROW.win: the completions between the
- *	two snapshots (each read just before its marker), the busy and idle
- *	CPU ticks between them (/proc/stat), and the completion count at b.
+ *	snapshot ROW.a, wait WIN seconds or until the completions stop (fio
+ *	ended), snapshot ROW.b, and write "IOS BUSY IDLE AT_B CUT" to
+ *	DIR/ROW.win: the completions between the two snapshots (each read
+ *	just before its marker), the busy and idle CPU ticks between them
+ *	(/proc/stat), the completion count at b, and 1 if fio's end cut the
+ *	window short.
  *
  * Forks nothing and sleeps between steps, so it costs the window next to
  * nothing; run it at real-time priority so fio does not keep it off the
@@ -40,7 +42,7 @@ static void marker(void)
 				 : "memory");
 }
 
-static int mark(const char *name)
+static int request(const char *name)
 {
 	char path[PATH_MAX];
 	FILE *f;
@@ -51,6 +53,19 @@ static int mark(const char *name)
 		fprintf(stderr, "insnmark: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * The snapshot @name, already requested, at the marker. Between the
+ * request and the marker the caller reads only local counters: writing
+ * the request waits on the host (9p), and the other vCPU's I/O goes on.
+ */
+static int taken(const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/request", dir);
 	marker();
 	/* without the plugin nobody took it: say so, once */
 	if (!access(path, F_OK)) {
@@ -115,6 +130,7 @@ static int window(const char *row, const char *stat, int col, double ramp,
 {
 	unsigned long long ba, ia, bb, ib;
 	long long r0, ra, rb, v;
+	int cut = 0;
 	char name[256], path[PATH_MAX];
 	int fd, i;
 	FILE *f;
@@ -137,17 +153,33 @@ static int window(const char *row, const char *stat, int col, double ramp,
 	}
 	nap(ramp);
 	snprintf(name, sizeof(name), "%s.a", row);
-	if (cpu_ticks(&ba, &ia) || (ra = stat_field(fd, col)) < 0 || mark(name))
+	if (request(name) || cpu_ticks(&ba, &ia) ||
+	    (ra = stat_field(fd, col)) < 0 || taken(name))
 		return 1;
-	nap(win);
+	/*
+	 * Until win has passed or fio has stopped: fio's clock is not the
+	 * guest's (under -icount with two vCPUs they have been seen a factor
+	 * two apart), so its end is watched for, every 20 ms. A window cut
+	 * short that way may hold up to 20 ms of fio's exit; it says so.
+	 */
+	for (double t = 0; t < win; t += 0.02) {
+		long long prev = stat_field(fd, col);
+
+		nap(win - t < 0.02 ? win - t : 0.02);
+		if (stat_field(fd, col) == prev) {
+			cut = 1;
+			break;
+		}
+	}
 	snprintf(name, sizeof(name), "%s.b", row);
-	if (cpu_ticks(&bb, &ib) || (rb = stat_field(fd, col)) < 0 || mark(name))
+	if (request(name) || cpu_ticks(&bb, &ib) ||
+	    (rb = stat_field(fd, col)) < 0 || taken(name))
 		return 1;
 	snprintf(path, sizeof(path), "%s/%s.win", dir, row);
 	f = fopen(path, "w");
 	if (!f ||
-	    fprintf(f, "%lld %llu %llu %lld\n", rb - ra, bb - ba, ib - ia, rb) <
-		    0 ||
+	    fprintf(f, "%lld %llu %llu %lld %d\n", rb - ra, bb - ba, ib - ia,
+		    rb, cut) < 0 ||
 	    fclose(f)) {
 		fprintf(stderr, "insnmark: %s: %s\n", path, strerror(errno));
 		return 1;
@@ -170,7 +202,7 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && !strcmp(argv[1], "--mark")) {
 		dir = argv[2];
-		return mark(argv[3]) ? 1 : 0;
+		return request(argv[3]) || taken(argv[3]) ? 1 : 0;
 	}
 	if (argc != 8 || strcmp(argv[1], "--window"))
 		return usage();
