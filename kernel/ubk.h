@@ -398,7 +398,7 @@ static inline void ubk_io_put_ref(struct ubk_io *io, struct request *rq)
 }
 
 static __always_inline int ubk_parse_auto_reg(u64 sqe_addr,
-				     struct ublk_auto_buf_reg *reg)
+					      struct ublk_auto_buf_reg *reg)
 {
 	*reg = ublk_sqe_addr_to_auto_buf_reg(sqe_addr);
 	if (reg->reserved0 || reg->reserved1)
