@@ -93,8 +93,13 @@ void ubk_abort_rq(struct ubk_queue *q, struct request *rq)
 
 static u32 ubk_rq_op_flags(const struct request *rq)
 {
+	const blk_opf_t mapped = REQ_FAILFAST_MASK | REQ_META | REQ_FUA |
+				 REQ_NOUNMAP | REQ_SWAP;
 	u32 flags = 0;
 
+	/* most requests carry none of them: one test instead of eight */
+	if (likely(!(rq->cmd_flags & mapped)) && !blk_integrity_rq(rq))
+		return 0;
 	if (rq->cmd_flags & REQ_FAILFAST_DEV)
 		flags |= UBLK_IO_F_FAILFAST_DEV;
 	if (rq->cmd_flags & REQ_FAILFAST_TRANSPORT)
