@@ -42,9 +42,15 @@ uint16_t ublk_batch_cmd_flags(uint64_t dev_flags, bool auto_zc_fallback)
 	return f;
 }
 
+/*
+ * The per-request path (element built, encoded and queued) is inlined into
+ * ublk_batch_complete(): with the element in registers it is a few stores.
+ */
+#define BATCH_INLINE static inline __attribute__((always_inline))
+
 /* Write e at p in the layout flags ask for: header, buf_addr, zone LBA. */
-static void encode_elem(unsigned char *p, uint16_t flags,
-			const struct ublk_batch_elem *e)
+BATCH_INLINE void encode_elem(unsigned char *p, uint16_t flags,
+			      const struct ublk_batch_elem *e)
 {
 	struct ublk_elem_header h = {
 		.tag = e->tag,
@@ -83,14 +89,20 @@ void ublk_batch_decode(const void *wire, uint16_t flags, unsigned int i,
 		memcpy(&out->zone_lba, p, sizeof(uint64_t));
 }
 
-bool ublk_batch_commit_add(struct ublk_batch_commit *c,
-			   const struct ublk_batch_elem *e)
+BATCH_INLINE bool commit_put(struct ublk_batch_commit *c,
+			     const struct ublk_batch_elem *e)
 {
 	if (c->busy || c->nr >= c->cap)
 		return false;
 	encode_elem(c->wire + (size_t)c->nr * c->elem_bytes, c->flags, e);
 	c->nr++;
 	return true;
+}
+
+bool ublk_batch_commit_add(struct ublk_batch_commit *c,
+			   const struct ublk_batch_elem *e)
+{
+	return commit_put(c, e);
 }
 
 void ublk_batch_commit_chunk(const struct ublk_batch_commit *c,
@@ -391,8 +403,9 @@ static struct io_uring_sqe *batch_sqe(struct ublk_batch_thread *bt,
 }
 
 /* The element that hands (q, tag) back to the kernel with res. */
-static void elem_of(const struct ublk_batch_dev *d, const struct ublk_queue *q,
-		    unsigned int tag, int res, struct ublk_batch_elem *e)
+BATCH_INLINE void elem_of(const struct ublk_batch_dev *d,
+			  const struct ublk_queue *q, unsigned int tag, int res,
+			  struct ublk_batch_elem *e)
 {
 	e->tag = (uint16_t)tag;
 	e->buf_index = 0;
@@ -613,7 +626,7 @@ void ublk_batch_complete(struct ublk_batch_thread *bt, struct ublk_queue *q,
 
 	if (bq) {
 		elem_of(bt->dev, q, tag, res, &e);
-		if (ublk_batch_commit_add(&bq->commit[bq->open], &e))
+		if (commit_put(&bq->commit[bq->open], &e))
 			return;
 	}
 	ublk_err("device %u: queue %u tag %u: no room to commit",

@@ -29,10 +29,10 @@
  * bit 61 (UBLK_BATCH_USER_DATA) marks batch.c's commands, whose other bits
  * are batch.c's.
  */
-#define UD_QID_SHIFT 16
-#define UD_OP_SHIFT 28
+#define UD_QID_SHIFT UBLK_UD_QID_SHIFT
+#define UD_OP_SHIFT UBLK_UD_OP_SHIFT
 #define UD_SLOT_SHIFT 36
-#define UD_TGT (1ULL << 63)
+#define UD_TGT UBLK_UD_TGT
 /* A target's thread SQE: op 40-47, arg 0-39. */
 #define UD_TGT_THREAD (1ULL << 62)
 #define UD_THREAD_OP_SHIFT 40
@@ -144,13 +144,21 @@ void ublk_reserve_sqes(struct ublk_thread *t, unsigned int n)
 	reserve_sqes(&t->ring, n);
 }
 
+/* The SQ ring is full: submit what is queued to make room. */
+static __attribute__((noinline)) struct io_uring_sqe *
+get_sqe_slow(struct io_uring *ring)
+{
+	reserve_sqes(ring, 1);
+	/* Sized at start for every command in flight: cannot fail. */
+	return io_uring_get_sqe(ring);
+}
+
 struct io_uring_sqe *ublk_ring_get_sqe(struct io_uring *ring)
 {
-	struct io_uring_sqe *sqe;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 
-	reserve_sqes(ring, 1);
-	sqe = io_uring_get_sqe(ring);
-	/* Sized at start for every command in flight: cannot fail. */
+	if (!sqe)
+		sqe = get_sqe_slow(ring);
 	memset(sqe, 0, sizeof(*sqe));
 	return sqe;
 }
@@ -158,12 +166,6 @@ struct io_uring_sqe *ublk_ring_get_sqe(struct io_uring *ring)
 struct io_uring_sqe *ublk_get_sqe(struct ublk_thread *t)
 {
 	return ublk_ring_get_sqe(&t->ring);
-}
-
-uint64_t ublk_tgt_user_data(const struct ublk_queue *q, unsigned int tag,
-			    unsigned int op)
-{
-	return ud_make(tag, q->q_id, op, 0) | UD_TGT;
 }
 
 uint64_t ublk_tgt_thread_user_data(unsigned int op, uint64_t arg)
@@ -350,28 +352,29 @@ static int user_copy(struct ublk_queue *q, unsigned int tag, bool to_dev,
  * (--integrity), for len bytes of its data: from the request (a write) or
  * to it (a read). 0 or a negative errno.
  */
-static int md_copy(struct ublk_queue *q, unsigned int tag, bool to_dev,
-		   size_t len)
+static inline int md_copy(struct ublk_queue *q, unsigned int tag, bool to_dev,
+			  size_t len)
 {
-	if (!q->ios[tag].md ||
+	/* md_size is 0 without --integrity: one test per request */
+	if (!q->md_size || !q->ios[tag].md ||
 	    !(ublk_iod(q, tag)->op_flags & UBLK_IO_F_INTEGRITY))
 		return 0;
 	return user_copy(q, tag, to_dev, true, ublk_md_len(q, len));
 }
 
-/* A request arrived for (q, tag): hand it to the target. */
-static void handle_io(struct ublk_thread *t, struct ublk_queue *q,
-		      unsigned int tag)
+/*
+ * Before queue_io, for a request whose data is not simply at io->buf:
+ * shared memory, user copy of a write's data, a write's metadata. True
+ * when the request was completed here (with an error).
+ */
+static __attribute__((noinline)) bool
+prepare_data(struct ublk_thread *t, struct ublk_queue *q, unsigned int tag)
 {
 	const struct ublksrv_io_desc *iod = ublk_iod(q, tag);
 	struct ublk_io *io = &q->ios[tag];
 	unsigned int op = ublksrv_get_op(iod);
-	int ret;
+	int ret = 0;
 
-	io->result = 0;
-	io->pending = 0;
-	io->data = io->buf;
-	t->tgt_inflight++;
 	if (iod->op_flags & UBLK_IO_F_SHMEM_ZC) {
 		io->data = ublk_shmem_addr(q->shm, iod->addr,
 					   (size_t)iod->nr_sectors << 9);
@@ -379,25 +382,37 @@ static void handle_io(struct ublk_thread *t, struct ublk_queue *q,
 			ublk_dbg(
 				"q%u tag %u: shared memory address %#llx: not in the --shmem-zc buffer",
 				q->q_id, tag, (unsigned long long)iod->addr);
-			ublk_complete_io(t, q, tag, -EIO);
-			return;
+			ret = -EIO;
+		} else {
+			t->shmem_ios++;
 		}
-		t->shmem_ios++;
 	} else if (q->user_copy &&
 		   (op == UBLK_IO_OP_WRITE || op == UBLK_IO_OP_ZONE_APPEND)) {
 		ret = user_copy(q, tag, false, false,
 				(size_t)iod->nr_sectors << 9);
-		if (ret) {
-			ublk_complete_io(t, q, tag, ret);
-			return;
-		}
 	}
-	if (op == UBLK_IO_OP_WRITE) {
+	if (!ret && op == UBLK_IO_OP_WRITE)
 		ret = md_copy(q, tag, false, (size_t)iod->nr_sectors << 9);
-		if (ret) {
-			ublk_complete_io(t, q, tag, ret);
+	if (ret)
+		ublk_complete_io(t, q, tag, ret);
+	return ret != 0;
+}
+
+/* A request arrived for (q, tag): hand it to the target. */
+static void handle_io(struct ublk_thread *t, struct ublk_queue *q,
+		      unsigned int tag)
+{
+	struct ublk_io *io = &q->ios[tag];
+	int ret;
+
+	io->result = 0;
+	io->pending = 0;
+	io->data = io->buf;
+	t->tgt_inflight++;
+	if ((ublk_iod(q, tag)->op_flags & UBLK_IO_F_SHMEM_ZC) || q->user_copy ||
+	    q->md_size) {
+		if (prepare_data(t, q, tag))
 			return;
-		}
 	}
 	ret = q->tgt->ops->queue_io(t, q, tag);
 	if (ret > 0)
@@ -406,13 +421,17 @@ static void handle_io(struct ublk_thread *t, struct ublk_queue *q,
 		ublk_complete_io(t, q, tag, ret);
 }
 
-void ublk_complete_io(struct ublk_thread *t, struct ublk_queue *q,
-		      unsigned int tag, int res)
+/*
+ * After the target, for a request whose data goes back by hand: user
+ * copy of what was read (or of a zone report), a read's metadata. The
+ * result to commit.
+ */
+static __attribute__((noinline)) int finish_data(struct ublk_queue *q,
+						 unsigned int tag, int res)
 {
 	const struct ublksrv_io_desc *iod = ublk_iod(q, tag);
 	unsigned int op = ublksrv_get_op(iod);
 
-	t->tgt_inflight--;
 	/* A zone report comes back as a read does. */
 	if (q->user_copy && res > 0 &&
 	    (op == UBLK_IO_OP_READ || op == UBLK_IO_OP_REPORT_ZONES) &&
@@ -428,6 +447,15 @@ void ublk_complete_io(struct ublk_thread *t, struct ublk_queue *q,
 		if (ret)
 			res = ret;
 	}
+	return res;
+}
+
+void ublk_complete_io(struct ublk_thread *t, struct ublk_queue *q,
+		      unsigned int tag, int res)
+{
+	t->tgt_inflight--;
+	if (q->user_copy || q->md_size)
+		res = finish_data(q, tag, res);
 	if (t->batch)
 		ublk_batch_complete(t->batch, q, tag, res);
 	else

@@ -181,10 +181,19 @@ static inline enum ublk_buf_mode ublk_io_buf_mode(const struct ublk_queue *q,
 
 /*
  * user_data of a target SQE: op (< 0x20, the target's own numbering) comes
- * back in io_done. Bit 63 marks target I/O.
+ * back in io_done. Bit 63 marks target I/O; tag, queue and op sit where
+ * the server's decoding (server.c) reads them.
  */
-uint64_t ublk_tgt_user_data(const struct ublk_queue *q, unsigned int tag,
-			    unsigned int op);
+#define UBLK_UD_QID_SHIFT 16
+#define UBLK_UD_OP_SHIFT 28
+#define UBLK_UD_TGT (1ULL << 63)
+static inline uint64_t ublk_tgt_user_data(const struct ublk_queue *q,
+					  unsigned int tag, unsigned int op)
+{
+	return (uint64_t)(tag & 0xffff) |
+	       (uint64_t)(q->q_id & 0xfff) << UBLK_UD_QID_SHIFT |
+	       (uint64_t)(op & 0xff) << UBLK_UD_OP_SHIFT | UBLK_UD_TGT;
+}
 /*
  * user_data of a target SQE that belongs to the thread, not to a request
  * (see target_ops.thread_cqe): op < 256 and arg < 2^40 come back there.
