@@ -473,14 +473,21 @@ static void record_result(struct ublk_io *io, int res)
 	}
 }
 
-void ublk_tgt_io_account(struct ublk_thread *t, struct ublk_queue *q,
-			 unsigned int tag, int res)
+/* ublk_tgt_io_account(), inline where the server reaps target CQEs */
+static inline void tgt_io_account(struct ublk_thread *t, struct ublk_queue *q,
+				  unsigned int tag, int res)
 {
 	struct ublk_io *io = &q->ios[tag];
 
 	record_result(io, res);
 	if (io->pending && --io->pending == 0)
 		ublk_complete_io(t, q, tag, io->result);
+}
+
+void ublk_tgt_io_account(struct ublk_thread *t, struct ublk_queue *q,
+			 unsigned int tag, int res)
+{
+	tgt_io_account(t, q, tag, res);
 }
 
 static void handle_tgt_cqe(struct ublk_thread *t,
@@ -498,7 +505,7 @@ static void handle_tgt_cqe(struct ublk_thread *t,
 		return;
 	}
 	if (op == UBLK_IO_UNREGISTER_IO_BUF || !q->tgt->ops->io_done) {
-		ublk_tgt_io_account(t, q, tag, cqe->res);
+		tgt_io_account(t, q, tag, cqe->res);
 		return;
 	}
 	q->tgt->ops->io_done(t, q, tag, op, cqe);
