@@ -4,11 +4,15 @@
  * from each guest-kernel translation block, for tests/bench/run
  * --insn-profile.
  *
- *   qemu-system-x86_64 ... -plugin build/insnprof.so,dir=DIR
+ *   qemu-system-x86_64 ... -plugin build/insnprof.so,dir=DIR[,user=LO-HI...]
  *
  * Every translated block gets one inline add of its instruction count to
  * a counter keyed by the block's start address; blocks that start in user
- * space (the lower half) share one counter, key 1. Nothing runs in the
+ * space (the lower half) share one counter, key 1, except in the ranges
+ * named by user=LO-HI arguments (hex, at most 8), which are keyed by
+ * address as the kernel's are: the bench runs the ublk server with its
+ * address space laid out without randomisation, inside those ranges, so
+ * that its functions can be told apart from fio's. Nothing runs in the
  * guest, so the guest executes exactly what it executes without the
  * plugin, and under -icount (one vCPU thread at a time) the counts are
  * exact: a per-function profile that does not perturb what it measures.
@@ -96,6 +100,11 @@ static const unsigned char marker[] = {
 
 static struct slot *table;
 static unsigned int used;
+/* user-space ranges [lo, hi) whose blocks are counted by address */
+static struct {
+	uint64_t lo, hi;
+} user_ranges[8];
+static unsigned int nr_user_ranges;
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static char dir[PATH_MAX];
 
@@ -121,10 +130,21 @@ static struct slot *slot_of(uint64_t key)
 
 static void on_marker(unsigned int vcpu, void *userdata);
 
+static uint64_t key_of(uint64_t pc)
+{
+	unsigned int i;
+
+	if (pc >> 63)
+		return pc;
+	for (i = 0; i < nr_user_ranges; i++)
+		if (pc >= user_ranges[i].lo && pc < user_ranges[i].hi)
+			return pc;
+	return KEY_USER;
+}
+
 static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
-	uint64_t pc = qemu_plugin_tb_vaddr(tb);
-	uint64_t key = (pc >> 63) ? pc : KEY_USER;
+	uint64_t key = key_of(qemu_plugin_tb_vaddr(tb));
 	struct slot *s;
 
 	(void)id;
@@ -211,6 +231,29 @@ static void on_exit_cb(qemu_plugin_id_t id, void *userdata)
 	snapshot("final");
 }
 
+/* user=LO-HI: hex bounds in the lower half, LO < HI; 0 or -1 */
+static int parse_range(const char *arg)
+{
+	unsigned long long lo, hi = 0;
+	char *end;
+
+	errno = 0;
+	lo = strtoull(arg, &end, 16);
+	if (!errno && *end == '-')
+		hi = strtoull(end + 1, &end, 16);
+	if (errno || *end || end == arg || lo >= hi || (hi >> 63) ||
+	    nr_user_ranges == sizeof(user_ranges) / sizeof(user_ranges[0])) {
+		fprintf(stderr,
+			"insnprof: user=%s: want LO-HI, hex, LO < HI < 2^63, at most 8\n",
+			arg);
+		return -1;
+	}
+	user_ranges[nr_user_ranges].lo = lo;
+	user_ranges[nr_user_ranges].hi = hi;
+	nr_user_ranges++;
+	return 0;
+}
+
 int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc,
 			char **argv)
 {
@@ -219,11 +262,14 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc,
 	(void)info;
 	for (i = 0; i < argc; i++) {
 		if (!strncmp(argv[i], "dir=", 4) &&
-		    strlen(argv[i] + 4) < sizeof(dir))
+		    strlen(argv[i] + 4) < sizeof(dir)) {
 			strcpy(dir, argv[i] + 4);
-		else {
+		} else if (!strncmp(argv[i], "user=", 5)) {
+			if (parse_range(argv[i] + 5))
+				return -1;
+		} else {
 			fprintf(stderr,
-				"insnprof: unknown argument '%s' (dir=DIR)\n",
+				"insnprof: unknown argument '%s' (dir=DIR, user=LO-HI)\n",
 				argv[i]);
 			return -1;
 		}

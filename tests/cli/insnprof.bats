@@ -48,6 +48,34 @@ setup() {
 	refute grep -q beta <<<"$output"
 }
 
+@test "insnprof-report: --maps charges user-space blocks to the mapped file's functions" {
+	local bin off main start end
+	bin=$(realpath "$UBLKCTL")
+	# the executable segment's file offset, and main's address in the file
+	off=$(readelf -lW "$bin" | awk '$1 == "LOAD" && $7 ~ /E/ { print $2; exit }')
+	main=0x$(nm --defined-only "$bin" | awk '$3 == "main" { print $1 }')
+	[ -n "$off" ] && [ "$main" != 0x ]
+	# mapped where a process without address randomisation has it
+	start=$((0x555555554000 + off)) end=$((0x555555554000 + off + 0x100000))
+	printf '%x-%x r-xp %08x fe:01 1 %s\n' "$start" "$end" "$off" "$bin" > "$d/maps"
+	printf '%x-%x r--p 00000000 fe:01 1 %s\n' $((start - off)) "$start" "$bin" >> "$d/maps"
+	# +500 in main, +300 past the mapping (another process's), +100 unkeyed
+	printf '%016x 0\n%016x 0\n0000000000000001 1000\n' $((0x555555554000 + main + 4)) \
+		$((end + 0x100)) > "$d/ua.counts"
+	printf '%016x 500\n%016x 300\n0000000000000001 1100\n' $((0x555555554000 + main + 4)) \
+		$((end + 0x100)) > "$d/ub.counts"
+	run "$REPORT" --maps "$d/maps" "$d/ua.counts" "$d/ub.counts" "$d/kallsyms" 10
+	[ "$status" -eq 0 ]
+	[[ $(awk '$1 == "user" { print $3 }' <<<"$output") == 90 ]]
+	[[ $(awk '$1 == "object" { print $2, $3 }' <<<"$output") == "$(basename "$bin") 50" ]]
+	[[ $(awk '$1 == "main" { print $2, $4 }' <<<"$output") == "50.0 [$(basename "$bin")]" ]]
+	run "$REPORT" --csv --maps "$d/maps" "$d/ua.counts" "$d/ub.counts" "$d/kallsyms" 10
+	[ "$status" -eq 0 ]
+	[ "$(grep -c "^main,$(basename "$bin"),50.0$" <<<"$output")" = 1 ]
+	run "$REPORT" --maps "$d/missing" "$d/ua.counts" "$d/ub.counts" "$d/kallsyms" 10
+	[ "$status" -eq 1 ]
+}
+
 @test "insnprof-report: bad input is a usage error or exit 1" {
 	run "$REPORT" "$d/a.counts" "$d/b.counts" "$d/kallsyms" 0
 	[ "$status" -eq 2 ]
