@@ -9,8 +9,11 @@
  *   insnmark --mark DIR NAME
  *	one snapshot, now.
  *   insnmark --window DIR ROW STAT COL RAMP WIN
- *	the window of one bench row: wait (quietly, 0.5 s, so fio
- *	calibrates its clock undisturbed) for the first completion in STAT
+ *	the window of one bench row: print "ready" on stdout once STAT
+ *	is open (the bench starts fio only then: an insnmark started next
+ *	to fio has been seen to get its first instruction seconds late),
+ *	wait (quietly, 0.5 s, so fio calibrates its clock undisturbed) for
+ *	the first completion in STAT
  *	(/sys/block/DEV/stat, field COL counting from 0), wait RAMP seconds,
  *	snapshot ROW.a, wait WIN seconds or until the completions stop (fio
  *	ended), snapshot ROW.b, and write "IOS BUSY IDLE AT_B CUT" to
@@ -140,6 +143,8 @@ static int window(const char *row, const char *stat, int col, double ramp,
 		fprintf(stderr, "insnmark: %s: cannot read\n", stat);
 		return 1;
 	}
+	if (puts("ready") < 0 || fflush(stdout))
+		return 1;
 	nap(0.5);
 	for (i = 0; i < 6000; i++) {
 		v = stat_field(fd, col);
