@@ -37,9 +37,11 @@ int ubk_check_cmd_op(u32 cmd_op)
 }
 
 /*
- * One segment of a copy between request memory and @iter that starts
- * *@offset bytes in: a segment wholly before that is skipped, else the
- * rest of it is copied and counted in *@done. false once @iter ran out.
+ * One piece of a copy between request memory and @iter that starts
+ * *@offset bytes in: a single-page segment, or without highmem a whole
+ * (physically contiguous) bvec, mapped at once. A piece wholly before the
+ * offset is skipped, else the rest of it is copied and counted in *@done.
+ * false once @iter ran out.
  */
 bool ubk_copy_bvec(const struct bio_vec *bv, size_t *offset,
 		   struct iov_iter *iter, int dir, size_t *done)
@@ -76,7 +78,12 @@ size_t ubk_copy_rq_user(const struct request *rq, size_t offset,
 	struct bio_vec bv __uninitialized;
 	size_t done = 0;
 
+#ifdef CONFIG_HIGHMEM
 	rq_for_each_segment(bv, rq, it)
+#else
+	/* without highmem a multi-page bvec is one mapping: copied whole */
+	rq_for_each_bvec(bv, rq, it)
+#endif
 		if (!ubk_copy_bvec(&bv, &offset, iter, dir, &done))
 			break;
 	return done;

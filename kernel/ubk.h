@@ -35,6 +35,7 @@
 #ifndef UBKCTL_DRV_UBK_H
 #define UBKCTL_DRV_UBK_H
 
+#include <linux/blk-integrity.h>
 #include <linux/blk-mq.h>
 #include <linux/cdev.h>
 #include <linux/device.h>
@@ -255,7 +256,6 @@ void ubk_end_request(struct request *rq, blk_status_t status);
 void ubk_complete_request(struct ubk_io *io, struct request *rq);
 void ubk_end_batch(struct io_comp_batch *iob);
 void ubk_abort_rq(struct ubk_queue *q, struct request *rq);
-void ubk_setup_desc(struct ubk_queue *q, struct request *rq);
 void ubk_unbound_rq(struct ubk_queue *q, struct request *rq,
 		    enum ubk_bind why);
 void ubk_set_canceling(struct ubk_device *ub, bool canceling);
@@ -353,6 +353,73 @@ static __always_inline bool ubk_rq_has_data(const struct request *rq)
 	return blk_rq_bytes(rq) && req_op(rq) != REQ_OP_DISCARD &&
 	       req_op(rq) != REQ_OP_SECURE_ERASE &&
 	       req_op(rq) != REQ_OP_WRITE_ZEROES;
+}
+
+static __always_inline u32 ubk_rq_op_flags(const struct request *rq)
+{
+	const blk_opf_t mapped = REQ_FAILFAST_MASK | REQ_META | REQ_FUA |
+				 REQ_NOUNMAP | REQ_SWAP;
+	u32 flags = 0;
+
+	/* most requests carry none of them: one test instead of eight */
+	if (likely(!(rq->cmd_flags & mapped)) && !blk_integrity_rq(rq))
+		return 0;
+	if (rq->cmd_flags & REQ_FAILFAST_DEV)
+		flags |= UBLK_IO_F_FAILFAST_DEV;
+	if (rq->cmd_flags & REQ_FAILFAST_TRANSPORT)
+		flags |= UBLK_IO_F_FAILFAST_TRANSPORT;
+	if (rq->cmd_flags & REQ_FAILFAST_DRIVER)
+		flags |= UBLK_IO_F_FAILFAST_DRIVER;
+	if (rq->cmd_flags & REQ_META)
+		flags |= UBLK_IO_F_META;
+	if (rq->cmd_flags & REQ_FUA)
+		flags |= UBLK_IO_F_FUA;
+	if (rq->cmd_flags & REQ_NOUNMAP)
+		flags |= UBLK_IO_F_NOUNMAP;
+	if (rq->cmd_flags & REQ_SWAP)
+		flags |= UBLK_IO_F_SWAP;
+	if (blk_integrity_rq(rq))
+		flags |= UBLK_IO_F_INTEGRITY;
+	return flags;
+}
+
+static __always_inline int ubk_rq_op(const struct request *rq)
+{
+	switch (req_op(rq)) {
+	case REQ_OP_READ:
+		return UBLK_IO_OP_READ;
+	case REQ_OP_WRITE:
+		return UBLK_IO_OP_WRITE;
+	case REQ_OP_FLUSH:
+		return UBLK_IO_OP_FLUSH;
+	case REQ_OP_DISCARD:
+		return UBLK_IO_OP_DISCARD;
+	case REQ_OP_WRITE_ZEROES:
+		return UBLK_IO_OP_WRITE_ZEROES;
+	default:
+		return ubk_zoned_rq_op(rq);
+	}
+}
+
+/* Fill the tag's descriptor the server reads from its mapping. */
+static __always_inline void ubk_setup_desc(struct ubk_queue *q,
+					    struct request *rq)
+{
+	struct ublksrv_io_desc *desc = ubk_desc(q, rq->tag);
+	u64 shmem_addr;
+
+	desc->op_flags = ubk_rq_op(rq) | ubk_rq_op_flags(rq);
+	desc->nr_sectors = blk_rq_sectors(rq);
+	desc->start_sector = blk_rq_pos(rq);
+	desc->addr = q->ios[rq->tag].buf_addr;
+	/* the data is already in memory the server shares: say where */
+	if ((q->flags & UBLK_F_SHMEM_ZC) && ubk_rq_has_data(rq) &&
+	    ubk_shmem_match(q->dev, rq, &shmem_addr)) {
+		desc->op_flags |= UBLK_IO_F_SHMEM_ZC;
+		desc->addr = shmem_addr;
+	}
+	if (req_op(rq) == REQ_OP_DRV_IN)
+		ubk_zoned_setup_desc(rq, desc);
 }
 
 /* Under q->lock: bind @rq to its slot, ARMED -> QUEUED. */
