@@ -2,19 +2,19 @@
 /*
  * insnmark: the guest half of tests/bench/run --insn-profile. It asks the
  * insnprof plugin (tests/bench/insnprof.c) for snapshots at exact points
- * of a fio run, by writing the snapshot's name to DIR/request and then
- * executing the marker instruction, where the plugin takes the snapshot
- * with the guest stopped.
+ * of a fio run, by writing the snapshots' names to DIR/request and then
+ * executing the marker instruction once for each, where the plugin takes
+ * the snapshot with the guest stopped.
  *
  *   insnmark --mark DIR NAME
  *	one snapshot, now.
  *   insnmark --window DIR ROW STAT COL RAMP WIN
- *	the window of one bench row: print "ready" on stdout once STAT
- *	is open (the bench starts fio only then: an insnmark started next
- *	to fio has been seen to get its first instruction seconds late),
- *	wait (quietly, 0.5 s, so fio calibrates its clock undisturbed) for
- *	the first completion in STAT
- *	(/sys/block/DEV/stat, field COL counting from 0), wait RAMP seconds,
+ *	the window of one bench row: name both snapshots in DIR/request
+ *	and print "ready" on stdout once STAT is open (the bench starts fio
+ *	only then: while fio runs, loading insnmark or writing to the share
+ *	through 9p has been seen to take seconds), wait (quietly, 0.5 s, so
+ *	fio calibrates its clock undisturbed) for the first completion in
+ *	STAT (/sys/block/DEV/stat, field COL counting from 0), wait RAMP seconds,
  *	snapshot ROW.a, wait WIN seconds or until the completions stop (fio
  *	ended), snapshot ROW.b, and write "IOS BUSY IDLE AT_B CUT" to
  *	DIR/ROW.win: the completions between the two snapshots (each read
@@ -45,14 +45,15 @@ static void marker(void)
 				 : "memory");
 }
 
-static int request(const char *name)
+/* Name the snapshots the next markers take, one line each, in order. */
+static int request(const char *names)
 {
 	char path[PATH_MAX];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/request", dir);
 	f = fopen(path, "w");
-	if (!f || fprintf(f, "%s\n", name) < 0 || fclose(f)) {
+	if (!f || fprintf(f, "%s\n", names) < 0 || fclose(f)) {
 		fprintf(stderr, "insnmark: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
@@ -60,21 +61,18 @@ static int request(const char *name)
 }
 
 /*
- * The snapshot @name, already requested, at the marker. Between the
- * request and the marker the caller reads only local counters: writing
- * the request waits on the host (9p), and the other vCPU's I/O goes on.
+ * After the last marker of a request: the plugin took every snapshot
+ * named if it removed the request. Without the plugin nobody did: say so.
  */
-static int taken(const char *name)
+static int taken(const char *names)
 {
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/request", dir);
-	marker();
-	/* without the plugin nobody took it: say so, once */
 	if (!access(path, F_OK)) {
 		fprintf(stderr,
 			"insnmark: %s: not taken (no insnprof plugin?)\n",
-			name);
+			names);
 		unlink(path);
 		return -1;
 	}
@@ -143,7 +141,12 @@ static int window(const char *row, const char *stat, int col, double ramp,
 		fprintf(stderr, "insnmark: %s: cannot read\n", stat);
 		return 1;
 	}
-	if (puts("ready") < 0 || fflush(stdout))
+	/*
+	 * Both snapshots are named now, before fio starts: writing to the
+	 * share has been seen to take seconds while fio runs.
+	 */
+	snprintf(name, sizeof(name), "%s.a\n%s.b", row, row);
+	if (request(name) || puts("ready") < 0 || fflush(stdout))
 		return 1;
 	nap(0.5);
 	for (i = 0; i < 6000; i++) {
@@ -157,10 +160,10 @@ static int window(const char *row, const char *stat, int col, double ramp,
 		return 1;
 	}
 	nap(ramp);
-	snprintf(name, sizeof(name), "%s.a", row);
-	if (request(name) || cpu_ticks(&ba, &ia) ||
-	    (ra = stat_field(fd, col)) < 0 || taken(name))
+	/* between the markers only local counters are read */
+	if (cpu_ticks(&ba, &ia) || (ra = stat_field(fd, col)) < 0)
 		return 1;
+	marker();
 	/*
 	 * Until win has passed or fio has stopped: fio's clock is not the
 	 * guest's (under -icount with two vCPUs they have been seen a factor
@@ -176,9 +179,10 @@ static int window(const char *row, const char *stat, int col, double ramp,
 			break;
 		}
 	}
-	snprintf(name, sizeof(name), "%s.b", row);
-	if (request(name) || cpu_ticks(&bb, &ib) ||
-	    (rb = stat_field(fd, col)) < 0 || taken(name))
+	if (cpu_ticks(&bb, &ib) || (rb = stat_field(fd, col)) < 0)
+		return 1;
+	marker();
+	if (taken(name))
 		return 1;
 	snprintf(path, sizeof(path), "%s/%s.win", dir, row);
 	f = fopen(path, "w");
@@ -207,7 +211,10 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && !strcmp(argv[1], "--mark")) {
 		dir = argv[2];
-		return request(argv[3]) || taken(argv[3]) ? 1 : 0;
+		if (request(argv[3]))
+			return 1;
+		marker();
+		return taken(argv[3]) ? 1 : 0;
 	}
 	if (argc != 8 || strcmp(argv[1], "--window"))
 		return usage();

@@ -17,13 +17,17 @@
  * plugin, and under -icount (one vCPU thread at a time) the counts are
  * exact: a per-function profile that does not perturb what it measures.
  *
- * Snapshots on request, at an exact instruction: the guest writes a name
- * and a newline into DIR/request (a read-write share), then executes the
- * marker, a NOP no compiler emits (nopl 0x49504b4d(%rax), see
- * tests/bench/insnmark.c). The plugin sees the marker when it translates
- * it and, when the vCPU reaches it, stops there and writes every non-zero
- * counter as "%016x %u" lines to DIR/NAME.counts (through NAME.counts.tmp
- * and a rename), then removes DIR/request. Under -icount the guest clock
+ * Snapshots on request, at an exact instruction: the guest writes one or
+ * more names, a line each, into DIR/request (a read-write share), then
+ * executes the marker, a NOP no compiler emits (nopl 0x49504b4d(%rax), see
+ * tests/bench/insnmark.c), once per name. The plugin sees the marker when
+ * it translates it and, when the vCPU reaches it, stops there, takes the
+ * first name off DIR/request (removing the file with the last one) and
+ * writes every non-zero counter as "%016x %u" lines to DIR/NAME.counts
+ * (through NAME.counts.tmp and a rename). A guest that names all its
+ * snapshots at once touches the share (slow: 9p, through QEMU's main
+ * loop) before its window, never between its markers. Under -icount the
+ * guest clock
  * stands still meanwhile, so two snapshots bound a window exactly, whatever
  * the host does. The counters only grow: the difference of two snapshots
  * is the window between them. DIR/final.counts is written when QEMU exits.
@@ -200,10 +204,12 @@ static int snapshot(const char *name)
 	return ret;
 }
 
-/* The vCPU reached a marker: take the snapshot DIR/request names. */
+/* The vCPU reached a marker: take the snapshot DIR/request names first. */
 static void on_marker(unsigned int vcpu, void *userdata)
 {
-	char req[PATH_MAX + 16], name[256];
+	char req[PATH_MAX + 16], tmp[PATH_MAX + 32], buf[4096];
+	char *name, *rest;
+	size_t n;
 	FILE *f;
 
 	(void)vcpu;
@@ -212,16 +218,36 @@ static void on_marker(unsigned int vcpu, void *userdata)
 	f = fopen(req, "r");
 	if (!f)
 		return;
-	if (!fgets(name, sizeof(name), f) || !strchr(name, '\n')) {
-		fclose(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	rest = strchr(buf, '\n');
+	if (!rest) {
 		fprintf(stderr, "insnprof: marker without a whole request\n");
 		return;
 	}
-	fclose(f);
-	name[strcspn(name, "\n")] = 0;
+	*rest++ = 0;
+	name = buf;
+	/* the names left, for the next markers; none: the request is done */
+	if (*rest) {
+		bool ok;
+
+		snprintf(tmp, sizeof(tmp), "%s.tmp", req);
+		f = fopen(tmp, "w");
+		ok = f && fputs(rest, f) >= 0;
+		if (f && fclose(f))
+			ok = false;
+		if (!ok || rename(tmp, req)) {
+			fprintf(stderr,
+				"insnprof: %s: cannot keep the names left\n",
+				req);
+			unlink(tmp);
+		}
+	} else {
+		unlink(req);
+	}
 	if (snapshot(name))
 		fprintf(stderr, "insnprof: snapshot '%s' failed\n", name);
-	unlink(req);
 }
 
 static void on_exit_cb(qemu_plugin_id_t id, void *userdata)
