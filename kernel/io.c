@@ -54,7 +54,12 @@ bool ubk_copy_bvec(const struct bio_vec *bv, size_t *offset,
 		return true;
 	}
 	len = bv->bv_len - *offset;
+#ifdef CONFIG_HIGHMEM
 	kaddr = kmap_local_page(bv->bv_page) + bv->bv_offset + *offset;
+#else
+	/* the direct map holds the whole bvec, contiguous */
+	kaddr = page_address(bv->bv_page) + bv->bv_offset + *offset;
+#endif
 	/*
 	 * Bio pages and metadata may be slab memory without a usercopy
 	 * region: the length is trusted, so skip the hardened-usercopy check.
@@ -63,7 +68,9 @@ bool ubk_copy_bvec(const struct bio_vec *bv, size_t *offset,
 		copied = _copy_to_iter(kaddr, len, iter);
 	else
 		copied = _copy_from_iter(kaddr, len, iter);
+#ifdef CONFIG_HIGHMEM
 	kunmap_local(kaddr);
+#endif
 	*done += copied;
 	*offset = 0;
 	return copied == len;
