@@ -54,12 +54,10 @@ bool ubk_copy_bvec(const struct bio_vec *bv, size_t *offset,
 		return true;
 	}
 	len = bv->bv_len - *offset;
-#ifdef CONFIG_HIGHMEM
-	kaddr = kmap_local_page(bv->bv_page) + bv->bv_offset + *offset;
-#else
-	/* the direct map holds the whole bvec, contiguous */
-	kaddr = page_address(bv->bv_page) + bv->bv_offset + *offset;
-#endif
+	/* without highmem the direct map holds the whole bvec, contiguous */
+	kaddr = IS_ENABLED(CONFIG_HIGHMEM) ? kmap_local_page(bv->bv_page) :
+					     page_address(bv->bv_page);
+	kaddr += bv->bv_offset + *offset;
 	/*
 	 * Bio pages and metadata may be slab memory without a usercopy
 	 * region: the length is trusted, so skip the hardened-usercopy check.
@@ -68,9 +66,8 @@ bool ubk_copy_bvec(const struct bio_vec *bv, size_t *offset,
 		copied = _copy_to_iter(kaddr, len, iter);
 	else
 		copied = _copy_from_iter(kaddr, len, iter);
-#ifdef CONFIG_HIGHMEM
-	kunmap_local(kaddr);
-#endif
+	if (IS_ENABLED(CONFIG_HIGHMEM))
+		kunmap_local(kaddr);
 	*done += copied;
 	*offset = 0;
 	return copied == len;

@@ -41,10 +41,9 @@
 static inline uint64_t ud_make(unsigned int tag, unsigned int q_id,
 			       unsigned int op, unsigned int slot)
 {
-	return (uint64_t)(tag & 0xffff) |
-	       (uint64_t)(q_id & 0xfff) << UD_QID_SHIFT |
-	       (uint64_t)(op & 0xff) << UD_OP_SHIFT |
-	       (uint64_t)(slot & 0xffff) << UD_SLOT_SHIFT;
+	uint64_t slot_bits = (uint64_t)(slot & 0xffff) << UD_SLOT_SHIFT;
+
+	return ublk_ud_pack(tag, q_id, op) | slot_bits;
 }
 
 static inline unsigned int ud_tag(uint64_t ud)
@@ -352,11 +351,10 @@ static int user_copy(struct ublk_queue *q, unsigned int tag, bool to_dev,
  * (--integrity), for len bytes of its data: from the request (a write) or
  * to it (a read). 0 or a negative errno.
  */
-static inline int md_copy(struct ublk_queue *q, unsigned int tag, bool to_dev,
-			  size_t len)
+static int md_copy(struct ublk_queue *q, unsigned int tag, bool to_dev,
+		   size_t len)
 {
-	/* md_size is 0 without --integrity: one test per request */
-	if (!q->md_size || !q->ios[tag].md ||
+	if (!q->ios[tag].md ||
 	    !(ublk_iod(q, tag)->op_flags & UBLK_IO_F_INTEGRITY))
 		return 0;
 	return user_copy(q, tag, to_dev, true, ublk_md_len(q, len));

@@ -187,12 +187,18 @@ static inline enum ublk_buf_mode ublk_io_buf_mode(const struct ublk_queue *q,
 #define UBLK_UD_QID_SHIFT 16
 #define UBLK_UD_OP_SHIFT 28
 #define UBLK_UD_TGT (1ULL << 63)
+static inline uint64_t ublk_ud_pack(unsigned int tag, unsigned int q_id,
+				    unsigned int op)
+{
+	return (uint64_t)(tag & 0xffff) |
+	       (uint64_t)(q_id & 0xfff) << UBLK_UD_QID_SHIFT |
+	       (uint64_t)(op & 0xff) << UBLK_UD_OP_SHIFT;
+}
+
 static inline uint64_t ublk_tgt_user_data(const struct ublk_queue *q,
 					  unsigned int tag, unsigned int op)
 {
-	return (uint64_t)(tag & 0xffff) |
-	       (uint64_t)(q->q_id & 0xfff) << UBLK_UD_QID_SHIFT |
-	       (uint64_t)(op & 0xff) << UBLK_UD_OP_SHIFT | UBLK_UD_TGT;
+	return ublk_ud_pack(tag, q->q_id, op) | UBLK_UD_TGT;
 }
 /*
  * user_data of a target SQE that belongs to the thread, not to a request

@@ -27,8 +27,8 @@
  * (through NAME.counts.tmp and a rename). A guest that names all its
  * snapshots at once touches the share (slow: 9p, through QEMU's main
  * loop) before its window, never between its markers. Under -icount the
- * guest clock
- * stands still meanwhile, so two snapshots bound a window exactly, whatever
+ * guest clock stands still meanwhile, so two snapshots bound a window
+ * exactly, whatever
  * the host does. The counters only grow: the difference of two snapshots
  * is the window between them. DIR/final.counts is written when QEMU exits.
  *
@@ -207,7 +207,7 @@ static int snapshot(const char *name)
 /* The vCPU reached a marker: take the snapshot DIR/request names first. */
 static void on_marker(unsigned int vcpu, void *userdata)
 {
-	char req[PATH_MAX + 16], tmp[PATH_MAX + 32], buf[4096];
+	char req[PATH_MAX + 16], buf[4096];
 	char *name, *rest;
 	size_t n;
 	FILE *f;
@@ -228,21 +228,16 @@ static void on_marker(unsigned int vcpu, void *userdata)
 	}
 	*rest++ = 0;
 	name = buf;
-	/* the names left, for the next markers; none: the request is done */
+	/*
+	 * The names left, for the next markers (the guest, stopped here,
+	 * reads the request only after its last marker); none: it is done.
+	 */
 	if (*rest) {
-		bool ok;
-
-		snprintf(tmp, sizeof(tmp), "%s.tmp", req);
-		f = fopen(tmp, "w");
-		ok = f && fputs(rest, f) >= 0;
-		if (f && fclose(f))
-			ok = false;
-		if (!ok || rename(tmp, req)) {
+		f = fopen(req, "w");
+		if (!f || fputs(rest, f) < 0 || fclose(f))
 			fprintf(stderr,
 				"insnprof: %s: cannot keep the names left\n",
 				req);
-			unlink(tmp);
-		}
 	} else {
 		unlink(req);
 	}
