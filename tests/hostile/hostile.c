@@ -868,6 +868,32 @@ static unsigned int count_owned(struct srv *s, unsigned int q)
 }
 
 /*
+ * Reap until queue q's server owns @want tags or @ms passed, and
+ * return how many it owns. The fetch's one buffer goes back only after
+ * its CQE is reaped, so a tag queued in between ends a correct FETCH with
+ * -ENOBUFS; such a fetch is armed again, as a correct server would.
+ */
+static unsigned int wait_owned(struct srv *s, unsigned int q, unsigned int want,
+			       unsigned int ms)
+{
+	struct fslot *f = &s->fs[q];
+	uint64_t end = now_ms() + ms;
+	unsigned int n;
+
+	while ((n = count_owned(s, q)) < want && now_ms() < end) {
+		if (!f->armed && f->ends && f->end_res == -ENOBUFS) {
+			report("note",
+			       "FETCH ended with -ENOBUFS after %u tags (a tag came before its buffer went back): armed again",
+			       n);
+			fslot_arm_good(f);
+		}
+		if (ring_reap(f->ring, 50) == -EBADF)
+			break;
+	}
+	return n;
+}
+
+/*
  * Commit @tags correctly on ring r, resending the rest after a partial
  * commit and dropping an element the driver refuses. Returns how many the
  * driver took.
@@ -1487,7 +1513,6 @@ static void sv_commit_args(struct srv *s, const struct scenario *sc)
 	uint16_t fl, tags[MAX_DEPTH], t0, t1, never = 0;
 	char wire[(MAX_DEPTH + 2) * 24];
 	unsigned int eb, n, t;
-	uint64_t end;
 	int res;
 
 	if (batch_live(s, sc->flags, sc->nq, sc->depth, false, 4))
@@ -1495,9 +1520,7 @@ static void sv_commit_args(struct srv *s, const struct scenario *sc)
 	fl = s_bflags(s);
 	eb = elem_bytes(fl);
 	fslot_arm_good(&s->fs[0]);
-	end = now_ms() + 5000;
-	while (count_owned(s, 0) < 2 && now_ms() < end)
-		ring_reap(&s->a, 50);
+	wait_owned(s, 0, 2, 5000);
 	n = 0;
 	for (t = 0; t < s->depth; t++)
 		if (__atomic_load_n(&s->owned[0][t], __ATOMIC_SEQ_CST))
@@ -1890,7 +1913,6 @@ static void sv_close_mid(struct srv *s, const struct scenario *sc)
 {
 	uint16_t tags[MAX_DEPTH];
 	unsigned int q, n;
-	uint64_t end;
 	char r[32];
 	int res;
 
@@ -1898,10 +1920,8 @@ static void sv_close_mid(struct srv *s, const struct scenario *sc)
 		return;
 	fslot_arm_good(&s->fs[0]);
 	if (sc->arg & WITH_FETCHED) {
-		end = now_ms() + 5000;
-		while (!count_owned(s, 0) && now_ms() < end)
-			ring_reap(&s->a, 50);
-		report("note", "%u tags fetched and kept", count_owned(s, 0));
+		report("note", "%u tags fetched and kept",
+		       wait_owned(s, 0, 1, 5000));
 	} else {
 		serve(s, 1000);
 		report("note", "fetch armed, %lu I/Os served", s->served);
