@@ -578,7 +578,7 @@ static void ubk_abort_queue(struct ubk_device *ub, struct ubk_queue *q)
 		struct request *rq = NULL;
 
 		spin_lock(&q->lock);
-		if (io->state == UBK_IO_SERVER) {
+		if (ubk_io_state(io) == UBK_IO_SERVER) {
 			rq = io->req;
 			io->req = NULL;
 			io->state = UBK_IO_IDLE;
@@ -612,7 +612,7 @@ static bool ubk_refs_busy(struct ubk_device *ub)
 		for (tag = 0; tag < q->depth; tag++) {
 			struct ubk_io *io = &q->ios[tag];
 
-			if (READ_ONCE(io->state) == UBK_IO_SERVER &&
+			if (ubk_io_state(io) == UBK_IO_SERVER &&
 			    refcount_read(&io->ref) > 1)
 				return true;
 		}

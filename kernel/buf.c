@@ -38,9 +38,8 @@ int ubk_register_io_buf(struct io_uring_cmd *cmd, struct ubk_device *ub,
 		return -EINVAL;
 
 	spin_lock(&q->lock);
-	rq = io->req;
-	if (io->state != UBK_IO_SERVER || !ubk_rq_has_data(rq) ||
-	    !ubk_io_get_ref(io))
+	rq = ubk_io_state(io) == UBK_IO_SERVER ? io->req : NULL;
+	if (rq && (!ubk_rq_has_data(rq) || !ubk_io_get_ref(io)))
 		rq = NULL;
 	spin_unlock(&q->lock);
 	if (!rq)
@@ -76,10 +75,10 @@ bool ubk_auto_register(struct ubk_queue *q, struct request *rq,
 	/*
 	 * No lock: a QUEUED slot is its dispatcher's alone. Its registration
 	 * data was set before it was bound and nothing else changes it or
-	 * its flags until the dispatcher moves it on under q->lock, which
-	 * also publishes what is set here. For the same reason the one
-	 * reference is the server's, just set by the caller: the buffer's
-	 * is added by a plain store.
+	 * its flags until the dispatcher moves it on (a release, or q->lock
+	 * in batch mode), which also publishes what is set here. For the
+	 * same reason the one reference is the server's, just set by the
+	 * caller: the buffer's is added by a plain store.
 	 */
 	if (WARN_ON_ONCE(READ_ONCE(io->state) != UBK_IO_QUEUED ||
 			 refcount_read(&io->ref) != 1))

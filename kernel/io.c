@@ -215,10 +215,13 @@ static void ubk_dispatch(struct ubk_queue *q, struct ubk_io *io,
 		return;
 	}
 
-	spin_lock(&q->lock);
-	io->state = UBK_IO_SERVER;
-	io->cmd = NULL;
-	spin_unlock(&q->lock);
+	/*
+	 * No lock: nobody else moves a QUEUED slot, and readers of SERVER
+	 * acquire the state (ubk_io_state()), which this release publishes
+	 * with everything set above.
+	 */
+	WRITE_ONCE(io->cmd, NULL);
+	smp_store_release(&io->state, UBK_IO_SERVER);
 	io_uring_cmd_done(cmd, UBLK_IO_RES_OK, issue_flags);
 }
 
@@ -367,7 +370,7 @@ static int ubk_commit_and_fetch(struct io_uring_cmd *cmd,
 	}
 
 	spin_lock(&q->lock);
-	if (io->state != UBK_IO_SERVER) {
+	if (ubk_io_state(io) != UBK_IO_SERVER) {
 		ret = -EBUSY;
 		goto unlock;
 	}
@@ -423,7 +426,7 @@ static int ubk_need_get_data(struct io_uring_cmd *cmd, struct ubk_queue *q,
 	struct request *rq;
 
 	spin_lock(&q->lock);
-	if (io->state != UBK_IO_SERVER ||
+	if (ubk_io_state(io) != UBK_IO_SERVER ||
 	    !(io->flags & UBK_IOF_NEED_GET_DATA)) {
 		spin_unlock(&q->lock);
 		return -EINVAL;
@@ -659,9 +662,8 @@ static ssize_t ubk_user_copy(struct kiocb *iocb, struct iov_iter *iter,
 	io = &q->ios[tag];
 
 	spin_lock(&q->lock);
-	rq = io->req;
-	if (io->state != UBK_IO_SERVER || !ubk_rq_has_data(rq) ||
-	    !refcount_inc_not_zero(&io->ref))
+	rq = ubk_io_state(io) == UBK_IO_SERVER ? io->req : NULL;
+	if (rq && (!ubk_rq_has_data(rq) || !refcount_inc_not_zero(&io->ref)))
 		rq = NULL;
 	spin_unlock(&q->lock);
 	if (!rq)

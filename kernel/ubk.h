@@ -85,6 +85,15 @@ enum ubk_io_state {
 	UBK_IO_CANCELED,	/* command taken by a cancel, not re-armed */
 };
 
+/*
+ * A slot's state, for a test that goes on to read what the slot's last
+ * mover set. Moves are made under q->lock, but for one: per-I/O dispatch
+ * takes a QUEUED slot to SERVER without it (only the dispatcher moves a
+ * QUEUED slot), publishing the slot with a release that this acquire
+ * pairs with.
+ */
+#define ubk_io_state(io) smp_load_acquire(&(io)->state)
+
 /* ubk_io.flags */
 #define UBK_IOF_NEED_GET_DATA	(1U << 0)	/* waiting for NEED_GET_DATA */
 #define UBK_IOF_AUTO_REG	(1U << 1)	/* buffer auto-registered */
