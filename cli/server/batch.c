@@ -310,6 +310,15 @@ static int queue_init(struct ublk_batch_thread *bt, struct ublk_batch_queue *bq,
 
 	bq->q = &d->queues[q];
 	bt->bq_of[q] = bq;
+	/* auto-zc: the tag's table slot (ublk_io_buf_index()), or a miss */
+	bq->idx_base = 0;
+	bq->idx_mask = 0;
+	if (bq->q->auto_zc && d->force_miss) {
+		bq->idx_base = UINT16_MAX;
+	} else if (bq->q->auto_zc) {
+		bq->idx_base = (uint16_t)ublk_io_buf_index(bq->q, 0);
+		bq->idx_mask = UINT16_MAX;
+	}
 	/* The first thread that serves a queue prepares it. */
 	bq->prep = true;
 	for (u = 0; u < bt->idx; u++)
@@ -402,23 +411,21 @@ static struct io_uring_sqe *batch_sqe(struct ublk_batch_thread *bt,
 	return sqe;
 }
 
-/* The element that hands (q, tag) back to the kernel with res. */
-BATCH_INLINE void elem_of(const struct ublk_batch_dev *d,
-			  const struct ublk_queue *q, unsigned int tag, int res,
-			  struct ublk_batch_elem *e)
+/* The element that hands (bq's queue, tag) back to the kernel with res. */
+BATCH_INLINE void elem_of(const struct ublk_batch_queue *bq, uint16_t flags,
+			  unsigned int tag, int res, struct ublk_batch_elem *e)
 {
+	const struct ublk_io *io = &bq->q->ios[tag];
+
 	e->tag = (uint16_t)tag;
-	e->buf_index = 0;
-	if (q->auto_zc)
-		e->buf_index = d->force_miss ?
-				       UINT16_MAX :
-				       (uint16_t)ublk_io_buf_index(q, tag);
+	e->buf_index = (uint16_t)(bq->idx_base + (tag & bq->idx_mask));
 	e->result = res;
-	e->buf_addr = (d->flags & UBLK_BATCH_F_HAS_BUF_ADDR) ?
-			      (uint64_t)(uintptr_t)q->ios[tag].buf :
+	e->buf_addr = (flags & UBLK_BATCH_F_HAS_BUF_ADDR) ?
+			      (uint64_t)(uintptr_t)io->buf :
 			      0;
 	/* read by the driver for a ZONE_APPEND only */
-	e->zone_lba = q->ios[tag].zone_append_lba;
+	e->zone_lba =
+		(flags & UBLK_BATCH_F_HAS_ZONE_LBA) ? io->zone_append_lba : 0;
 }
 
 /* PREP_IO_CMDS of every tag of bq's queue, built in its open commit list. */
@@ -432,7 +439,7 @@ static int prep_queue(struct ublk_batch_thread *bt, struct ublk_batch_queue *bq)
 	int ret;
 
 	for (tag = 0; tag < bt->dev->depth; tag++) {
-		elem_of(bt->dev, bq->q, tag, 0, &e);
+		elem_of(bq, c->flags, tag, 0, &e);
 		ublk_batch_commit_add(c, &e);
 	}
 	sqe = batch_sqe(bt, UBLK_U_IO_PREP_IO_CMDS, bq->q->q_id, c->flags,
@@ -618,19 +625,54 @@ void ublk_batch_cqe(struct ublk_batch_thread *bt,
 	}
 }
 
-void ublk_batch_complete(struct ublk_batch_thread *bt, struct ublk_queue *q,
-			 unsigned int tag, int res)
+/* A zoned device's element, a full or busy list, a queue not served. */
+static __attribute__((noinline)) void
+complete_slow(struct ublk_batch_thread *bt, struct ublk_batch_queue *bq,
+	      struct ublk_queue *q, unsigned int tag, int res)
 {
-	struct ublk_batch_queue *bq = bt->bq_of[q->q_id];
 	struct ublk_batch_elem e;
 
 	if (bq) {
-		elem_of(bt->dev, q, tag, res, &e);
-		if (commit_put(&bq->commit[bq->open], &e))
+		struct ublk_batch_commit *c = &bq->commit[bq->open];
+
+		elem_of(bq, c->flags, tag, res, &e);
+		if (commit_put(c, &e))
 			return;
 	}
 	ublk_err("device %u: queue %u tag %u: no room to commit",
 		 bt->dev->dev_id, q->q_id, tag);
+}
+
+void ublk_batch_complete(struct ublk_batch_thread *bt, struct ublk_queue *q,
+			 unsigned int tag, int res)
+{
+	struct ublk_batch_queue *bq = bt->bq_of[q->q_id];
+	struct ublk_batch_commit *c;
+
+	if (!bq)
+		goto slow;
+	c = &bq->commit[bq->open];
+	/* no zone LBA (zoned devices only): the header, a buffer address */
+	if (!(c->flags & UBLK_BATCH_F_HAS_ZONE_LBA) && !c->busy &&
+	    c->nr < c->cap) {
+		unsigned char *p = c->wire + (size_t)c->nr++ * c->elem_bytes;
+		struct ublk_elem_header h = {
+			.tag = (uint16_t)tag,
+			.buf_index =
+				(uint16_t)(bq->idx_base + (tag & bq->idx_mask)),
+			.result = res,
+		};
+
+		memcpy(p, &h, sizeof(h));
+		if (c->flags & UBLK_BATCH_F_HAS_BUF_ADDR) {
+			uint64_t addr = (uint64_t)(uintptr_t)q->ios[tag].buf;
+
+			memcpy(p + sizeof(h), &addr, sizeof(addr));
+		}
+		return;
+	}
+slow:
+	complete_slow(bt, bq, q, tag, res);
 }
 
 /* A list of bq other than the open one with no command in flight. */

@@ -183,6 +183,8 @@ struct ublk_batch_queue {
 	struct ublk_queue *q;
 	bool prep; /* this thread sends the queue's PREP */
 	unsigned int open; /* commit[] collecting completions; never busy */
+	/* the element's buf_index for tag t: idx_base + (t & idx_mask) */
+	uint16_t idx_base, idx_mask;
 	struct ublk_batch_commit commit[UBLK_BATCH_NR_COMMIT];
 };
 
