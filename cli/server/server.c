@@ -448,17 +448,33 @@ static __attribute__((noinline)) int finish_data(struct ublk_queue *q,
 	return res;
 }
 
-void ublk_complete_io(struct ublk_thread *t, struct ublk_queue *q,
+static void commit_io(struct ublk_thread *t, struct ublk_queue *q,
 		      unsigned int tag, int res)
 {
-	t->tgt_inflight--;
-	if (q->user_copy || q->md_size)
-		res = finish_data(q, tag, res);
 	if (t->batch)
 		ublk_batch_complete(t->batch, q, tag, res);
 	else
 		queue_io_cmd(t, q, tag, UBLK_U_IO_COMMIT_AND_FETCH_REQ,
 			     UBLK_IO_COMMIT_AND_FETCH_REQ, res);
+}
+
+static __attribute__((noinline)) void finish_and_commit(struct ublk_thread *t,
+							struct ublk_queue *q,
+							unsigned int tag,
+							int res)
+{
+	commit_io(t, q, tag, finish_data(q, tag, res));
+}
+
+void ublk_complete_io(struct ublk_thread *t, struct ublk_queue *q,
+		      unsigned int tag, int res)
+{
+	t->tgt_inflight--;
+	/* out of line: the common commit is then a tail call */
+	if (q->user_copy || q->md_size)
+		finish_and_commit(t, q, tag, res);
+	else
+		commit_io(t, q, tag, res);
 }
 
 static void record_result(struct ublk_io *io, int res)
