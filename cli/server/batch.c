@@ -48,7 +48,21 @@ uint16_t ublk_batch_cmd_flags(uint64_t dev_flags, bool auto_zc_fallback)
  */
 #define BATCH_INLINE static inline __attribute__((always_inline))
 
-/* Write e at p in the layout flags ask for: header, buf_addr, zone LBA. */
+/* One element at p, as flags lay it out: header, buf_addr, zone LBA. */
+BATCH_INLINE void encode_parts(unsigned char *p, uint16_t flags,
+			       const struct ublk_elem_header *h,
+			       uint64_t buf_addr, uint64_t zone_lba)
+{
+	memcpy(p, h, sizeof(*h));
+	p += sizeof(*h);
+	if (flags & UBLK_BATCH_F_HAS_BUF_ADDR) {
+		memcpy(p, &buf_addr, sizeof(buf_addr));
+		p += sizeof(buf_addr);
+	}
+	if (flags & UBLK_BATCH_F_HAS_ZONE_LBA)
+		memcpy(p, &zone_lba, sizeof(zone_lba));
+}
+
 BATCH_INLINE void encode_elem(unsigned char *p, uint16_t flags,
 			      const struct ublk_batch_elem *e)
 {
@@ -58,14 +72,7 @@ BATCH_INLINE void encode_elem(unsigned char *p, uint16_t flags,
 		.result = e->result,
 	};
 
-	memcpy(p, &h, sizeof(h));
-	p += sizeof(h);
-	if (flags & UBLK_BATCH_F_HAS_BUF_ADDR) {
-		memcpy(p, &e->buf_addr, sizeof(e->buf_addr));
-		p += sizeof(e->buf_addr);
-	}
-	if (flags & UBLK_BATCH_F_HAS_ZONE_LBA)
-		memcpy(p, &e->zone_lba, sizeof(e->zone_lba));
+	encode_parts(p, flags, &h, e->buf_addr, e->zone_lba);
 }
 
 void ublk_batch_decode(const void *wire, uint16_t flags, unsigned int i,
@@ -662,13 +669,11 @@ void ublk_batch_complete(struct ublk_batch_thread *bt, struct ublk_queue *q,
 				(uint16_t)(bq->idx_base + (tag & bq->idx_mask)),
 			.result = res,
 		};
+		uint64_t addr = (c->flags & UBLK_BATCH_F_HAS_BUF_ADDR) ?
+					(uint64_t)(uintptr_t)q->ios[tag].buf :
+					0;
 
-		memcpy(p, &h, sizeof(h));
-		if (c->flags & UBLK_BATCH_F_HAS_BUF_ADDR) {
-			uint64_t addr = (uint64_t)(uintptr_t)q->ios[tag].buf;
-
-			memcpy(p + sizeof(h), &addr, sizeof(addr));
-		}
+		encode_parts(p, c->flags, &h, addr, 0);
 		return;
 	}
 slow:
