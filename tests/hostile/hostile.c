@@ -3311,7 +3311,9 @@ static void sv_random(struct srv *s, const struct scenario *sc)
 			break;
 		case 2:
 			/* PREP what is not prepared yet, queue by queue */
-			for (prepped = true, q = 0; q < s->nq; q++) {
+			/* rand_pick_cfg keeps nq and depth within ready[][] */
+			for (prepped = true, q = 0; q < s->nq && q < MAX_QUEUES;
+			     q++) {
 				for (k = 0, nr = 0; k < s->depth; k++)
 					if (!ready[q][k])
 						tags[nr++] = (uint16_t)k;
