@@ -689,17 +689,18 @@ int ublk_cfg_parse(struct ublk_dev_cfg *c, int argc, char **argv)
 
 void ublk_cfg_pick_mode(struct ublk_dev_cfg *c, uint64_t features)
 {
-	uint64_t fast = c->tgt.ops->fast_flags & features;
+	uint64_t want = c->tgt.ops->fast_flags;
+	uint64_t fast = want & features;
 
 	if (c->mode_given || c->unprivileged)
 		return;
 	/* The target's only data path: a kernel without it is told so. */
-	if (c->tgt.ops->fast_flags & UBLK_F_USER_COPY) {
+	if (want == UBLK_F_USER_COPY)
+		fast = want;
+	if (fast & UBLK_F_USER_COPY)
 		c->user_copy = true;
-		return;
-	}
-	if ((fast & UBLK_F_AUTO_BUF_REG) &&
-	    c->queues * c->depth <= UBLK_MAX_FIXED_BUFS)
+	else if ((fast & UBLK_F_AUTO_BUF_REG) &&
+		 c->queues * c->depth <= UBLK_MAX_FIXED_BUFS)
 		c->auto_zc = true;
 	/* --per-io-tasks is per-I/O mode: batch shares queues its own way. */
 	if ((fast & UBLK_F_BATCH_IO) && !c->per_io_tasks)

@@ -1023,7 +1023,8 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 		uq->auto_zc = info->flags & UBLK_F_AUTO_BUF_REG;
 		uq->zc = !uq->auto_zc &&
 			 (info->flags & UBLK_F_SUPPORT_ZERO_COPY);
-		uq->user_copy = info->flags & UBLK_F_USER_COPY;
+		uq->user_copy = (info->flags & UBLK_F_USER_COPY) &&
+				!cfg->tgt.no_data;
 		if (info->flags & UBLK_F_INTEGRITY) {
 			uq->md_size = cfg->integrity.md_size;
 			uq->md_shift = (uint8_t)__builtin_ctz(cfg->tgt.lbs);
@@ -1047,7 +1048,8 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 			goto fail;
 		}
 		memset(uq->ios, 0, s->depth * sizeof(*uq->ios));
-		if (uq->auto_zc || uq->zc)
+		if (uq->auto_zc || uq->zc ||
+		    ((info->flags & UBLK_F_USER_COPY) && cfg->tgt.no_data))
 			continue;
 		for (tag = 0; tag < s->depth; tag++) {
 			if (posix_memalign(&uq->ios[tag].buf, pg,

@@ -47,6 +47,7 @@ int ublk_tgt_init_nostore(struct ublk_tgt *tgt, const struct ublk_dev_cfg *cfg)
 		tgt->pbs = tgt->lbs;
 	tgt->min_lbs = 512;
 	tgt->dma_align = 512;
+	tgt->no_data = true;
 	return EXIT_OK;
 }
 

@@ -134,7 +134,7 @@ static void fault_io_done(struct ublk_thread *t, struct ublk_queue *q,
 
 const struct target_ops target_fault = {
 	.name = "fault",
-	.fast_flags = UBLK_F_AUTO_BUF_REG | UBLK_F_BATCH_IO,
+	.fast_flags = UBLK_F_USER_COPY | UBLK_F_BATCH_IO,
 	.summary = "a null device that delays and fails requests on purpose",
 	.opts = fault_opts,
 	.notes =

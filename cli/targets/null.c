@@ -62,7 +62,7 @@ static int null_queue_io(struct ublk_thread *t, struct ublk_queue *q,
 
 const struct target_ops target_null = {
 	.name = "null",
-	.fast_flags = UBLK_F_AUTO_BUF_REG | UBLK_F_BATCH_IO,
+	.fast_flags = UBLK_F_USER_COPY | UBLK_F_BATCH_IO,
 	.summary = "no storage: writes are dropped, reads return garbage",
 	.init = ublk_tgt_init_nostore,
 	.queue_io = null_queue_io,

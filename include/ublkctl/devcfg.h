@@ -140,7 +140,7 @@ size_t ublk_cfg_flags(const struct ublk_dev_cfg *cfg,
  * add without a data-path option on its command line (--copy, --batch,
  * --user-copy, --zero-copy, --auto-zc, --get-data): the fastest data path
  * of the target (target_ops.fast_flags) that the kernel's features allow
- * (user copy whenever the target names it, offered or not),
+ * (user copy whenever it is the target's only path, offered or not),
  * none for --unprivileged (the driver refuses buffer registration there),
  * no auto-zc where the queues' buffers do not fit the buffer table and no
  * batch with --per-io-tasks. Otherwise cfg keeps exactly what was given.

@@ -134,7 +134,7 @@ struct ublk_queue {
 	uint16_t desc_size; /* the descriptors' stride: dev_info.io_desc_size */
 	bool zc; /* UBLK_F_SUPPORT_ZERO_COPY without auto-zc */
 	bool auto_zc; /* UBLK_F_AUTO_BUF_REG */
-	bool user_copy;
+	bool user_copy; /* UBLK_F_USER_COPY, and the target has data to copy */
 	uint8_t md_size; /* --integrity: metadata bytes per interval, else 0 */
 	uint8_t md_shift; /* log2 of the protection interval */
 	int char_fd;

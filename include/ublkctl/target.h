@@ -33,6 +33,11 @@ struct ublk_tgt {
 	uint32_t attrs; /* UBLK_ATTR_* */
 	bool discard; /* handles DISCARD */
 	bool write_zeroes; /* handles WRITE_ZEROES */
+	/*
+	 * No storage (null, fault): request data is never read or written,
+	 * so in user copy mode the server copies none and has no buffers.
+	 */
+	bool no_data;
 	uint32_t max_io; /* largest request the backing takes; 0: any */
 	/* SQEs queue_io issues for one request at most (0: 3, a ZC chain) */
 	uint16_t max_sqes;
@@ -75,12 +80,12 @@ struct target_ops {
 	const char *operand;
 	/*
 	 * Optional: the data path add asks for when its command line names
-	 * none, as UBLK_F_AUTO_BUF_REG and/or UBLK_F_BATCH_IO, the fastest
-	 * this target has; each is taken only where the kernel offers it
-	 * and the device is not --unprivileged (ublk_cfg_pick_mode);
-	 * or UBLK_F_USER_COPY, the target's only data path, then taken
-	 * whether or not the kernel offers it (add then says it lacks it). 0:
-	 * plain copy.
+	 * none, the fastest this target has: UBLK_F_USER_COPY or
+	 * UBLK_F_AUTO_BUF_REG, and/or UBLK_F_BATCH_IO; each is taken only
+	 * where the kernel offers it and the device is not --unprivileged
+	 * (ublk_cfg_pick_mode). UBLK_F_USER_COPY alone is the target's only
+	 * data path, taken whether or not the kernel offers it (add then
+	 * says it lacks it). 0: plain copy.
 	 */
 	uint64_t fast_flags;
 	/*

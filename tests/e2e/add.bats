@@ -24,15 +24,16 @@ load srv
 	# argv as typed; the configuration normalized (sizes in bytes).
 	[ "$(jq -c .argv "$st")" = '["-t","null","-q","1","-d","64","-s","256M"]' ]
 	# the data path add picked is part of it (see the default-mode test)
-	[ "$(jq -c '.config | del(.["auto-zc"], .batch)' "$st")" = '{"type":"null","queues":1,"depth":64,"size":268435456,"max-io-size":524288}' ]
-	[ "$(jq -r '.config["auto-zc"] // false' "$st")" = "$([[ $(fast_mode) == *auto-zc ]] && echo true || echo false)" ]
+	[ "$(jq -c '.config | del(.["user-copy"], .batch)' "$st")" = '{"type":"null","queues":1,"depth":64,"size":268435456,"max-io-size":524288}' ]
+	[ "$(jq -r '.config["user-copy"] // false' "$st")" = "$([[ $(fast_mode) == *user-copy ]] && echo true || echo false)" ]
 }
 
 @test "add: without a data-path option the fastest mode GET_FEATURES allows; each option means just what it says" {
 	local want
-	want=$(fast_mode)
-	echo "features: $("$UBLKCTL" features -r --noheadings -o NAME | tr '\n' ' '); want $want" >&2
+	echo "features: $("$UBLKCTL" features -r --noheadings -o NAME | tr '\n' ' ')" >&2
 	for t in null loop fault; do
+		want=$(fast_mode "$t")
+		echo "$t: want $want" >&2
 		args=(-t "$t")
 		[ "$t" = loop ] && args+=(-f "$(e2e_backing 64M "$t")")
 		e2e_add "${args[@]}"

@@ -25,17 +25,22 @@ srv_has_flag() {
 		jq -e ".ublkdevices[] | select(.id == $1) | .flags | any(. == \"$2\")" >/dev/null
 }
 
-# The MODE add gives null, loop and fault without a data-path option:
-# from the driver's features (GET_FEATURES), as ublkctl-add(8) says.
+# The MODE add gives target $1 (null, fault, loop, stripe; default null)
+# without a data-path option: from the driver's features (GET_FEATURES),
+# as ublkctl-add(8) says.
 fast_mode() {
-	local feats
+	local feats path
 	feats=$("$UBLKCTL" features -r --noheadings -o NAME)
-	case "$(grep -cx 'BATCH_IO' <<<"$feats")$(grep -cx 'AUTO_BUF_REG' <<<"$feats")" in
-	11) echo batch-auto-zc ;;
-	10) echo batch ;;
-	01) echo auto-zc ;;
-	*) echo copy ;;
+	has() { grep -qx "$1" <<<"$feats"; }
+	case ${1:-null} in
+	# no storage: user copy, where the driver registers and copies nothing
+	null|fault) has USER_COPY && path=user-copy || path=copy ;;
+	*) has AUTO_BUF_REG && path=auto-zc || path=copy ;;
 	esac
+	if has BATCH_IO; then
+		[ "$path" = copy ] && path=batch || path=batch-$path
+	fi
+	echo "$path"
 }
 
 # MODE of device $1, from list.

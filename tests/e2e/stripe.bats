@@ -50,7 +50,7 @@ stripe_verify() {
 
 @test "stripe: fio crc32c verify, --batch --auto-zc (the default), 2 members" {
 	stripe_verify 2
-	[ "$(srv_mode "$DEV_ID")" = "$(fast_mode)" ]
+	[ "$(srv_mode "$DEV_ID")" = "$(fast_mode stripe)" ]
 	[ "$(srv_mode "$DEV_ID")" = batch-auto-zc ]
 }
 

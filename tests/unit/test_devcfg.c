@@ -116,8 +116,29 @@ int main(void)
 	CHECK(!c.batch && !c.auto_zc);
 	CHECK_EQ(parse(&c, "-t null --per-io-tasks"), EXIT_OK);
 	CHECK(!c.mode_given);
+	ublk_cfg_pick_mode(&c, UBLK_F_BATCH_IO | UBLK_F_AUTO_BUF_REG |
+				       UBLK_F_USER_COPY);
+	CHECK(!c.batch && !c.auto_zc && c.user_copy);
+
+	/*
+	 * The automatic choice: null moves no data, so user copy (the
+	 * driver registers and copies nothing); loop does zero-copy I/O;
+	 * each only where the kernel offers it.
+	 */
+	CHECK_EQ(parse(&c, "-t null"), EXIT_OK);
+	ublk_cfg_pick_mode(&c, UBLK_F_BATCH_IO | UBLK_F_AUTO_BUF_REG |
+				       UBLK_F_USER_COPY);
+	CHECK(c.batch && c.user_copy && !c.auto_zc);
+	CHECK_EQ(parse(&c, "-t null"), EXIT_OK);
 	ublk_cfg_pick_mode(&c, UBLK_F_BATCH_IO | UBLK_F_AUTO_BUF_REG);
-	CHECK(!c.batch && c.auto_zc);
+	CHECK(c.batch && !c.user_copy && !c.auto_zc);
+	CHECK_EQ(parse(&c, "-t loop -f x"), EXIT_OK);
+	ublk_cfg_pick_mode(&c, UBLK_F_BATCH_IO | UBLK_F_AUTO_BUF_REG |
+				       UBLK_F_USER_COPY);
+	CHECK(c.batch && c.auto_zc && !c.user_copy);
+	CHECK_EQ(parse(&c, "-t null --unprivileged"), EXIT_OK);
+	ublk_cfg_pick_mode(&c, UBLK_F_BATCH_IO | UBLK_F_USER_COPY);
+	CHECK(!c.batch && !c.user_copy && !c.auto_zc);
 	CHECK_EQ(parse(&c, "-t null -q 2 --nthreads 2"), EXIT_OK);
 	CHECK(!(ublk_cfg_dev_flags(&c) & UBLK_F_PER_IO_DAEMON));
 	CHECK_EQ(parse(&c, "-t null -q 1 --nthreads 2"), EXIT_OK);
