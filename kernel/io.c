@@ -15,6 +15,8 @@
  * whoever moves the slot out of ARMED under the queue lock completes it.
  */
 #include <linux/blk-mq.h>
+#include <linux/highmem.h>
+#include <linux/instrumented.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/sched/signal.h>
@@ -93,17 +95,79 @@ size_t ubk_copy_rq_user(const struct request *rq, size_t offset,
 	return done;
 }
 
+/* One mapped piece of a copy-mode copy; the bytes not copied. */
+static __always_inline unsigned long ubk_copy_piece(void *kaddr,
+						    void __user *u, size_t n,
+						    int dir)
+{
+	unsigned long left;
+
+	if (dir == ITER_DEST) {
+		instrument_copy_to_user(u, kaddr, n);
+		return raw_copy_to_user(u, kaddr, n);
+	}
+	instrument_copy_from_user_before(kaddr, u, n);
+	left = raw_copy_from_user(kaddr, u, n);
+	instrument_copy_from_user_after(kaddr, u, n, left);
+	return left;
+}
+
+/*
+ * Copy mode: @len bytes between the request's pages and the server's
+ * buffer at @ubuf, straight, without an iov_iter: the range is checked
+ * once with access_ok() and each piece is a raw user copy with the
+ * sanitizer hooks _copy_to_iter() gives it. Bio pages may be slab memory
+ * without a usercopy region, so no hardened-usercopy check (the length
+ * is the request's own). Returns the bytes copied (a fault ends the
+ * copy), or -EFAULT for a range that is not user memory.
+ */
+static ssize_t ubk_copy_rq_ubuf(struct request *rq, void __user *ubuf,
+				size_t len, int dir)
+{
+	/* rq_for_each_*() sets both before use */
+	struct req_iterator it __uninitialized;
+	struct bio_vec bv __uninitialized;
+	size_t done = 0;
+
+	if (!access_ok(ubuf, len))
+		return -EFAULT;
+	might_fault();
+	/* without highmem a multi-page bvec is one mapping: copied whole */
+	if (!IS_ENABLED(CONFIG_HIGHMEM)) {
+		bv = req_bvec(rq);
+		if (bv.bv_len >= len)
+			return len - ubk_copy_piece(bvec_virt(&bv), ubuf, len,
+						    dir);
+	}
+#ifdef CONFIG_HIGHMEM
+	rq_for_each_segment(bv, rq, it) {
+#else
+	rq_for_each_bvec(bv, rq, it) {
+#endif
+		size_t n = min_t(size_t, bv.bv_len, len - done);
+		unsigned long left;
+		void *kaddr;
+
+		kaddr = IS_ENABLED(CONFIG_HIGHMEM) ?
+				kmap_local_page(bv.bv_page) + bv.bv_offset :
+				bvec_virt(&bv);
+		left = ubk_copy_piece(kaddr, ubuf + done, n, dir);
+		if (IS_ENABLED(CONFIG_HIGHMEM))
+			kunmap_local(kaddr);
+		done += n - left;
+		if (left || done == len)
+			break;
+	}
+	return done;
+}
+
 /* ubk_io_map()'s copy: false when nothing could be copied */
 bool ubk_io_copy_in(struct ubk_queue *q, struct request *rq, struct ubk_io *io)
 {
-	struct iov_iter iter __uninitialized;	/* import_ubuf() sets it all */
-	size_t copied;
+	ssize_t copied = ubk_copy_rq_ubuf(rq, u64_to_user_ptr(io->buf_addr),
+					  blk_rq_bytes(rq), ITER_DEST);
 
-	if (import_ubuf(ITER_DEST, u64_to_user_ptr(io->buf_addr),
-			blk_rq_bytes(rq), &iter))
-		return false;
-	copied = ubk_copy_rq_user(rq, 0, &iter, ITER_DEST);
-	if (!copied)
+	if (copied <= 0)
 		return false;
 	if (copied < blk_rq_bytes(rq))
 		ubk_desc(q, rq->tag)->nr_sectors = copied >> SECTOR_SHIFT;
@@ -113,19 +177,16 @@ bool ubk_io_copy_in(struct ubk_queue *q, struct request *rq, struct ubk_io *io)
 /* Copy mode, read request: take the data from the server's buffer. */
 static void ubk_io_unmap(struct ubk_io *io, struct request *rq)
 {
-	struct iov_iter iter __uninitialized;	/* import_ubuf() sets it all */
-	size_t copied;
+	ssize_t copied;
 
 	if (io->result <= 0 || !ubk_rq_has_data(rq) ||
 	    req_op(rq) != REQ_OP_READ || ubk_desc_is_shmem(io->q, rq->tag))
 		return;
-	if (import_ubuf(ITER_SOURCE, u64_to_user_ptr(io->buf_addr),
-			io->result, &iter)) {
-		io->result = -EFAULT;
-		return;
-	}
-	copied = ubk_copy_rq_user(rq, 0, &iter, ITER_SOURCE);
-	if (!copied)
+	copied = ubk_copy_rq_ubuf(rq, u64_to_user_ptr(io->buf_addr),
+				 io->result, ITER_SOURCE);
+	if (copied < 0)
+		io->result = copied;
+	else if (!copied)
 		io->result = -EIO;
 	else if (copied < io->result)
 		io->result = copied;
