@@ -2046,6 +2046,142 @@ static void sv_perio(struct srv *s, const struct scenario *sc)
 	expect_serving(s, "bad per-I/O commands");
 }
 
+/* One O_DIRECT page read of /dev/ublkbN at off, from a thread. */
+struct page_read {
+	unsigned int dev_id;
+	off_t off;
+	int res; /* bytes read or -errno */
+	unsigned char first; /* the first byte read */
+};
+
+static void *page_read_fn(void *arg)
+{
+	struct page_read *pr = arg;
+	char path[64];
+	void *buf;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/ublkb%u", pr->dev_id);
+	pr->res = -ENOMEM;
+	if (posix_memalign(&buf, PAGE, PAGE))
+		return NULL;
+	memset(buf, 0, PAGE);
+	fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0) {
+		pr->res = -errno;
+	} else {
+		n = pread(fd, buf, PAGE, pr->off);
+		pr->res = n < 0 ? -errno : (int)n;
+		pr->first = *(unsigned char *)buf;
+		close(fd);
+	}
+	free(buf);
+	return NULL;
+}
+
+/*
+ * Copy mode, per-I/O: reads committed with a buffer the server cannot
+ * write - a kernel address, the top page of user space (the copy runs
+ * into the guard gap), a PROT_NONE page - must fail the read (EIO)
+ * without the driver reading from there; a read committed with a good
+ * buffer then returns the server's bytes. Any other request is answered
+ * correctly.
+ */
+static void sv_copy_bad_buf(struct srv *s, const struct scenario *sc)
+{
+	struct {
+		const char *what;
+		uint64_t addr;
+	} bad[] = {
+		{ "a kernel address", 0xffffffff81000000ULL },
+		{ "the top page of user space", 0x00007ffffffff000ULL },
+		{ "a PROT_NONE page", 0 },
+	};
+	unsigned int i, t;
+	char what[96];
+	void *hole;
+
+	/* mapped for the whole run, so nothing else is placed there */
+	hole = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (hole == MAP_FAILED) {
+		report("fail", "mmap: %s", strerror(errno));
+		return;
+	}
+	bad[2].addr = (uint64_t)(uintptr_t)hole;
+	if (srv_add(s, sc->flags, sc->nq, sc->depth) || srv_open(s, false))
+		return;
+	fetch_all(s);
+	if (start_dev(s))
+		return;
+	for (i = 0; i <= ARRAY_SIZE(bad); i++) {
+		struct page_read pr = { .dev_id = s->dev_id,
+					.off = (off_t)(i + 1) * PAGE };
+		uint64_t end = now_ms() + 5000;
+		bool mine = false;
+		pthread_t th;
+
+		if (pthread_create(&th, NULL, page_read_fn, &pr)) {
+			report("fail", "pthread_create");
+			return;
+		}
+		while (!mine && now_ms() < end) {
+			ring_reap(&s->a, 50);
+			for (t = 0; t < s->depth && !mine; t++) {
+				const struct ublksrv_io_desc *d = s_desc(s, 0, t);
+				struct io_uring_sqe *sqe;
+				uint64_t addr = s_buf(s, 0, t);
+
+				if (!__atomic_load_n(&s->owned[0][t],
+						     __ATOMIC_SEQ_CST))
+					continue;
+				__atomic_store_n(&s->owned[0][t], 0,
+						 __ATOMIC_SEQ_CST);
+				mine = (d->op_flags & 0xff) == UBLK_IO_OP_READ &&
+				       d->start_sector == (uint64_t)pr.off >> 9;
+				if (mine && i < ARRAY_SIZE(bad))
+					addr = bad[i].addr;
+				else if (mine)
+					memset(s->bufs[0] + (size_t)t * IO_BYTES,
+					       0xa5, PAGE);
+				sqe = ring_sqe(&s->a);
+				if (!sqe)
+					break;
+				perio_sqe(s, sqe, UBLK_U_IO_COMMIT_AND_FETCH_REQ,
+					  0, t, s_result(s, 0, t), addr);
+				sqe->user_data = ud_make(UD_PERIO, t);
+				io_uring_submit(&s->a.r);
+			}
+		}
+		if (!mine)
+			report("fail", "read %u: no request for it in 5 s", i);
+		/* the read ends once the commit is handled, failed or not */
+		while (pthread_tryjoin_np(th, NULL)) {
+			if (now_ms() > end + 10000) {
+				report("fail", "read %u: still waiting 15 s on", i);
+				pthread_detach(th);
+				return;
+			}
+			ring_reap(&s->a, 20);
+		}
+		if (i < ARRAY_SIZE(bad)) {
+			snprintf(what, sizeof(what),
+				 "a read committed with %s as its buffer",
+				 bad[i].what);
+			expect(what, pr.res, -EIO);
+		} else {
+			expect("a read committed with a good buffer", pr.res,
+			       PAGE);
+			if (pr.res == PAGE && pr.first != 0xa5)
+				report("fail",
+				       "the good read returned %#x, not the server's 0xa5",
+				       pr.first);
+		}
+	}
+	start_io(s, 2);
+	expect_serving(s, "copy-mode reads committed with bad buffers");
+}
+
 /* T10 DIF type 1 over 512-byte intervals, 8 bytes a sector. */
 static const struct ublk_param_integrity integ_t10 = {
 	.flags = LBMD_PI_CAP_REFTAG,
@@ -4300,6 +4436,9 @@ static const struct scenario scenarios[] = {
 	{ "perio-bad-cmds",
 	  "per-I/O mode: FETCH_REQ/COMMIT_AND_FETCH_REQ with bad tag, bad q_id, zero buffer (copy mode), refetch, commit of an unowned tag, commit from another task",
 	  0, 1, 4, sv_perio, NULL, 0, false, false },
+	{ "copy-bad-buf",
+	  "per-I/O copy mode: reads committed with a kernel address, the top page of user space or a PROT_NONE page as their buffer fail with EIO and copy nothing; a good buffer then serves",
+	  0, 1, 4, sv_copy_bad_buf, NULL, 0, false, false },
 	{ "perio-bad-cmds-autoreg", "perio-bad-cmds in auto-buf-reg mode",
 	  UBLK_F_AUTO_BUF_REG, 1, 4, sv_perio, NULL, 0, false, true },
 	{ "io-desc-size",
