@@ -2081,12 +2081,40 @@ static void *page_read_fn(void *arg)
 }
 
 /*
- * Copy mode, per-I/O: reads committed with a buffer the server cannot
- * write - a kernel address, the top page of user space (the copy runs
- * into the guard gap), a PROT_NONE page - must fail the read (EIO)
- * without the driver reading from there; a read committed with a good
- * buffer then returns the server's bytes. Any other request is answered
- * correctly.
+ * Commit queue 0's tag @t. The read of the page at @off gets @addr as its
+ * buffer (or, with @addr NULL, a good buffer holding 0xa5 bytes); any
+ * other request is answered as a correct server would. True if it was
+ * that read.
+ */
+static bool commit_page_read(struct srv *s, unsigned int t, off_t off,
+			     const uint64_t *addr)
+{
+	const struct ublksrv_io_desc *d = s_desc(s, 0, t);
+	bool mine = (d->op_flags & 0xff) == UBLK_IO_OP_READ &&
+		    d->start_sector == (uint64_t)off >> 9;
+	uint64_t buf = s_buf(s, 0, t);
+	struct io_uring_sqe *sqe;
+
+	if (mine && addr)
+		buf = *addr;
+	else if (mine)
+		memset(s->bufs[0] + (size_t)t * IO_BYTES, 0xa5, PAGE);
+	sqe = ring_sqe(&s->a);
+	if (sqe) {
+		perio_sqe(s, sqe, UBLK_U_IO_COMMIT_AND_FETCH_REQ, 0, t,
+			  s_result(s, 0, t), buf);
+		sqe->user_data = ud_make(UD_PERIO, t);
+		io_uring_submit(&s->a.r);
+	}
+	return mine;
+}
+
+/*
+ * Copy mode, per-I/O: reads committed with a buffer that is not readable
+ * memory of the server - a kernel address, the top page of user space
+ * (the copy runs into the guard gap), a PROT_NONE page - must fail the
+ * read (EIO) without the driver reading from there; a read committed
+ * with a good buffer then returns the server's bytes.
  */
 static void sv_copy_bad_buf(struct srv *s, const struct scenario *sc)
 {
@@ -2115,12 +2143,14 @@ static void sv_copy_bad_buf(struct srv *s, const struct scenario *sc)
 	if (start_dev(s))
 		return;
 	for (i = 0; i <= ARRAY_SIZE(bad); i++) {
-		struct page_read pr = { .dev_id = s->dev_id,
-					.off = (off_t)(i + 1) * PAGE };
+		/* static: a reader left behind on failure may still write it */
+		static struct page_read pr;
 		uint64_t end = now_ms() + 5000;
 		bool mine = false;
 		pthread_t th;
 
+		pr = (struct page_read){ .dev_id = s->dev_id,
+					 .off = (off_t)(i + 1) * PAGE };
 		if (pthread_create(&th, NULL, page_read_fn, &pr)) {
 			report("fail", "pthread_create");
 			return;
@@ -2128,29 +2158,13 @@ static void sv_copy_bad_buf(struct srv *s, const struct scenario *sc)
 		while (!mine && now_ms() < end) {
 			ring_reap(&s->a, 50);
 			for (t = 0; t < s->depth && !mine; t++) {
-				const struct ublksrv_io_desc *d = s_desc(s, 0, t);
-				struct io_uring_sqe *sqe;
-				uint64_t addr = s_buf(s, 0, t);
-
-				if (!__atomic_load_n(&s->owned[0][t],
-						     __ATOMIC_SEQ_CST))
+				if (!__atomic_exchange_n(&s->owned[0][t], 0,
+							 __ATOMIC_SEQ_CST))
 					continue;
-				__atomic_store_n(&s->owned[0][t], 0,
-						 __ATOMIC_SEQ_CST);
-				mine = (d->op_flags & 0xff) == UBLK_IO_OP_READ &&
-				       d->start_sector == (uint64_t)pr.off >> 9;
-				if (mine && i < ARRAY_SIZE(bad))
-					addr = bad[i].addr;
-				else if (mine)
-					memset(s->bufs[0] + (size_t)t * IO_BYTES,
-					       0xa5, PAGE);
-				sqe = ring_sqe(&s->a);
-				if (!sqe)
-					break;
-				perio_sqe(s, sqe, UBLK_U_IO_COMMIT_AND_FETCH_REQ,
-					  0, t, s_result(s, 0, t), addr);
-				sqe->user_data = ud_make(UD_PERIO, t);
-				io_uring_submit(&s->a.r);
+				mine = commit_page_read(s, t, pr.off,
+							i < ARRAY_SIZE(bad) ?
+								&bad[i].addr :
+								NULL);
 			}
 		}
 		if (!mine)
@@ -2158,7 +2172,8 @@ static void sv_copy_bad_buf(struct srv *s, const struct scenario *sc)
 		/* the read ends once the commit is handled, failed or not */
 		while (pthread_tryjoin_np(th, NULL)) {
 			if (now_ms() > end + 10000) {
-				report("fail", "read %u: still waiting 15 s on", i);
+				report("fail", "read %u: still waiting 15 s on",
+				       i);
 				pthread_detach(th);
 				return;
 			}
@@ -2178,6 +2193,7 @@ static void sv_copy_bad_buf(struct srv *s, const struct scenario *sc)
 				       pr.first);
 		}
 	}
+	munmap(hole, PAGE);
 	start_io(s, 2);
 	expect_serving(s, "copy-mode reads committed with bad buffers");
 }
