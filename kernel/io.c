@@ -15,7 +15,6 @@
  * whoever moves the slot out of ARMED under the queue lock completes it.
  */
 #include <linux/blk-mq.h>
-#include <linux/highmem.h>
 #include <linux/instrumented.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -95,28 +94,12 @@ size_t ubk_copy_rq_user(const struct request *rq, size_t offset,
 	return done;
 }
 
-/* One mapped piece of a copy-mode copy; the bytes not copied. */
-static __always_inline unsigned long ubk_copy_piece(void *kaddr,
-						    void __user *u, size_t n,
-						    int dir)
-{
-	unsigned long left;
-
-	if (dir == ITER_DEST) {
-		instrument_copy_to_user(u, kaddr, n);
-		return raw_copy_to_user(u, kaddr, n);
-	}
-	instrument_copy_from_user_before(kaddr, u, n);
-	left = raw_copy_from_user(kaddr, u, n);
-	instrument_copy_from_user_after(kaddr, u, n, left);
-	return left;
-}
-
 /*
  * Copy mode: @len bytes between the request's pages and the server's
- * buffer at @ubuf, straight, without an iov_iter: the range is checked
- * once with access_ok() and each piece is a raw user copy with the
- * sanitizer hooks _copy_to_iter() gives it. Bio pages may be slab memory
+ * buffer at @ubuf. A request whose first bvec holds them all (every
+ * single-segment request) is one raw user copy, after one access_ok(),
+ * with the sanitizer hooks _copy_to_iter() would run; any other goes
+ * through an iov_iter (ubk_copy_rq_user). Bio pages may be slab memory
  * without a usercopy region, so no hardened-usercopy check (the length
  * is the request's own). Returns the bytes copied (a fault ends the
  * copy), or -EFAULT for a range that is not user memory.
@@ -124,41 +107,30 @@ static __always_inline unsigned long ubk_copy_piece(void *kaddr,
 static ssize_t ubk_copy_rq_ubuf(struct request *rq, void __user *ubuf,
 				size_t len, int dir)
 {
-	/* rq_for_each_*() sets both before use */
-	struct req_iterator it __uninitialized;
-	struct bio_vec bv __uninitialized;
-	size_t done = 0;
+	struct iov_iter iter __uninitialized;	/* import_ubuf() sets it all */
+	unsigned long left;
+	struct bio_vec bv;
+	void *kaddr;
 
+	bv = req_bvec(rq);
+	if (IS_ENABLED(CONFIG_HIGHMEM) || bv.bv_len < len) {
+		if (import_ubuf(dir, ubuf, len, &iter))
+			return -EFAULT;
+		return ubk_copy_rq_user(rq, 0, &iter, dir);
+	}
 	if (!access_ok(ubuf, len))
 		return -EFAULT;
 	might_fault();
-	/* without highmem a multi-page bvec is one mapping: copied whole */
-	if (!IS_ENABLED(CONFIG_HIGHMEM)) {
-		bv = req_bvec(rq);
-		if (bv.bv_len >= len)
-			return len - ubk_copy_piece(bvec_virt(&bv), ubuf, len,
-						    dir);
+	kaddr = bvec_virt(&bv);
+	if (dir == ITER_DEST) {
+		instrument_copy_to_user(ubuf, kaddr, len);
+		left = raw_copy_to_user(ubuf, kaddr, len);
+	} else {
+		instrument_copy_from_user_before(kaddr, ubuf, len);
+		left = raw_copy_from_user(kaddr, ubuf, len);
+		instrument_copy_from_user_after(kaddr, ubuf, len, left);
 	}
-#ifdef CONFIG_HIGHMEM
-	rq_for_each_segment(bv, rq, it) {
-#else
-	rq_for_each_bvec(bv, rq, it) {
-#endif
-		size_t n = min_t(size_t, bv.bv_len, len - done);
-		unsigned long left;
-		void *kaddr;
-
-		kaddr = IS_ENABLED(CONFIG_HIGHMEM) ?
-				kmap_local_page(bv.bv_page) + bv.bv_offset :
-				bvec_virt(&bv);
-		left = ubk_copy_piece(kaddr, ubuf + done, n, dir);
-		if (IS_ENABLED(CONFIG_HIGHMEM))
-			kunmap_local(kaddr);
-		done += n - left;
-		if (left || done == len)
-			break;
-	}
-	return done;
+	return len - left;
 }
 
 /* ubk_io_map()'s copy: false when nothing could be copied */

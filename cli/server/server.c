@@ -930,6 +930,7 @@ static int open_char(uint32_t id)
 int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 {
 	const struct ublksrv_ctrl_dev_info *info = &cfg->info;
+	bool user_copy = info->flags & UBLK_F_USER_COPY;
 	size_t pg = page_size(), stride, len, desc_size;
 	struct ublk_srv *s;
 	const char *env;
@@ -1023,8 +1024,7 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 		uq->auto_zc = info->flags & UBLK_F_AUTO_BUF_REG;
 		uq->zc = !uq->auto_zc &&
 			 (info->flags & UBLK_F_SUPPORT_ZERO_COPY);
-		uq->user_copy = (info->flags & UBLK_F_USER_COPY) &&
-				!cfg->tgt.no_data;
+		uq->user_copy = user_copy && !cfg->tgt.no_data;
 		if (info->flags & UBLK_F_INTEGRITY) {
 			uq->md_size = cfg->integrity.md_size;
 			uq->md_shift = (uint8_t)__builtin_ctz(cfg->tgt.lbs);
@@ -1048,8 +1048,8 @@ int ublk_srv_create(struct ublk_dev_cfg *cfg, struct ublk_srv **out)
 			goto fail;
 		}
 		memset(uq->ios, 0, s->depth * sizeof(*uq->ios));
-		if (uq->auto_zc || uq->zc ||
-		    ((info->flags & UBLK_F_USER_COPY) && cfg->tgt.no_data))
+		/* no buffer for the kernel to fill, or none to copy into */
+		if (uq->auto_zc || uq->zc || (user_copy && !uq->user_copy))
 			continue;
 		for (tag = 0; tag < s->depth; tag++) {
 			if (posix_memalign(&uq->ios[tag].buf, pg,

@@ -31,13 +31,12 @@ srv_has_flag() {
 fast_mode() {
 	local feats path
 	feats=$("$UBLKCTL" features -r --noheadings -o NAME)
-	has() { grep -qx "$1" <<<"$feats"; }
 	case ${1:-null} in
 	# no storage: user copy, where the driver registers and copies nothing
-	null|fault) has USER_COPY && path=user-copy || path=copy ;;
-	*) has AUTO_BUF_REG && path=auto-zc || path=copy ;;
+	null|fault) grep -qx USER_COPY <<<"$feats" && path=user-copy || path=copy ;;
+	*) grep -qx AUTO_BUF_REG <<<"$feats" && path=auto-zc || path=copy ;;
 	esac
-	if has BATCH_IO; then
+	if grep -qx BATCH_IO <<<"$feats"; then
 		[ "$path" = copy ] && path=batch || path=batch-$path
 	fi
 	echo "$path"
